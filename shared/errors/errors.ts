@@ -1,0 +1,96 @@
+import { ErrorCode } from './constants.js';
+
+/**
+ * Base class of every error the loader raises on purpose. `name` is set on every subclass
+ * (Step Functions matches on it), `code` is stable, `retryable` tells callers whether a retry can help.
+ */
+export class LoaderError extends Error {
+  readonly code: ErrorCode;
+  readonly retryable: boolean;
+
+  constructor(message: string, options: { code: ErrorCode; retryable: boolean; cause?: unknown }) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'LoaderError';
+    this.code = options.code;
+    this.retryable = options.retryable;
+  }
+}
+
+/** Where a record came from, for rejects and error messages. `line` is unknown when a range starts mid-file. */
+export interface RecordLocation {
+  file: string;
+  /** 1-based physical line where the record starts, when known. */
+  line?: number;
+  /** Byte offset of the record's first byte in the source. */
+  offset: number;
+}
+
+/** A record-level problem: never retried, the record goes to the rejects file and the load goes on. */
+export class InputError extends LoaderError {
+  readonly location?: RecordLocation;
+  constructor(message: string, options: { location?: RecordLocation; cause?: unknown } = {}) {
+    super(message, { code: ErrorCode.Input, retryable: false, cause: options.cause });
+    this.name = 'InputError';
+    this.location = options.location;
+  }
+}
+
+/** A transient failure (connection lost, server loading/busy, throttling): retry with backoff. */
+export class RetryableError extends LoaderError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: ErrorCode.Retryable, retryable: true, cause: options.cause });
+    this.name = 'RetryableError';
+  }
+}
+
+/** A failure that no retry can fix; the whole load stops. */
+export class FatalError extends LoaderError {
+  constructor(message: string, options: { code?: ErrorCode; cause?: unknown } = {}) {
+    super(message, { code: options.code ?? ErrorCode.Fatal, retryable: false, cause: options.cause });
+    this.name = 'FatalError';
+  }
+}
+
+/** Redis answered `OOM command not allowed when used memory > 'maxmemory'`. */
+export class RedisOutOfMemoryError extends FatalError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: ErrorCode.RedisOutOfMemory, cause: options.cause });
+    this.name = 'RedisOutOfMemoryError';
+  }
+}
+
+/** Wrong or missing credentials, or an ACL user lacking a permission. */
+export class AuthError extends FatalError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: ErrorCode.Auth, cause: options.cause });
+    this.name = 'AuthError';
+  }
+}
+
+/** A bad job spec, configuration or command line: the message says what to fix. */
+export class ConfigError extends FatalError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: ErrorCode.Config, cause: options.cause });
+    this.name = 'ConfigError';
+  }
+}
+
+/** The source object changed (ETag or size) while it was being loaded. */
+export class SourceChangedError extends FatalError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { code: ErrorCode.SourceChanged, cause: options.cause });
+    this.name = 'SourceChangedError';
+  }
+}
+
+/** More records were rejected than the spec's reject budget allows. */
+export class RejectBudgetExceededError extends FatalError {
+  readonly rejected: number;
+  readonly read: number;
+  constructor(message: string, options: { rejected: number; read: number }) {
+    super(message, { code: ErrorCode.RejectBudgetExceeded });
+    this.name = 'RejectBudgetExceededError';
+    this.rejected = options.rejected;
+    this.read = options.read;
+  }
+}

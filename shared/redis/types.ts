@@ -1,0 +1,48 @@
+/**
+ * A Redis command as plain data: `args[0]` is the command name, the rest its arguments.
+ * `key` is the key the command touches (routing and error messages use it); commands without a key omit it.
+ *
+ * @example
+ * const set: Command = { key: 'user:1', args: ['SET', 'user:1', '42', 'EX', '3600'] };
+ */
+export interface Command {
+  readonly args: readonly (string | Buffer)[];
+  readonly key?: string;
+}
+
+/** A server error reply for one command of a pipeline. It is a value in the reply array, never thrown. */
+export class ReplyError {
+  /** The error text after `-`, e.g. `WRONGTYPE Operation against a key holding the wrong kind of value`. */
+  readonly message: string;
+  constructor(message: string) {
+    this.message = message;
+  }
+  /** The first word of the message (`WRONGTYPE`, `OOM`, `LOADING`, `ERR`, …). */
+  get prefix(): string {
+    const space = this.message.indexOf(' ');
+    return space === -1 ? this.message : this.message.slice(0, space);
+  }
+}
+
+/** One decoded RESP2 reply. Bulk strings are decoded as UTF-8 strings; nil is `null`. */
+export type Reply = string | number | null | ReplyError | Reply[];
+
+/** `INFO` output: section name (lower case) -> field -> raw string value. */
+export type RedisInfo = Record<string, Record<string, string>>;
+
+/**
+ * Where commands go: one Redis endpoint (a shard). Connections are created lazily on first use and reused.
+ *
+ * - `exec` sends `cmds` as one pipeline and resolves with exactly one reply per command, in order; a server error
+ *   reply for a command is a {@link ReplyError} in its slot. It rejects only when the pipeline as a whole failed
+ *   (connection lost or refused, timeout, authentication), with an error from `shared/errors`.
+ * - `info` runs `INFO` for the given sections (all when omitted) and parses it.
+ * - `close` ends the connection; a later `exec` connects again.
+ */
+export interface Target {
+  /** The endpoint with any password redacted, safe for logs: `redis://user:***@10.0.0.5:6379/0`. */
+  readonly name: string;
+  exec(cmds: readonly Command[]): Promise<Reply[]>;
+  info(sections?: readonly string[]): Promise<RedisInfo>;
+  close(): Promise<void>;
+}

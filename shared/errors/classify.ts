@@ -63,11 +63,18 @@ export function classifyError(err: unknown): LoaderError {
   }
   const status = httpStatus(err);
   if (status !== undefined) {
-    if (status === 429 || status >= 500) return new RetryableError(`http ${status}: ${truncate(message)}`, { cause: err });
-    if (status === 401 || status === 403) return new AuthError(`http ${status}: ${truncate(message)}`, { cause: err });
+    if (status === 429 || status >= 500)
+      return new RetryableError(`http ${status}: ${truncate(message)}`, { cause: err });
+    if (status === 401 || status === 403)
+      return new AuthError(`http ${status}: ${truncate(message)}`, { cause: err });
   }
   const name = err instanceof Error ? err.name : '';
-  if (name === 'SlowDown' || name === 'ThrottlingException' || name === 'RequestTimeout' || name === 'TimeoutError') {
+  if (
+    name === 'SlowDown' ||
+    name === 'ThrottlingException' ||
+    name === 'RequestTimeout' ||
+    name === 'TimeoutError'
+  ) {
     return new RetryableError(`${name}: ${truncate(message)}`, { cause: err });
   }
   return new FatalError(truncate(message), { cause: err });

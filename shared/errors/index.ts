@@ -1,5 +1,10 @@
 export { classifyError, classifyReplyError, truncate } from './classify.js';
-export { AUTH_REPLY_PREFIXES, ErrorCode, RETRYABLE_REPLY_PREFIXES, RETRYABLE_SOCKET_CODES } from './constants.js';
+export {
+  AUTH_REPLY_PREFIXES,
+  ErrorCode,
+  RETRYABLE_REPLY_PREFIXES,
+  RETRYABLE_SOCKET_CODES,
+} from './constants.js';
 export {
   AuthError,
   ConfigError,

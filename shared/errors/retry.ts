@@ -18,7 +18,11 @@ export type RetryPolicy =
 export const DEFAULT_RETRY: Exclude<RetryPolicy, false> = { retries: 8, baseMs: 100, maxMs: 10_000 };
 
 /** Full-jitter delay for a 0-based attempt: uniform in [0, min(maxMs, baseMs * 2^attempt)]. */
-export function backoffDelay(attempt: number, policy: Exclude<RetryPolicy, false>, random = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: Exclude<RetryPolicy, false>,
+  random = Math.random,
+): number {
   const ceiling = Math.min(policy.maxMs, policy.baseMs * 2 ** attempt);
   return Math.floor(random() * ceiling);
 }
@@ -45,7 +49,8 @@ export async function withRetry<T>(
       return await fn(attempt);
     } catch (err) {
       const error = classifyError(err);
-      if (!error.retryable || policy === false || attempt >= policy.retries || options.signal?.aborted) throw error;
+      if (!error.retryable || policy === false || attempt >= policy.retries || options.signal?.aborted)
+        throw error;
       const delayMs = backoffDelay(attempt, policy);
       options.onRetry?.({ attempt, delayMs, error });
       await sleep(delayMs);

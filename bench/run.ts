@@ -1,0 +1,308 @@
+/**
+ * The standard benchmark (../shared/BENCHMARKS.md): our loader against reference tools on the same data and a
+ * fresh redis-server per run, alternating A B A B …, reporting the median of the per-pair ratios.
+ *
+ *   npm run bench -- [--keys N] [--pairs P] [--cases flat-csv,bucketed-csv,…]
+ */
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { createClient } from 'redis';
+import { startLocalRedis } from '../cli/local-redis.js';
+import { writeSampleData } from '../cli/sample-data.js';
+import { type ImportSpec, parseImportSpec } from '../shared/config/index.js';
+import { bucketPrefix, estimateRecords } from '../shared/import/index.js';
+import { type BucketParams, compileTemplate, createMapper } from '../shared/mapping/index.js';
+import { FileSource, readRecords } from '../shared/records/index.js';
+import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '..', 'cli', 'main.js');
+
+interface Args {
+  keys: number;
+  pairs: number;
+  cases: string[];
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { keys: 5_000_000, pairs: 3, cases: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, value] = [argv[i], argv[i + 1]];
+    if (flag === '--keys') args.keys = Number(value);
+    else if (flag === '--pairs') args.pairs = Number(value);
+    else if (flag === '--cases') args.cases = String(value).split(',');
+    else continue;
+    i++;
+  }
+  if (!(args.keys > 0) || !(args.pairs > 0))
+    throw new Error('usage: bench/run [--keys N] [--pairs P] [--cases a,b]');
+  return args;
+}
+
+/** One timed run: keys/s and Redis memory growth per key. */
+interface Sample {
+  kps: number;
+  bytesPerKey: number;
+  rss?: number;
+}
+
+type Runner = (url: string) => Promise<{ seconds: number; rss?: number }>;
+
+interface Case {
+  name: string;
+  ref: string;
+  /** What the loader's command line adds after the file. */
+  loaderArgs: string[];
+  reference: (ctx: Context) => Promise<Runner>;
+}
+
+interface Context {
+  dir: string;
+  csv: string;
+  keys: number;
+}
+
+const KEY = 'user:{id}';
+
+function specOf(loaderArgs: string[]): ImportSpec {
+  const model = loaderArgs[loaderArgs.indexOf('--model') + 1] ?? 'string';
+  const scheme = loaderArgs.includes('--bucket-scheme')
+    ? loaderArgs[loaderArgs.indexOf('--bucket-scheme') + 1]
+    : 'hash';
+  return parseImportSpec({
+    format: { type: 'csv' },
+    key: KEY,
+    model:
+      model === 'bucketed'
+        ? { type: 'bucketed', value: 'score', scheme }
+        : { type: 'string', value: 'score' },
+  });
+}
+
+/** Writes the very commands our loader sends (same reader batches, same mapper) as RESP, before timing. */
+async function respFileFor(ctx: Context, name: string, spec: ImportSpec): Promise<string> {
+  const path = join(ctx.dir, `${name}.resp`);
+  const source = new FileSource(ctx.csv);
+  let buckets: BucketParams | undefined;
+  if (spec.model.type === 'bucketed') {
+    const keyPrefix = compileTemplate(spec.key).literalPrefix;
+    const prefix = bucketPrefix(spec);
+    buckets =
+      spec.model.scheme === 'range'
+        ? { scheme: 'range', prefix, keyPrefix, bucketSize: spec.model.bucketSize }
+        : {
+            scheme: 'hash',
+            prefix,
+            keyPrefix,
+            bucketCount: Math.max(
+              1,
+              Math.ceil((await estimateRecords(source, spec)).records / spec.model.bucketSize),
+            ),
+          };
+  }
+  const mapper = createMapper(spec, buckets);
+  const out = createWriteStream(path);
+  for await (const batch of readRecords(source, { format: spec.format })) {
+    if (!out.write(encodeCommands(mapper.map(batch.records).commands))) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return path;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await fn();
+  return (performance.now() - t) / 1000;
+}
+
+function portOf(url: string): string {
+  return new URL(url).port;
+}
+
+const pipe =
+  (resp: string): Runner =>
+  async (url) => ({
+    seconds: await timed(() =>
+      run('sh', ['-c', `redis-cli -p ${portOf(url)} --pipe < "${resp}" > /dev/null`]),
+    ),
+  });
+
+const AWK = `NR>1 { k = "user:" $1; printf "*3\\r\\n$3\\r\\nSET\\r\\n$%d\\r\\n%s\\r\\n$%d\\r\\n%s\\r\\n", length(k), k, length($2), $2 }`;
+
+const CASES: Case[] = [
+  {
+    name: 'flat-csv',
+    ref: 'awk-pipe',
+    loaderArgs: ['--model', 'string'],
+    reference: async (ctx) => async (url) => ({
+      seconds: await timed(() =>
+        run('sh', ['-c', `awk -F, '${AWK}' "${ctx.csv}" | redis-cli -p ${portOf(url)} --pipe > /dev/null`]),
+      ),
+    }),
+  },
+  {
+    name: 'flat-csv-ceiling',
+    ref: 'pipe',
+    loaderArgs: ['--model', 'string'],
+    reference: async (ctx) => pipe(await respFileFor(ctx, 'flat', specOf(['--model', 'string']))),
+  },
+  {
+    name: 'flat-csv-naive',
+    ref: 'naive-client',
+    loaderArgs: ['--model', 'string'],
+    reference: async (ctx) => async (url) => {
+      // What a typical hand-written loader does: node-redis, one pipeline of 1000 commands at a time.
+      const client = await createClient({ url }).connect();
+      const seconds = await timed(async () => {
+        let batch = client.multi();
+        let n = 0;
+        for await (const records of readRecords(new FileSource(ctx.csv), { format: specOf([]).format })) {
+          for (const r of records.records) {
+            batch.set(`user:${r.values.id as string}`, r.values.score as string);
+            if (++n % 1000 === 0) {
+              await batch.execAsPipeline();
+              batch = client.multi();
+            }
+          }
+        }
+        await batch.execAsPipeline();
+      });
+      await client.quit();
+      return { seconds };
+    },
+  },
+  {
+    name: 'bucketed-csv',
+    ref: 'pipe',
+    loaderArgs: ['--model', 'bucketed'],
+    reference: async (ctx) => pipe(await respFileFor(ctx, 'bucketed', specOf(['--model', 'bucketed']))),
+  },
+  {
+    name: 'bucketed-range-csv',
+    ref: 'pipe',
+    loaderArgs: ['--model', 'bucketed', '--bucket-scheme', 'range'],
+    reference: async (ctx) =>
+      pipe(await respFileFor(ctx, 'range', specOf(['--model', 'bucketed', '--bucket-scheme', 'range']))),
+  },
+];
+
+function loader(ctx: Context, extra: string[]): Runner {
+  return async (url) => {
+    let summary = '';
+    const seconds = await timed(async () => {
+      const child = spawn(
+        process.execPath,
+        [
+          cli,
+          'import',
+          ctx.csv,
+          '--redis',
+          url,
+          '--key',
+          KEY,
+          '--value',
+          'score',
+          '--json',
+          '--no-progress',
+          ...extra,
+        ],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      child.stdout.on('data', (d: Buffer) => {
+        summary += d.toString();
+      });
+      const [code] = await once(child, 'exit');
+      if (code !== 0) throw new Error(`loader exited with ${code}`);
+    });
+    const parsed = JSON.parse(summary) as { counts: { written: number }; peakRssBytes: number };
+    if (parsed.counts.written !== ctx.keys)
+      throw new Error(`loader wrote ${parsed.counts.written} of ${ctx.keys}`);
+    return { seconds, rss: parsed.peakRssBytes };
+  };
+}
+
+/** Runs on a fresh redis-server and measures keys/s and memory growth per key. */
+async function measure(runner: Runner, keys: number): Promise<Sample> {
+  const redis = await startLocalRedis();
+  const target = new TcpTarget(redis.url);
+  try {
+    const before = usedMemory(await target.info(['memory']));
+    const { seconds, rss } = await runner(redis.url);
+    const [dbsize] = await target.exec([{ args: ['DBSIZE'] }]);
+    if (typeof dbsize !== 'number' || dbsize === 0) throw new Error('nothing was loaded');
+    const after = usedMemory(await target.info(['memory']));
+    return { kps: keys / seconds, bytesPerKey: (after - before) / keys, ...(rss ? { rss } : {}) };
+  } finally {
+    await target.close();
+    await redis.stop();
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const dir = await mkdtemp(join(tmpdir(), 'rbl-bench-'));
+  try {
+    const csv = join(dir, 'data.csv');
+    await writeSampleData(csv, args.keys);
+    const ctx: Context = { dir, csv, keys: args.keys };
+    const size = (await stat(csv)).size;
+    const { stdout: version } = await run('redis-server', ['--version']);
+    process.stderr.write(`data: ${args.keys} rows, ${(size / 1e6).toFixed(1)} MB; ${version.trim()}\n`);
+    const lines: string[] = [];
+    const table: string[][] = [
+      ['case', 'loader keys/s', 'ref', 'ref keys/s', 'ratio', 'bytes/key', 'loader RSS'],
+    ];
+    for (const c of CASES.filter((x) => args.cases.length === 0 || args.cases.includes(x.name))) {
+      const reference = await c.reference(ctx);
+      const ours = loader(ctx, c.loaderArgs);
+      const a: Sample[] = [];
+      const b: Sample[] = [];
+      for (let i = 0; i < args.pairs; i++) {
+        a.push(await measure(ours, args.keys));
+        b.push(await measure(reference, args.keys));
+        process.stderr.write(
+          `  ${c.name} pair ${i + 1}: ${Math.round(a[i]!.kps)} vs ${Math.round(b[i]!.kps)} keys/s\n`,
+        );
+      }
+      const ratio = median(a.map((x, i) => x.kps / b[i]!.kps));
+      const kps = median(a.map((x) => x.kps));
+      const refKps = median(b.map((x) => x.kps));
+      const bpk = median(a.map((x) => x.bytesPerKey));
+      const rss = Math.max(...a.map((x) => x.rss ?? 0));
+      table.push([
+        c.name,
+        String(Math.round(kps)),
+        c.ref,
+        String(Math.round(refKps)),
+        ratio.toFixed(2),
+        bpk.toFixed(1),
+        `${(rss / 2 ** 20).toFixed(0)} MiB`,
+      ]);
+      lines.push(
+        `BENCH case=${c.name} keys=${args.keys} loader_kps=${Math.round(kps)} ref=${c.ref} ref_kps=${Math.round(refKps)} ratio=${ratio.toFixed(2)} bytes_per_key=${bpk.toFixed(1)} loader_rss_mib=${(rss / 2 ** 20).toFixed(0)}`,
+      );
+    }
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+    for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+    console.log();
+    for (const line of lines) console.log(line);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

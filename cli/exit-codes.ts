@@ -1,0 +1,41 @@
+import {
+  AuthError,
+  ConfigError,
+  type LoaderError,
+  RejectBudgetExceededError,
+} from '../shared/errors/index.js';
+
+/** Process exit codes of the CLI (documented in `--help` and the README). */
+export const ExitCode = {
+  /** Every record was read and is written, rejected or skipped. */
+  Ok: 0,
+  /** A bug: an error the loader did not expect. */
+  Internal: 1,
+  /** Bad command line or import spec: nothing was written. */
+  Usage: 2,
+  /** Fatal error: Redis unreachable, authentication, out of memory, source unreadable, retries spent. */
+  Fatal: 3,
+  /** More records were rejected than the reject budget allows. */
+  RejectBudget: 4,
+  /** Stopped by Ctrl-C at a batch boundary; the summary says where to resume. */
+  Interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0    completed: every record read is written, rejected (see the rejects file) or skipped
+  2    bad command line or import spec; nothing was written
+  3    fatal: Redis unreachable, wrong credentials, Redis out of memory, source unreadable, retries spent
+  4    the reject budget was exceeded (rejectBudget.fraction of the records read)
+  130  interrupted by Ctrl-C at a batch boundary; the summary gives --start-offset/--start-line to resume`;
+
+/** The exit code for an error that ended a command. */
+export function exitCodeFor(error: LoaderError | undefined): ExitCode {
+  if (!error) return ExitCode.Ok;
+  if (error instanceof ConfigError) return ExitCode.Usage;
+  if (error instanceof RejectBudgetExceededError) return ExitCode.RejectBudget;
+  if (error instanceof AuthError) return ExitCode.Fatal;
+  return error.name === 'LoaderError' ? ExitCode.Internal : ExitCode.Fatal;
+}

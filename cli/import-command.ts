@@ -1,0 +1,173 @@
+import { basename } from 'node:path';
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, classifyError } from '../shared/errors/index.js';
+import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
+import { runImport } from './import-run.js';
+import { resolveSpec, type SpecFlags } from './spec-options.js';
+import { formatSummary } from './summary.js';
+
+interface ImportFlags extends SpecFlags {
+  redis: string;
+  rejects?: string;
+  startOffset?: number;
+  startLine?: number;
+  progress: boolean;
+  json: boolean;
+}
+
+function integer(name: string, min = 0) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+function fraction(text: string): number {
+  const n = Number(text);
+  if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a fraction between 0 and 1, e.g. 0.01');
+  return n;
+}
+
+/** Registers `import <file>` on the program. */
+export function registerImport(program: Command): void {
+  program
+    .command('import')
+    .summary('load a CSV or JSONL file into Redis')
+    .description(
+      'Stream a CSV or JSON Lines file into one or more Redis servers: parse, validate, map each record to\n' +
+        'Redis commands (string, hash or bucketed model), spread keys over shards, and pipeline them with\n' +
+        'every reply checked. Rejected records go to a JSONL rejects file with line, byte offset and reason.\n' +
+        'A spec file (--spec) holds the same settings as the flags; flags override it.',
+    )
+    .argument('<file>', 'CSV (.csv, .tsv) or JSON Lines (.jsonl, .ndjson) file')
+    .option(
+      '-r, --redis <urls>',
+      'comma-separated redis:// or rediss:// URLs, one per shard (env REDIS_URL)',
+      process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    )
+    .option('-s, --spec <file>', 'import spec JSON file (see README "Import spec")')
+    .addOption(
+      new Option('--format <format>', 'input format (default: from the file name)').choices(['csv', 'jsonl']),
+    )
+    .option('--columns <names>', 'CSV column names, comma-separated, when the file has no header row')
+    .option('--delimiter <char>', 'CSV delimiter (default "," or tab for .tsv; "\\t" for tab)')
+    .option('-k, --key <template>', "key template over record fields, e.g. 'user:{id}'")
+    .addOption(
+      new Option(
+        '-m, --model <model>',
+        'data model: string (SET), hash (HSET per record), bucketed (HSET into small hashes)',
+      )
+        .choices(['string', 'hash', 'bucketed'])
+        .default(undefined, 'string'),
+    )
+    .option(
+      '-v, --value <fields>',
+      'value field (string, bucketed); several fields make a JSON value (string)',
+    )
+    .option('--fields <names>', 'hash model: fields to write (default: all)')
+    .addOption(
+      new Option('--bucket-scheme <scheme>', 'bucketed: hash (FNV-1a) or range (integer ids)').choices([
+        'hash',
+        'range',
+      ]),
+    )
+    .option('--bucket-size <n>', 'bucketed: fields per bucket (default 100)', integer('--bucket-size', 1))
+    .option(
+      '--bucket-count <n>',
+      'bucketed hash scheme: number of buckets (default: rows / size)',
+      integer('--bucket-count', 1),
+    )
+    .option('--bucket-prefix <prefix>', "bucketed: bucket key prefix (default: key prefix + 'bkt:')")
+    .option('--ttl <seconds>', 'expire keys (buckets) after this many seconds', integer('--ttl', 1))
+    .option(
+      '--ttl-jitter <percent>',
+      'add up to this % to each TTL, fixed per key',
+      integer('--ttl-jitter', 0),
+    )
+    .option('--max-key-bytes <n>', 'reject longer keys (default 1024)', integer('--max-key-bytes', 1))
+    .option(
+      '--max-value-bytes <n>',
+      'reject longer values (default 1048576)',
+      integer('--max-value-bytes', 1),
+    )
+    .option(
+      '--reject-budget <fraction>',
+      'stop when more than this share of records is rejected (default 0.01)',
+      fraction,
+    )
+    .option('--rejects <file>', 'rejects file (default: ./<file name>.rejects.jsonl)')
+    .option('--batch-commands <n>', 'commands per pipeline (default 2000)', integer('--batch-commands', 1))
+    .option('--batch-bytes <n>', 'bytes per pipeline (default 2 MiB)', integer('--batch-bytes', 1024))
+    .option('--in-flight <n>', 'pipelines in flight per shard (default 4)', integer('--in-flight', 1))
+    .option('--retries <n>', 'retries of a failed pipeline, 0 = none (default 8)', integer('--retries', 0))
+    .option(
+      '--start-offset <bytes>',
+      'resume: start at this byte offset (from an interrupted run)',
+      integer('--start-offset'),
+    )
+    .option('--start-line <n>', 'resume: line number at --start-offset', integer('--start-line', 1))
+    .option('--no-progress', 'no progress bar')
+    .option('--json', 'print the summary as JSON on stdout', false)
+    .addHelpText(
+      'after',
+      `
+Credentials: put them in the URL (redis://user:password@host:6379/0) or in REDIS_USERNAME and
+REDIS_PASSWORD, which apply to URLs without a password. Passwords are never printed.
+${EXIT_CODES_HELP}
+
+Examples:
+  redis-bulk-loader import users.csv --key 'user:{id}' --value score
+  redis-bulk-loader import users.csv --key 'user:{id}' --value score --model bucketed --ttl 86400 --ttl-jitter 10
+  redis-bulk-loader import events.jsonl --spec events.import.json --redis redis://10.0.0.1:6379,redis://10.0.0.2:6379`,
+    )
+    .action(async (file: string, flags: ImportFlags) => {
+      process.exitCode = await importAction(file, flags);
+    });
+}
+
+async function importAction(file: string, flags: ImportFlags): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSigint = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(ExitCode.Interrupted);
+    process.stderr.write('\nstopping at the next batch boundary (Ctrl-C again to quit at once)…\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const spec = await resolveSpec(file, flags);
+    const redis = flags.redis
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean);
+    if (redis.length === 0) throw new ConfigError('--redis needs at least one URL');
+    const summary = await runImport({
+      source: file,
+      redis,
+      spec,
+      rejectsPath: flags.rejects ?? `${basename(file)}.rejects.jsonl`,
+      progress: flags.progress && !flags.json,
+      signal: controller.signal,
+      credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
+      ...(flags.startOffset !== undefined
+        ? { range: { start: flags.startOffset, ...(flags.startLine ? { startLine: flags.startLine } : {}) } }
+        : {}),
+    });
+    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    else process.stderr.write(`${formatSummary(summary)}\n`);
+    if (summary.status === 'interrupted') return ExitCode.Interrupted;
+    if (summary.status === 'failed') {
+      return summary.error?.name === 'RejectBudgetExceededError' ? ExitCode.RejectBudget : ExitCode.Fatal;
+    }
+    return ExitCode.Ok;
+  } catch (err) {
+    const e = classifyError(err);
+    process.stderr.write(`redis-bulk-loader: ${e.message}\n`);
+    return exitCodeFor(e);
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}

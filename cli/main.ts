@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { registerDemo } from './demo-command.js';
+import { ExitCode } from './exit-codes.js';
+import { registerImport } from './import-command.js';
+
+function version(): string {
+  for (const rel of ['../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // dist/cli/main.js sits one level deeper than cli/main.ts
+    }
+  }
+  return '0.0.0';
+}
+
+const program = new Command('redis-bulk-loader')
+  .description(
+    'Load hundreds of millions of keys into Redis from CSV/JSONL files: streaming, memory-safe,\n' +
+      'every reply checked, rejects recorded with line and offset.',
+  )
+  .version(version())
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)');
+
+registerImport(program);
+registerDemo(program);
+for (const cmd of program.commands) cmd.exitOverride();
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Help and version exit 0; every other parse error is a usage error.
+    process.exitCode = err.exitCode === 0 ? 0 : ExitCode.Usage;
+  } else {
+    process.stderr.write(`redis-bulk-loader: internal error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = ExitCode.Internal;
+  }
+}

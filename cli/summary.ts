@@ -1,0 +1,44 @@
+import type { ImportSummary } from './import-run.js';
+import { bytes, duration, int } from './format.js';
+
+/** The human summary printed after an import (to stderr, so stdout stays clean for `--json`). */
+export function formatSummary(s: ImportSummary): string {
+  const c = s.counts;
+  const rows: [string, string][] = [
+    ['status', s.status + (s.error ? ` — ${s.error.name}: ${s.error.message}` : '')],
+    ['source', `${s.source} (${bytes(s.bytesRead)} read)`],
+    ['redis', s.shards.length === 1 ? s.shards[0]! : `${s.shards.length} shards: ${s.shards.join(', ')}`],
+    ['model', s.model + (s.buckets ? ` (${describeBuckets(s)})` : '')],
+    ['read', int(c.read)],
+    ['written', int(c.written)],
+    ['rejected', int(c.rejected) + (s.rejectsFile ? `  → ${s.rejectsFile}` : '')],
+    ['skipped', int(c.skipped)],
+  ];
+  if (c.unsettled > 0)
+    rows.push(['unsettled', `${int(c.unsettled)} (in flight when the load failed; not confirmed)`]);
+  if (c.retries > 0) rows.push(['retries', int(c.retries)]);
+  if (c.commandErrors > 0) rows.push(['expire errors', int(c.commandErrors)]);
+  rows.push(['duration', `${duration(s.durationMs)}  (${int(s.keysPerSecond)} keys/s)`]);
+  const before = s.memoryBefore.reduce((a, m) => a + m.usedMemory, 0);
+  if (s.memoryAfter) {
+    const after = s.memoryAfter.reduce((a, m) => a + m.usedMemory, 0);
+    const perKey = s.bytesPerKey === undefined ? '' : `, ${s.bytesPerKey.toFixed(1)} bytes/key`;
+    rows.push(['redis memory', `${bytes(before)} → ${bytes(after)} (+${bytes(after - before)}${perKey})`]);
+  } else {
+    rows.push(['redis memory', `${bytes(before)} before; unreadable after the load`]);
+  }
+  rows.push(['loader memory', `${bytes(s.peakRssBytes)} peak RSS`]);
+  if (s.status !== 'completed') {
+    const line = s.nextLine === undefined ? '' : ` --start-line ${s.nextLine}`;
+    rows.push(['resume', `--start-offset ${s.nextOffset}${line}  (everything before it is handled)`]);
+  }
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+function describeBuckets(s: ImportSummary): string {
+  const b = s.buckets!;
+  return b.scheme === 'hash'
+    ? `${int(b.bucketCount)} hash buckets ${b.prefix}0…`
+    : `range buckets of ${int(b.bucketSize)} ids, ${b.prefix}<id/${b.bucketSize}>`;
+}

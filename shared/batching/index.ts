@@ -1,0 +1,1 @@
+export { ShardWriter, type WriterHooks, type WriterOptions } from './shard-writer.js';

@@ -1,0 +1,229 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  backoffDelay,
+  classifyError,
+  classifyReplyError,
+  InputError,
+  type LoaderError,
+  type RetryPolicy,
+} from '../errors/index.js';
+import type { LoadCommand } from '../mapping/index.js';
+import type { SourceRecord } from '../records/index.js';
+import { type Reply, ReplyError, type Target } from '../redis/index.js';
+
+/** Limits of one shard's pipeline. */
+export interface WriterOptions {
+  /** Commands per pipeline. */
+  maxCommands: number;
+  /** Approximate payload bytes per pipeline. */
+  maxBytes: number;
+  /** Pipelines awaiting replies at once. */
+  inFlight: number;
+  retry: RetryPolicy;
+}
+
+/** What the writer reports as pipelines settle (in the order they were sent). */
+export interface WriterHooks {
+  /** `records` were confirmed written by the server. */
+  onWritten(records: number): void;
+  /** The server refused one command's data (e.g. `WRONGTYPE`): its records are rejected. */
+  onRejected(record: SourceRecord, reason: string): void;
+  /** An auxiliary command (an `EXPIRE`) failed; its records stay written. */
+  onCommandError?(key: string, reason: string): void;
+  /** A retryable failure; the pipelines from the failed one on are sent again after `delayMs`. */
+  onRetry?(event: { shard: string; attempt: number; delayMs: number; error: LoaderError }): void;
+}
+
+type Outcome =
+  | { kind: 'ok'; replies: Reply[] }
+  | { kind: 'retry'; error: LoaderError; replies?: Reply[] }
+  | { kind: 'fatal'; error: LoaderError; replies?: Reply[] };
+
+interface Batch {
+  cmds: LoadCommand[];
+  outcome: Promise<Outcome>;
+}
+
+const ARG_OVERHEAD = 8; // "$<len>\r\n…\r\n" framing, roughly
+
+function approxBytes(cmd: LoadCommand): number {
+  let n = 0;
+  for (const a of cmd.args) n += a.length + ARG_OVERHEAD;
+  return n;
+}
+
+/**
+ * Batches commands for one shard and keeps up to `inFlight` pipelines awaiting replies, checking every reply.
+ *
+ * Ordering and exactly-once accounting: pipelines settle strictly in the order they were sent. When one fails
+ * with a retryable error, the writer waits for the whole window to settle, backs off (full jitter), and sends
+ * again that pipeline and every later one, in order — so a key that appears twice in the source still ends with
+ * its last value — and counts each pipeline's results once, when it settles in order. Writes are idempotent
+ * (`SET`, `HSET`, `EXPIRE`), so the replay is harmless. A fatal error (OOM, authentication, retries spent) stops
+ * the writer; results the server did confirm are still counted so `written` matches what Redis holds.
+ *
+ * @example
+ * const w = new ShardWriter(target, { maxCommands: 2000, maxBytes: 2 << 20, inFlight: 4, retry: DEFAULT_RETRY }, hooks);
+ * for (const cmd of commands) { const wait = w.add(cmd); if (wait) await wait; }
+ * await w.drain();
+ */
+export class ShardWriter {
+  private current: LoadCommand[] = [];
+  private currentBytes = 0;
+  private readonly inflight: Batch[] = [];
+  private settling: Promise<void> | undefined;
+  private fatal: LoaderError | undefined;
+  private slotWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly target: Target,
+    private readonly options: WriterOptions,
+    private readonly hooks: WriterHooks,
+  ) {}
+
+  /** The error that stopped this writer, if any. */
+  get error(): LoaderError | undefined {
+    return this.fatal;
+  }
+
+  /** Queues a command. Returns a promise only when the caller must wait (window full); it rejects once stopped. */
+  add(cmd: LoadCommand): Promise<void> | undefined {
+    if (this.fatal) return Promise.reject(this.fatal);
+    this.current.push(cmd);
+    this.currentBytes += approxBytes(cmd);
+    if (this.current.length >= this.options.maxCommands || this.currentBytes >= this.options.maxBytes) {
+      return this.flush();
+    }
+    return undefined;
+  }
+
+  /** Sends the commands queued so far as one pipeline (waiting for a free slot first). */
+  flush(): Promise<void> | undefined {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.current.length === 0) return undefined;
+    if (this.inflight.length >= this.options.inFlight) return this.waitForSlot().then(() => this.flush());
+    const cmds = this.current;
+    this.current = [];
+    this.currentBytes = 0;
+    this.inflight.push({ cmds, outcome: this.send(cmds) });
+    this.settling ??= this.settle();
+    return undefined;
+  }
+
+  /** Sends what is queued and waits until every pipeline has settled; throws the error that stopped the writer. */
+  async drain(): Promise<void> {
+    await this.flush();
+    while (this.settling) await this.settling;
+    if (this.fatal) throw this.fatal;
+  }
+
+  private waitForSlot(): Promise<void> {
+    return new Promise((resolve) => this.slotWaiters.push(resolve));
+  }
+
+  private wake(all = false): void {
+    const waiters = all ? this.slotWaiters.splice(0) : this.slotWaiters.splice(0, 1);
+    for (const w of waiters) w();
+  }
+
+  private send(cmds: LoadCommand[]): Promise<Outcome> {
+    return this.target.exec(cmds).then(
+      (replies) => judge(cmds, replies),
+      (err: unknown) => {
+        const error = classifyError(err);
+        return error.retryable ? { kind: 'retry', error } : { kind: 'fatal', error };
+      },
+    );
+  }
+
+  private async settle(): Promise<void> {
+    try {
+      await this.settleInOrder();
+    } finally {
+      // Cleared synchronously as the loop ends: a flush woken in this same tick must start a new loop.
+      this.settling = undefined;
+    }
+  }
+
+  private async settleInOrder(): Promise<void> {
+    let attempt = 0;
+    while (this.inflight.length > 0) {
+      const head = this.inflight[0]!;
+      const outcome = await head.outcome;
+      if (outcome.kind === 'retry') {
+        const policy = this.options.retry;
+        if (policy === false || attempt >= policy.retries) {
+          await this.stop(outcome.error);
+          return;
+        }
+        // Let the whole window settle so nothing of the old connection is still in flight, then replay in order.
+        await Promise.all(this.inflight.map((b) => b.outcome));
+        const delayMs = backoffDelay(attempt, policy);
+        this.hooks.onRetry?.({
+          shard: this.target.name,
+          attempt: attempt + 1,
+          delayMs,
+          error: outcome.error,
+        });
+        attempt++;
+        await sleep(delayMs);
+        for (const b of this.inflight) b.outcome = this.send(b.cmds);
+        continue;
+      }
+      this.record(head.cmds, outcome.replies);
+      if (outcome.kind === 'fatal') {
+        this.inflight.shift();
+        await this.stop(outcome.error);
+        return;
+      }
+      this.inflight.shift();
+      attempt = 0;
+      this.wake();
+    }
+  }
+
+  /** Stops the writer: counts what the server confirmed in the pipelines still in flight, then fails waiters. */
+  private async stop(error: LoaderError): Promise<void> {
+    this.fatal = error;
+    const rest = this.inflight.splice(0);
+    if (rest[0] && (await rest[0].outcome).kind === 'retry') rest.shift();
+    for (const b of rest) this.record(b.cmds, (await b.outcome).replies);
+    this.current = [];
+    this.wake(true);
+  }
+
+  private record(cmds: readonly LoadCommand[], replies: Reply[] | undefined): void {
+    if (!replies) return;
+    let written = 0;
+    for (let i = 0; i < cmds.length; i++) {
+      const cmd = cmds[i]!;
+      const reply = replies[i];
+      if (!(reply instanceof ReplyError)) {
+        written += cmd.records.length;
+        continue;
+      }
+      const error = classifyReplyError(reply.message);
+      // Only data errors are the records' fault; OOM or retryable replies leave them unwritten, not rejected.
+      if (!(error instanceof InputError)) continue;
+      if (cmd.records.length === 0) this.hooks.onCommandError?.(cmd.key, error.message);
+      for (const record of cmd.records) this.hooks.onRejected(record, error.message);
+    }
+    if (written > 0) this.hooks.onWritten(written);
+  }
+}
+
+function judge(cmds: readonly LoadCommand[], replies: Reply[]): Outcome {
+  if (replies.length !== cmds.length) {
+    return {
+      kind: 'fatal',
+      error: classifyError(new Error(`protocol: ${cmds.length} commands got ${replies.length} replies`)),
+    };
+  }
+  for (const reply of replies) {
+    if (!(reply instanceof ReplyError)) continue;
+    const error = classifyReplyError(reply.message);
+    if (error.retryable) return { kind: 'retry', error, replies };
+    if (!(error instanceof InputError)) return { kind: 'fatal', error, replies };
+  }
+  return { kind: 'ok', replies };
+}

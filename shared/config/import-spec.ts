@@ -1,0 +1,185 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors/index.js';
+
+const fieldName = z.string().min(1, 'a field name cannot be empty');
+
+const csvFormat = z.strictObject({
+  type: z.literal('csv'),
+  /** Column names; omit to read them from the file's first line. */
+  columns: z.array(fieldName).min(1).optional(),
+  /** @default ',' */
+  delimiter: z.string().length(1, 'delimiter must be exactly one character').default(','),
+  /** @default '"' */
+  quote: z.string().length(1, 'quote must be exactly one character').default('"'),
+  /** Quoted fields may contain raw newlines. @default true */
+  multiline: z.boolean().default(true),
+});
+
+const jsonlFormat = z.strictObject({ type: z.literal('jsonl') });
+
+/** Key template: literal text with `{field}` placeholders, e.g. `user:{id}` or `order:{shop}:{id}`. */
+const keyTemplate = z
+  .string()
+  .min(1, 'key template cannot be empty')
+  .refine(
+    (t) => /\{[^{}]+\}/.test(t),
+    'key template needs at least one {field} placeholder, e.g. "user:{id}"',
+  )
+  .refine((t) => !/\{\s*\}/.test(t), 'key template has an empty {} placeholder');
+
+/** Value of a string key: one field's value, or several fields as a JSON object. */
+const stringModel = z.strictObject({
+  type: z.literal('string'),
+  /** Field whose value is stored, or a list of fields stored as a JSON object. */
+  value: z.union([fieldName, z.array(fieldName).min(1)]),
+});
+
+const hashModel = z.strictObject({
+  type: z.literal('hash'),
+  /** Fields written into the hash. @default every field of the record */
+  fields: z.array(fieldName).min(1).optional(),
+  /** What a JSON `null` (or missing field) becomes: left out of the hash, or an empty string. @default 'skip' */
+  nulls: z.enum(['skip', 'empty']).default('skip'),
+});
+
+const bucketedModel = z.strictObject({
+  type: z.literal('bucketed'),
+  /** Field whose value is stored in the bucket. */
+  value: fieldName,
+  /**
+   * `hash`: bucket = fnv1a32(key) mod bucketCount, field = key without the template's literal prefix.
+   * `range`: the key's suffix must be a non-negative integer id; bucket = floor(id / bucketSize), field = id mod bucketSize.
+   * @default 'hash'
+   */
+  scheme: z.enum(['hash', 'range']).default('hash'),
+  /** Target number of fields per bucket (the mean for `hash`, the exact range for `range`). @default 100 */
+  bucketSize: z.number().int().min(1).max(100_000).default(100),
+  /** `hash` scheme only: number of buckets; default: estimated rows / bucketSize, fixed at the first load. */
+  bucketCount: z
+    .number()
+    .int()
+    .min(1)
+    .max(2 ** 31)
+    .optional(),
+  /** Prefix of bucket keys; default: the key template's literal prefix + `bkt:` (e.g. `user:bkt:`). */
+  prefix: z.string().min(1).optional(),
+});
+
+const ttl = z.union([
+  z.literal(false),
+  z.strictObject({
+    /** Time to live in seconds. */
+    seconds: z.number().int().min(1),
+    /** Spread expiries: each key gets seconds + up to this percentage more, fixed per key. @default 0 */
+    jitterPercent: z.number().min(0).max(100).default(0),
+  }),
+]);
+
+const limits = z.strictObject({
+  /** Longest key accepted, in bytes. @default 1024 */
+  maxKeyBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(512 * 1024 * 1024)
+    .default(1024),
+  /** Longest value accepted, in bytes. @default 1048576 */
+  maxValueBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(512 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Longest source record, in bytes; longer ones are rejected and the reader resynchronises. @default 4194304 */
+  maxRecordBytes: z
+    .number()
+    .int()
+    .min(64)
+    .max(256 * 1024 * 1024)
+    .default(4 * 1024 * 1024),
+});
+
+const rejectBudget = z.strictObject({
+  /** Share of read records that may be rejected before the load stops as fatal. @default 0.01 */
+  fraction: z.number().min(0).max(1).default(0.01),
+  /** The fraction is enforced during the load only once this many records were read (always at the end). @default 1000 */
+  minRecords: z.number().int().min(0).default(1000),
+});
+
+const batch = z.strictObject({
+  /** Commands per pipeline. @default 2000 */
+  maxCommands: z.number().int().min(1).max(100_000).default(2000),
+  /** Approximate bytes per pipeline. @default 2097152 */
+  maxBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(256 * 1024 * 1024)
+    .default(2 * 1024 * 1024),
+  /** Pipelines in flight per shard. @default 4 */
+  inFlight: z.number().int().min(1).max(256).default(4),
+});
+
+const retry = z.union([
+  z.literal(false),
+  z.strictObject({
+    /** @default 8 */
+    retries: z.number().int().min(0).max(100).default(8),
+    /** @default 100 */
+    baseMs: z.number().int().min(1).default(100),
+    /** @default 10000 */
+    maxMs: z.number().int().min(1).default(10_000),
+  }),
+]);
+
+/** The import spec: what to read, how to turn records into Redis data, and the safety limits. */
+export const importSpecSchema = z.strictObject({
+  format: z.discriminatedUnion('type', [csvFormat, jsonlFormat]),
+  key: keyTemplate,
+  model: z.discriminatedUnion('type', [stringModel, hashModel, bucketedModel]),
+  /** @default false */
+  ttl: ttl.default(false),
+  limits: limits.default(limits.parse({})),
+  rejectBudget: rejectBudget.default(rejectBudget.parse({})),
+  batch: batch.default(batch.parse({})),
+  retry: retry.default(retry.parse({})),
+});
+
+/** A validated import spec with every default filled in. */
+export type ImportSpec = z.output<typeof importSpecSchema>;
+/** What a user writes: defaults may be left out. */
+export type ImportSpecInput = z.input<typeof importSpecSchema>;
+export type ModelSpec = ImportSpec['model'];
+export type TtlSpec = ImportSpec['ttl'];
+export type LimitsSpec = ImportSpec['limits'];
+export type BatchSpec = ImportSpec['batch'];
+
+/** One line per problem, `path: message`, so a user sees every mistake at once. */
+export function formatZodError(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(spec)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/**
+ * Validates an import spec (unknown keys are errors, so typos fail loudly) and fills in the defaults.
+ * Throws {@link ConfigError} naming every problem, prefixed with `origin` (e.g. the spec file's path).
+ *
+ * @example
+ * const spec = parseImportSpec({ format: { type: 'csv' }, key: 'user:{id}', model: { type: 'string', value: 'score' } });
+ */
+export function parseImportSpec(input: unknown, origin = 'import spec'): ImportSpec {
+  const result = importSpecSchema.safeParse(input);
+  if (!result.success) throw new ConfigError(`${origin} is invalid: ${formatZodError(result.error)}`);
+  const spec = result.data;
+  if (
+    spec.model.type === 'bucketed' &&
+    spec.model.scheme === 'range' &&
+    spec.model.bucketCount !== undefined
+  ) {
+    throw new ConfigError(
+      `${origin} is invalid: model.bucketCount: only the hash scheme takes a bucket count`,
+    );
+  }
+  return spec;
+}

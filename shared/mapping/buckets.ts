@@ -1,0 +1,126 @@
+import { ConfigError, classifyReplyError } from '../errors/index.js';
+import { type Reply, ReplyError, type Target } from '../redis/index.js';
+import { fnv1a32 } from './fnv.js';
+
+/**
+ * How a bucketed dataset maps keys to hash fields. Stored with the dataset (hash `<prefix>meta`) so that any
+ * reader can find any key.
+ */
+export type BucketParams =
+  | {
+      readonly scheme: 'hash';
+      /** Prefix of bucket keys, e.g. `user:bkt:`. */
+      readonly prefix: string;
+      /** The key template's literal prefix, stripped from keys to form the field (`user:`). */
+      readonly keyPrefix: string;
+      readonly bucketCount: number;
+    }
+  | {
+      readonly scheme: 'range';
+      readonly prefix: string;
+      readonly keyPrefix: string;
+      /** Ids per bucket: bucket = floor(id / bucketSize), field = id mod bucketSize. */
+      readonly bucketSize: number;
+    };
+
+/** Where one key lives in a bucketed dataset. */
+export interface BucketAddress {
+  /** Bucket index (the number after the prefix). */
+  readonly index: number;
+  /** The bucket's Redis key. */
+  readonly bucket: string;
+  /** The field inside the bucket. */
+  readonly field: string;
+}
+
+const INTEGER = /^(0|[1-9][0-9]*)$/;
+
+/**
+ * The bucket and field of `key`, or a reason string when the key does not fit the scheme
+ * (it lacks the key prefix, or, for the range scheme, its suffix is not a non-negative integer).
+ *
+ * @example
+ * bucketOf('user:42', { scheme: 'range', prefix: 'user:bkt:', keyPrefix: 'user:', bucketSize: 100 })
+ * // { index: 0, bucket: 'user:bkt:0', field: '42' }
+ */
+export function bucketOf(key: string, params: BucketParams): BucketAddress | string {
+  if (!key.startsWith(params.keyPrefix)) return `key does not start with "${params.keyPrefix}"`;
+  const suffix = key.slice(params.keyPrefix.length);
+  if (params.scheme === 'hash') {
+    const index = fnv1a32(key) % params.bucketCount;
+    return { index, bucket: params.prefix + index, field: suffix };
+  }
+  if (!INTEGER.test(suffix) || suffix.length > 15) {
+    return `range buckets need a non-negative integer id after "${params.keyPrefix}", got "${suffix.slice(0, 40)}"`;
+  }
+  const id = Number(suffix);
+  const index = Math.floor(id / params.bucketSize);
+  return { index, bucket: params.prefix + index, field: String(id % params.bucketSize) };
+}
+
+/** The key of the hash that stores a dataset's {@link BucketParams}. */
+export function metaKey(prefix: string): string {
+  return `${prefix}meta`;
+}
+
+/** Field/value pairs of the meta hash. */
+export function encodeBucketParams(params: BucketParams): string[] {
+  const common = [
+    'version',
+    '1',
+    'scheme',
+    params.scheme,
+    'prefix',
+    params.prefix,
+    'keyPrefix',
+    params.keyPrefix,
+  ];
+  return params.scheme === 'hash'
+    ? [...common, 'bucketCount', String(params.bucketCount)]
+    : [...common, 'bucketSize', String(params.bucketSize)];
+}
+
+/** Parses an `HGETALL <prefix>meta` reply; undefined when the hash is empty (no dataset yet). */
+export function decodeBucketParams(reply: Reply): BucketParams | undefined {
+  if (!Array.isArray(reply) || reply.length === 0) return undefined;
+  const m = new Map<string, string>();
+  for (let i = 0; i + 1 < reply.length; i += 2) m.set(String(reply[i]), String(reply[i + 1]));
+  const prefix = m.get('prefix') ?? '';
+  const keyPrefix = m.get('keyPrefix') ?? '';
+  if (m.get('scheme') === 'hash') {
+    const bucketCount = Number(m.get('bucketCount'));
+    if (Number.isInteger(bucketCount) && bucketCount > 0)
+      return { scheme: 'hash', prefix, keyPrefix, bucketCount };
+  } else if (m.get('scheme') === 'range') {
+    const bucketSize = Number(m.get('bucketSize'));
+    if (Number.isInteger(bucketSize) && bucketSize > 0)
+      return { scheme: 'range', prefix, keyPrefix, bucketSize };
+  }
+  throw new ConfigError(
+    `bucket metadata ${metaKey(prefix)} is unreadable: ${JSON.stringify(reply).slice(0, 200)}`,
+  );
+}
+
+/** Reads a dataset's bucket parameters from Redis; undefined when it has none. */
+export async function loadBucketParams(target: Target, prefix: string): Promise<BucketParams | undefined> {
+  const [reply] = await target.exec([{ key: metaKey(prefix), args: ['HGETALL', metaKey(prefix)] }]);
+  if (reply instanceof ReplyError) throw classifyReplyError(reply.message);
+  return decodeBucketParams(reply ?? []);
+}
+
+/**
+ * Reads one key of a bucketed dataset: `HGET bucket field`. Returns null when the key is absent.
+ *
+ * @example
+ * const params = await loadBucketParams(target, 'user:bkt:');
+ * const score = await readKey(target, 'user:42', params!);
+ */
+export async function readKey(target: Target, key: string, params: BucketParams): Promise<string | null> {
+  const address = bucketOf(key, params);
+  if (typeof address === 'string') throw new ConfigError(`readKey("${key.slice(0, 100)}"): ${address}`);
+  const [reply] = await target.exec([{ key: address.bucket, args: ['HGET', address.bucket, address.field] }]);
+  if (reply === null || typeof reply === 'string') return reply;
+  throw new ConfigError(
+    `readKey("${key.slice(0, 100)}"): unexpected reply ${JSON.stringify(reply).slice(0, 200)}`,
+  );
+}

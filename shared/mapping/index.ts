@@ -1,0 +1,16 @@
+export {
+  type BucketAddress,
+  type BucketParams,
+  bucketOf,
+  decodeBucketParams,
+  encodeBucketParams,
+  loadBucketParams,
+  metaKey,
+  readKey,
+} from './buckets.js';
+export { fnv1a32 } from './fnv.js';
+export { exceedsBytes } from './limits.js';
+export { createMapper } from './mapper.js';
+export { compileTemplate, type KeyTemplate, type RenderFailure, valueToString } from './template.js';
+export { createTtl } from './ttl.js';
+export type { LoadCommand, Mapper, MapReject, MapResult } from './types.js';

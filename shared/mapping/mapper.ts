@@ -1,0 +1,209 @@
+import type { ImportSpec } from '../config/index.js';
+import type { SourceRecord } from '../records/index.js';
+import { type BucketParams, bucketOf } from './buckets.js';
+import { exceedsBytes } from './limits.js';
+import { compileTemplate, valueToString } from './template.js';
+import { createTtl } from './ttl.js';
+import type { LoadCommand, Mapper, MapReject, MapResult } from './types.js';
+
+function keyTooLong(bytes: number, limit: number): string {
+  return `key is ${bytes} bytes, limit ${limit}`;
+}
+
+function valueTooLong(field: string, bytes: number, limit: number): string {
+  return `value of '${field}' is ${bytes} bytes, limit ${limit}`;
+}
+
+/**
+ * Builds the mapper of a spec. `buckets` is required for the bucketed model (its parameters are fixed before
+ * the load: see `resolveBucketParams` in shared/import).
+ *
+ * - `string`: `SET key value [EX ttl]`; the value is one field, or several fields as a JSON object.
+ * - `hash`: `HSET key f1 v1 …` per record, then `EXPIRE key ttl` when a TTL is set.
+ * - `bucketed`: the records of a batch are grouped by bucket into one `HSET bucket field value …` each, and
+ *   the first time a bucket is touched in this load an `EXPIRE bucket ttl` follows.
+ *
+ * @example
+ * const mapper = createMapper(spec);
+ * const { commands, rejects } = mapper.map(batch.records);
+ */
+export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
+  const template = compileTemplate(spec.key);
+  const ttl = createTtl(spec.ttl);
+  const { maxKeyBytes, maxValueBytes } = spec.limits;
+  const model = spec.model;
+
+  if (model.type === 'string') {
+    const single = typeof model.value === 'string' ? model.value : undefined;
+    const many = typeof model.value === 'string' ? undefined : model.value;
+    return {
+      map(records) {
+        const commands: LoadCommand[] = [];
+        const rejects: MapReject[] = [];
+        let skipped = 0;
+        for (const record of records) {
+          const key = template.render(record.values);
+          if (typeof key !== 'string') {
+            rejects.push({ record, reason: key.reason });
+            continue;
+          }
+          const kb = exceedsBytes(key, maxKeyBytes);
+          if (kb !== undefined) {
+            rejects.push({ record, reason: keyTooLong(kb, maxKeyBytes) });
+            continue;
+          }
+          let value: string | undefined;
+          if (single !== undefined) {
+            const raw = record.values[single];
+            if (raw === undefined) {
+              rejects.push({ record, reason: `missing value field '${single}'` });
+              continue;
+            }
+            value = valueToString(raw);
+            if (value === undefined) {
+              skipped++;
+              continue;
+            }
+          } else {
+            const picked: Record<string, unknown> = {};
+            for (const f of many!) picked[f] = record.values[f] ?? null;
+            value = JSON.stringify(picked);
+          }
+          const vb = exceedsBytes(value, maxValueBytes);
+          if (vb !== undefined) {
+            rejects.push({ record, reason: valueTooLong(single ?? 'value', vb, maxValueBytes) });
+            continue;
+          }
+          const args = ttl ? ['SET', key, value, 'EX', ttl(key)] : ['SET', key, value];
+          commands.push({ key, args, records: [record] });
+        }
+        return { commands, rejects, skipped };
+      },
+    };
+  }
+
+  if (model.type === 'hash') {
+    const keep = model.nulls === 'empty';
+    const only = model.fields;
+    return {
+      map(records) {
+        const commands: LoadCommand[] = [];
+        const rejects: MapReject[] = [];
+        let skipped = 0;
+        next: for (const record of records) {
+          const key = template.render(record.values);
+          if (typeof key !== 'string') {
+            rejects.push({ record, reason: key.reason });
+            continue;
+          }
+          const kb = exceedsBytes(key, maxKeyBytes);
+          if (kb !== undefined) {
+            rejects.push({ record, reason: keyTooLong(kb, maxKeyBytes) });
+            continue;
+          }
+          const args: string[] = ['HSET', key];
+          for (const field of only ?? Object.keys(record.values)) {
+            const value = valueToString(record.values[field]);
+            if (value === undefined) {
+              if (keep) args.push(field, '');
+              continue;
+            }
+            const vb = exceedsBytes(value, maxValueBytes);
+            if (vb !== undefined) {
+              rejects.push({ record, reason: valueTooLong(field, vb, maxValueBytes) });
+              continue next;
+            }
+            args.push(field, value);
+          }
+          if (args.length === 2) {
+            // HSET needs at least one field: a record whose fields are all null has nothing to write.
+            skipped++;
+            continue;
+          }
+          commands.push({ key, args, records: [record] });
+          if (ttl) commands.push({ key, args: ['EXPIRE', key, ttl(key)], records: [] });
+        }
+        return { commands, rejects, skipped };
+      },
+    };
+  }
+
+  if (!buckets) throw new TypeError('the bucketed model needs its bucket parameters');
+  const valueField = model.value;
+  // Buckets already given their TTL in this load: a bitmap for the bounded hash scheme, a set for ranges.
+  const expiredBits =
+    buckets.scheme === 'hash' ? new Uint8Array(Math.ceil(buckets.bucketCount / 8)) : undefined;
+  const expiredSet = buckets.scheme === 'range' ? new Set<number>() : undefined;
+  const firstTouch = (index: number): boolean => {
+    if (expiredBits) {
+      const byte = index >>> 3;
+      const bit = 1 << (index & 7);
+      if (expiredBits[byte]! & bit) return false;
+      expiredBits[byte]! |= bit;
+      return true;
+    }
+    if (expiredSet!.has(index)) return false;
+    expiredSet!.add(index);
+    return true;
+  };
+
+  return {
+    map(records): MapResult {
+      const rejects: MapReject[] = [];
+      let skipped = 0;
+      // Group the batch by bucket so each bucket gets one multi-field HSET (fewer, larger commands).
+      const groups = new Map<number, { bucket: string; args: string[]; records: SourceRecord[] }>();
+      for (const record of records) {
+        const key = template.render(record.values);
+        if (typeof key !== 'string') {
+          rejects.push({ record, reason: key.reason });
+          continue;
+        }
+        const kb = exceedsBytes(key, maxKeyBytes);
+        if (kb !== undefined) {
+          rejects.push({ record, reason: keyTooLong(kb, maxKeyBytes) });
+          continue;
+        }
+        const raw = record.values[valueField];
+        if (raw === undefined) {
+          rejects.push({ record, reason: `missing value field '${valueField}'` });
+          continue;
+        }
+        const value = valueToString(raw);
+        if (value === undefined) {
+          skipped++;
+          continue;
+        }
+        const vb = exceedsBytes(value, maxValueBytes);
+        if (vb !== undefined) {
+          rejects.push({ record, reason: valueTooLong(valueField, vb, maxValueBytes) });
+          continue;
+        }
+        const address = bucketOf(key, buckets);
+        if (typeof address === 'string') {
+          rejects.push({ record, reason: address });
+          continue;
+        }
+        let group = groups.get(address.index);
+        if (group === undefined) {
+          group = { bucket: address.bucket, args: ['HSET', address.bucket], records: [] };
+          groups.set(address.index, group);
+        }
+        group.args.push(address.field, value);
+        group.records.push(record);
+      }
+      const commands: LoadCommand[] = [];
+      for (const [index, group] of groups) {
+        commands.push({ key: group.bucket, args: group.args, records: group.records });
+        if (ttl && firstTouch(index)) {
+          commands.push({
+            key: group.bucket,
+            args: ['EXPIRE', group.bucket, ttl(group.bucket)],
+            records: [],
+          });
+        }
+      }
+      return { commands, rejects, skipped };
+    },
+  };
+}

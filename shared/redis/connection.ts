@@ -1,0 +1,177 @@
+import type net from 'node:net';
+import tls from 'node:tls';
+import { ConfigError, classifyError, FatalError, type LoaderError, RetryableError } from '../errors/index.js';
+import { encodeCommands, ReplyParser } from './resp.js';
+import type { Command, Reply } from './types.js';
+
+/** How long `close()` waits for the server to hang up after `QUIT` before destroying the socket. */
+const QUIT_WAIT_MS = 1_000;
+
+/** One `exec`: its encoded bytes, how many replies it waits for, and how to settle it. */
+export interface Pipeline {
+  readonly count: number;
+  readonly payload: Buffer;
+  readonly replies: Reply[];
+  readonly resolve: (replies: Reply[]) => void;
+  readonly reject: (err: LoaderError) => void;
+  sentAt: number;
+}
+
+/** Encodes `cmds` into a {@link Pipeline} settled through `resolve`/`reject`. */
+export function pipeline(
+  cmds: readonly Command[],
+  resolve: (replies: Reply[]) => void,
+  reject: (err: LoaderError) => void,
+): Pipeline {
+  return { count: cmds.length, payload: encodeCommands(cmds), replies: [], resolve, reject, sentAt: 0 };
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** One socket with its parser and its FIFO of pipelines in flight. Once failed it is never used again. */
+export class Connection {
+  /** Resolves when the socket has connected (after the TLS handshake for `rediss://`). */
+  readonly connected: Promise<void>;
+  /** Resolves when the socket has closed, for whatever reason. */
+  readonly closed: Promise<void>;
+  /** Why the connection failed; set once, after which every send rejects with it. */
+  failure: LoaderError | undefined;
+  private isConnected = false;
+  private quitting = false;
+  private readonly queue: Pipeline[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private readonly parser = new ReplyParser((reply) => this.onReply(reply));
+  private rejectConnected: (err: LoaderError) => void = () => {};
+
+  constructor(
+    private readonly socket: net.Socket,
+    private readonly name: string,
+    private readonly commandTimeoutMs: number,
+    private readonly onDown: (conn: Connection) => void,
+  ) {
+    this.connected = new Promise((resolve, reject) => {
+      this.rejectConnected = reject;
+      socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
+        this.isConnected = true;
+        socket.setNoDelay(true);
+        resolve();
+      });
+    });
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        this.parser.push(chunk);
+      } catch (err) {
+        this.fail(classifyError(err));
+      }
+    });
+    socket.on('error', (err) => this.fail(this.socketError(err)));
+    socket.on('close', () => this.fail(this.socketError(new Error('connection closed'))));
+  }
+
+  /** Queues a pipeline and writes it with a single `socket.write`. */
+  send(p: Pipeline): void {
+    if (this.failure) {
+      p.reject(this.failure);
+      return;
+    }
+    p.sentAt = Date.now();
+    this.queue.push(p);
+    if (this.queue.length === 1) {
+      // Only work in flight keeps the process alive; an idle pooled connection must not.
+      this.socket.ref();
+      this.timer ??= this.armTimer(this.commandTimeoutMs);
+    }
+    this.socket.write(p.payload);
+  }
+
+  /** Sends `cmds` as one pipeline and resolves with their replies. */
+  request(cmds: readonly Command[]): Promise<Reply[]> {
+    return new Promise((resolve, reject) => this.send(pipeline(cmds, resolve, reject)));
+  }
+
+  /** Drops the socket; every pipeline in flight rejects with `err`. Only the first failure counts. */
+  fail(err: LoaderError): void {
+    if (this.failure) return;
+    this.failure = err;
+    clearTimeout(this.timer);
+    this.socket.destroy();
+    this.rejectConnected(err);
+    for (const p of this.queue.splice(0)) p.reject(err);
+    this.onDown(this);
+  }
+
+  /** Ends politely with `QUIT` when idle, else destroys (pipelines in flight reject); resolves once closed. */
+  async quit(): Promise<void> {
+    if (this.failure || this.queue.length > 0 || !this.isConnected) {
+      this.fail(new RetryableError(`connection to ${this.name} closed by close() with commands in flight`));
+      await this.closed;
+      return;
+    }
+    this.quitting = true;
+    this.send(pipeline([{ args: ['QUIT'] }], noop, noop));
+    this.socket.end();
+    // The server hangs up after QUIT; a server that does not is cut off.
+    const guard = setTimeout(() => this.socket.destroy(), QUIT_WAIT_MS);
+    guard.unref();
+    await this.closed;
+    clearTimeout(guard);
+  }
+
+  private onReply(reply: Reply): void {
+    const p = this.queue[0];
+    if (p === undefined) {
+      // After QUIT its +OK may still arrive; anything else means the stream is out of step.
+      if (!this.quitting) this.fail(new FatalError(`protocol error: ${this.name} sent an unexpected reply`));
+      return;
+    }
+    p.replies.push(reply);
+    if (p.replies.length < p.count) return;
+    this.queue.shift();
+    if (this.queue.length === 0) this.socket.unref();
+    p.resolve(p.replies);
+  }
+
+  /**
+   * One timer for the whole queue: when it fires it checks only the oldest pipeline and re-arms for the time
+   * that one has left, so sending never touches timers while work is in flight.
+   */
+  private armTimer(delayMs: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.timer = undefined;
+      const oldest = this.queue[0];
+      if (oldest === undefined) return;
+      const waited = Date.now() - oldest.sentAt;
+      if (waited < this.commandTimeoutMs) {
+        this.timer = this.armTimer(this.commandTimeoutMs - waited);
+        return;
+      }
+      this.fail(
+        new RetryableError(
+          `connection to ${this.name} lost: command timeout, no reply within ${this.commandTimeoutMs} ms`,
+        ),
+      );
+    }, delayMs);
+    timer.unref();
+    return timer;
+  }
+
+  private socketError(err: Error): LoaderError {
+    const code = errorCode(err);
+    const what = code ?? err.message;
+    // A certificate the client rejects will be rejected again: retrying cannot help.
+    if (code !== undefined && /CERT|SELF_SIGNED|UNABLE_TO_/.test(code)) {
+      const message = `TLS connection to ${this.name} failed: ${what}; check the CA and the tls options`;
+      return new ConfigError(message, { cause: err });
+    }
+    const message = this.isConnected
+      ? `connection to ${this.name} lost: ${what}`
+      : `cannot connect to ${this.name}: ${what}`;
+    return new RetryableError(message, { cause: err });
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,15 @@
+/**
+ * Redis transport: RESP2 encoding and parsing, URL and INFO parsing, and the hand-written TCP {@link TcpTarget}.
+ *
+ * @example
+ * import { TcpTarget } from '../redis/index.js';
+ * const target = new TcpTarget(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+ * const replies = await target.exec([{ key: 'k', args: ['SET', 'k', 'v'] }]);
+ *
+ * @module
+ */
+export { maxMemory, parseInfo, usedMemory } from './info.js';
+export { encodeCommands, ReplyParser } from './resp.js';
+export { TcpTarget, type TcpTargetOptions } from './tcp-target.js';
+export { type Command, type RedisInfo, type Reply, ReplyError, type Target } from './types.js';
+export { parseRedisUrl, type RedisEndpoint, redactUrl } from './url.js';

@@ -1,0 +1,204 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import {
+  AuthError,
+  ConfigError,
+  classifyError,
+  classifyReplyError,
+  FatalError,
+  RetryableError,
+  truncate,
+} from '../errors/index.js';
+import { Connection, type Pipeline, pipeline } from './connection.js';
+import { parseInfo } from './info.js';
+import { type Command, type RedisInfo, type Reply, ReplyError, type Target } from './types.js';
+import { parseRedisUrl, type RedisEndpoint } from './url.js';
+
+/** Options of {@link TcpTarget}; unknown keys are rejected. */
+export interface TcpTargetOptions {
+  /** Time allowed for TCP (and TLS) connect plus the AUTH/SELECT handshake. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Longest wait for the oldest pipeline in flight before the connection is dropped. @default 60000 */
+  commandTimeoutMs?: number;
+  /** Extra `tls.connect` options for `rediss://` (CA, client certificate, …). */
+  tls?: tls.ConnectionOptions;
+  /** Sent with `CLIENT SETNAME`, visible in `CLIENT LIST`. @default 'redis-bulk-loader' */
+  clientName?: string;
+}
+
+const DEFAULTS = {
+  connectTimeoutMs: 10_000,
+  commandTimeoutMs: 60_000,
+  clientName: 'redis-bulk-loader',
+} as const;
+const OPTION_KEYS = new Set(['connectTimeoutMs', 'commandTimeoutMs', 'tls', 'clientName']);
+
+function checkOptions(options: TcpTargetOptions): void {
+  for (const key of Object.keys(options)) {
+    if (!OPTION_KEYS.has(key)) throw new ConfigError(`TcpTarget: unknown option '${key}'`);
+  }
+  for (const key of ['connectTimeoutMs', 'commandTimeoutMs'] as const) {
+    const value = options[key];
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+      throw new ConfigError(`TcpTarget: ${key} must be a positive number of milliseconds, got ${value}`);
+    }
+  }
+}
+
+/**
+ * A {@link Target} speaking RESP2 over one `node:net` (or `node:tls` for `rediss://`) socket, without a client
+ * library: each `exec` is encoded into one Buffer and written with one `socket.write`, and any number of
+ * pipelines may be in flight at once. It connects on first use (`AUTH`, `SELECT`, `CLIENT SETNAME`), never
+ * retries by itself, and after a connection failure the next `exec` connects again.
+ *
+ * Errors: connection refused, lost or timed out → {@link RetryableError}; wrong credentials at connect →
+ * {@link AuthError}; a bad db → {@link ConfigError}. Server error replies to commands are {@link ReplyError}
+ * values in the reply array.
+ *
+ * @example
+ * const target = new TcpTarget('redis://:secret@10.0.0.5:6379/0');
+ * const replies = await target.exec([{ key: 'user:1', args: ['SET', 'user:1', '42'] }]); // ['OK']
+ * await target.close();
+ */
+export class TcpTarget implements Target {
+  private readonly endpoint: RedisEndpoint;
+  private readonly connectTimeoutMs: number;
+  private readonly commandTimeoutMs: number;
+  private readonly tlsOptions: tls.ConnectionOptions;
+  private readonly clientName: string;
+  private conn: Connection | undefined;
+  private connecting: Promise<void> | undefined;
+  private waiting: Pipeline[] = [];
+  private closing: Promise<void> | undefined;
+
+  /**
+   * Parses the URL and options only; the connection is made by the first `exec`.
+   * @throws {ConfigError} for an invalid URL or option.
+   */
+  constructor(url: string, options: TcpTargetOptions = {}) {
+    checkOptions(options);
+    this.endpoint = parseRedisUrl(url);
+    this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+    this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs;
+    this.tlsOptions = options.tls ?? {};
+    this.clientName = options.clientName ?? DEFAULTS.clientName;
+  }
+
+  /** The endpoint with the password redacted: `redis://user:***@host:6379/0`. */
+  get name(): string {
+    return this.endpoint.name;
+  }
+
+  /** Sends `cmds` as one pipeline; resolves with one reply per command, in order. `[]` needs no I/O. */
+  exec(cmds: readonly Command[]): Promise<Reply[]> {
+    if (cmds.length === 0) return Promise.resolve([]);
+    return new Promise((resolve, reject) => {
+      const p = pipeline(cmds, resolve, reject);
+      if (this.conn) {
+        this.conn.send(p);
+        return;
+      }
+      // Queued in call order and flushed together once connected, so concurrent execs keep their order.
+      this.waiting.push(p);
+      this.connecting ??= this.connect();
+    });
+  }
+
+  /** Runs `INFO` for `sections` (all when omitted) and parses it. */
+  async info(sections: readonly string[] = []): Promise<RedisInfo> {
+    const [reply] = await this.exec([{ args: ['INFO', ...sections] }]);
+    if (reply instanceof ReplyError) throw classifyReplyError(reply.message);
+    if (typeof reply !== 'string') throw new FatalError(`INFO on ${this.name} did not return text`);
+    return parseInfo(reply);
+  }
+
+  /** Closes the connection (`QUIT` when idle; pipelines in flight reject). Idempotent; a later `exec` reconnects. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown().finally(() => {
+      this.closing = undefined;
+    });
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.connecting) await this.connecting;
+    const conn = this.conn;
+    this.conn = undefined;
+    await conn?.quit();
+  }
+
+  /** Opens a connection and hands it the waiting pipelines; never rejects (failures go to the waiting pipelines). */
+  private async connect(): Promise<void> {
+    let conn: Connection | undefined;
+    try {
+      conn = await this.open();
+    } catch (err) {
+      const error = classifyError(err);
+      for (const p of this.waiting.splice(0)) p.reject(error);
+      return;
+    } finally {
+      this.connecting = undefined;
+    }
+    if (!conn.failure) this.conn = conn;
+    for (const p of this.waiting.splice(0)) conn.send(p);
+  }
+
+  private async open(): Promise<Connection> {
+    const { host, port } = this.endpoint;
+    const socket = this.endpoint.tls
+      ? tls.connect({ host, port, servername: net.isIP(host) === 0 ? host : undefined, ...this.tlsOptions })
+      : net.connect({ host, port });
+    const conn = new Connection(socket, this.name, this.commandTimeoutMs, (down) => {
+      if (this.conn === down) this.conn = undefined;
+    });
+    const timeout = `cannot connect to ${this.name}: connect timeout after ${this.connectTimeoutMs} ms`;
+    const timer = setTimeout(() => conn.fail(new RetryableError(timeout)), this.connectTimeoutMs);
+    timer.unref();
+    try {
+      await conn.connected;
+      await this.handshake(conn);
+      return conn;
+    } catch (err) {
+      conn.fail(classifyError(err));
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async handshake(conn: Connection): Promise<void> {
+    const { username, password, db } = this.endpoint;
+    const cmds: Command[] = [];
+    if (password !== undefined) {
+      cmds.push({ args: username === undefined ? ['AUTH', password] : ['AUTH', username, password] });
+    }
+    if (db !== 0) cmds.push({ args: ['SELECT', String(db)] });
+    cmds.push({ args: ['CLIENT', 'SETNAME', this.clientName] });
+    const replies = await conn.request(cmds);
+    if (password !== undefined) {
+      const auth = replies[0];
+      if (auth instanceof ReplyError) throw this.authError(auth);
+    }
+    if (db !== 0) {
+      const select = replies[password === undefined ? 0 : 1];
+      if (select instanceof ReplyError) {
+        if (classifyReplyError(select.message) instanceof AuthError) throw this.authError(select);
+        throw new ConfigError(`SELECT ${db} on ${this.name} failed: ${this.serverText(select)}`);
+      }
+    }
+    // CLIENT SETNAME is cosmetic: an error reply (old server, odd name) is ignored.
+  }
+
+  private authError(reply: ReplyError): AuthError {
+    return new AuthError(
+      `authentication to ${this.name} failed: check the user and password in the URL (redis: ${this.serverText(reply)})`,
+    );
+  }
+
+  /** The server's error text, cut short and with the password scrubbed should the server ever echo it. */
+  private serverText(reply: ReplyError): string {
+    const { password } = this.endpoint;
+    const text = password ? reply.message.split(password).join('***') : reply.message;
+    return truncate(text);
+  }
+}

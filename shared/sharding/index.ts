@@ -1,0 +1,2 @@
+export { jumpHash } from './jump-hash.js';
+export { createJumpRouter, type Router } from './router.js';

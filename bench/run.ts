@@ -6,7 +6,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,6 +24,11 @@ import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js'
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
 const cli = join(here, '..', 'cli', 'main.js');
+// Run the loader exactly as its installed bin does: with the node flags of its shebang line.
+const cliFlags = readFileSync(cli, 'utf8')
+  .split('\n', 1)[0]!
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
 
 interface Args {
   keys: number;
@@ -201,6 +206,7 @@ function loader(ctx: Context, extra: string[]): Runner {
       const child = spawn(
         process.execPath,
         [
+          ...cliFlags,
           cli,
           'import',
           ctx.csv,

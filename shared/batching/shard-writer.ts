@@ -9,7 +9,7 @@ import {
 } from '../errors/index.js';
 import type { LoadCommand } from '../mapping/index.js';
 import type { SourceRecord } from '../records/index.js';
-import { type Reply, ReplyError, type Target } from '../redis/index.js';
+import { encodeCommands, type Reply, ReplyError, type Target } from '../redis/index.js';
 
 /** Limits of one shard's pipeline. */
 export interface WriterOptions {
@@ -29,7 +29,7 @@ export interface WriterHooks {
   /** The server refused one command's data (e.g. `WRONGTYPE`): its records are rejected. */
   onRejected(record: SourceRecord, reason: string): void;
   /** An auxiliary command (an `EXPIRE`) failed; its records stay written. */
-  onCommandError?(key: string, reason: string): void;
+  onCommandError?(reason: string): void;
   /** A retryable failure; the pipelines from the failed one on are sent again after `delayMs`. */
   onRetry?(event: { shard: string; attempt: number; delayMs: number; error: LoaderError }): void;
 }
@@ -39,8 +39,21 @@ type Outcome =
   | { kind: 'retry'; error: LoaderError; replies?: Reply[] }
   | { kind: 'fatal'; error: LoaderError; replies?: Reply[] };
 
-interface Batch {
-  cmds: LoadCommand[];
+/**
+ * A pipeline in flight. It keeps only what a replay and the accounting need: the encoded bytes (off the JS
+ * heap) and the records each command carries, flattened (`records` of command i are `recs[ends[i-1]..ends[i])`).
+ * The command objects themselves die young, which keeps the garbage collector's survivors small.
+ */
+interface Pipeline {
+  /** Set when the target takes pre-encoded pipelines; otherwise the commands are kept to send again. */
+  readonly payload: Buffer | undefined;
+  readonly cmds: readonly LoadCommand[] | undefined;
+  readonly count: number;
+  readonly recs: readonly SourceRecord[];
+  readonly ends: Uint32Array;
+}
+
+interface Batch extends Pipeline {
   outcome: Promise<Outcome>;
 }
 
@@ -70,6 +83,8 @@ function approxBytes(cmd: LoadCommand): number {
 export class ShardWriter {
   private current: LoadCommand[] = [];
   private currentBytes = 0;
+  /** Records (or commands without records) queued in `current`: the unit pipelines are bounded by. */
+  private currentUnits = 0;
   private readonly inflight: Batch[] = [];
   private settling: Promise<void> | undefined;
   private fatal: LoaderError | undefined;
@@ -91,7 +106,9 @@ export class ShardWriter {
     if (this.fatal) return Promise.reject(this.fatal);
     this.current.push(cmd);
     this.currentBytes += approxBytes(cmd);
-    if (this.current.length >= this.options.maxCommands || this.currentBytes >= this.options.maxBytes) {
+    // A multi-field HSET costs Redis about one command per field: count records, not commands.
+    this.currentUnits += cmd.records.length || 1;
+    if (this.currentUnits >= this.options.maxCommands || this.currentBytes >= this.options.maxBytes) {
       return this.flush();
     }
     return undefined;
@@ -105,7 +122,23 @@ export class ShardWriter {
     const cmds = this.current;
     this.current = [];
     this.currentBytes = 0;
-    this.inflight.push({ cmds, outcome: this.send(cmds) });
+    this.currentUnits = 0;
+    const ends = new Uint32Array(cmds.length);
+    const recs: SourceRecord[] = [];
+    for (let i = 0; i < cmds.length; i++) {
+      const records = cmds[i]!.records;
+      for (let j = 0; j < records.length; j++) recs.push(records[j]!);
+      ends[i] = recs.length;
+    }
+    const encoded = this.target.execEncoded !== undefined;
+    const pipeline: Pipeline = {
+      payload: encoded ? encodeCommands(cmds) : undefined,
+      cmds: encoded ? undefined : cmds,
+      count: cmds.length,
+      recs,
+      ends,
+    };
+    this.inflight.push({ ...pipeline, outcome: this.send(pipeline) });
     this.settling ??= this.settle();
     return undefined;
   }
@@ -126,9 +159,12 @@ export class ShardWriter {
     for (const w of waiters) w();
   }
 
-  private send(cmds: LoadCommand[]): Promise<Outcome> {
-    return this.target.exec(cmds).then(
-      (replies) => judge(cmds, replies),
+  private send(batch: Pipeline): Promise<Outcome> {
+    const sent = batch.payload
+      ? this.target.execEncoded!(batch.payload, batch.count)
+      : this.target.exec(batch.cmds!);
+    return sent.then(
+      (replies) => judge(batch.count, replies),
       (err: unknown) => {
         const error = classifyError(err);
         return error.retryable ? { kind: 'retry', error } : { kind: 'fatal', error };
@@ -167,10 +203,10 @@ export class ShardWriter {
         });
         attempt++;
         await sleep(delayMs);
-        for (const b of this.inflight) b.outcome = this.send(b.cmds);
+        for (const b of this.inflight) b.outcome = this.send(b);
         continue;
       }
-      this.record(head.cmds, outcome.replies);
+      this.record(head, outcome.replies);
       if (outcome.kind === 'fatal') {
         this.inflight.shift();
         await this.stop(outcome.error);
@@ -187,36 +223,40 @@ export class ShardWriter {
     this.fatal = error;
     const rest = this.inflight.splice(0);
     if (rest[0] && (await rest[0].outcome).kind === 'retry') rest.shift();
-    for (const b of rest) this.record(b.cmds, (await b.outcome).replies);
+    for (const b of rest) this.record(b, (await b.outcome).replies);
     this.current = [];
     this.wake(true);
   }
 
-  private record(cmds: readonly LoadCommand[], replies: Reply[] | undefined): void {
+  private record(batch: Pipeline, replies: Reply[] | undefined): void {
     if (!replies) return;
+    const { recs, ends } = batch;
     let written = 0;
-    for (let i = 0; i < cmds.length; i++) {
-      const cmd = cmds[i]!;
+    let from = 0;
+    for (let i = 0; i < batch.count; i++) {
+      const to = ends[i]!;
       const reply = replies[i];
       if (!(reply instanceof ReplyError)) {
-        written += cmd.records.length;
-        continue;
+        written += to - from;
+      } else {
+        const error = classifyReplyError(reply.message);
+        // Only data errors are the records' fault; OOM or retryable replies leave them unwritten, not rejected.
+        if (error instanceof InputError) {
+          if (to === from) this.hooks.onCommandError?.(error.message);
+          for (let j = from; j < to; j++) this.hooks.onRejected(recs[j]!, error.message);
+        }
       }
-      const error = classifyReplyError(reply.message);
-      // Only data errors are the records' fault; OOM or retryable replies leave them unwritten, not rejected.
-      if (!(error instanceof InputError)) continue;
-      if (cmd.records.length === 0) this.hooks.onCommandError?.(cmd.key, error.message);
-      for (const record of cmd.records) this.hooks.onRejected(record, error.message);
+      from = to;
     }
     if (written > 0) this.hooks.onWritten(written);
   }
 }
 
-function judge(cmds: readonly LoadCommand[], replies: Reply[]): Outcome {
-  if (replies.length !== cmds.length) {
+function judge(count: number, replies: Reply[]): Outcome {
+  if (replies.length !== count) {
     return {
       kind: 'fatal',
-      error: classifyError(new Error(`protocol: ${cmds.length} commands got ${replies.length} replies`)),
+      error: classifyError(new Error(`protocol: ${count} commands got ${replies.length} replies`)),
     };
   }
   for (const reply of replies) {

@@ -35,6 +35,39 @@ export interface BucketAddress {
 
 const INTEGER = /^(0|[1-9][0-9]*)$/;
 
+/** Where {@link locateBucket} leaves its second result. */
+export interface BucketSlot {
+  /** The field of the key inside its bucket. */
+  field: string;
+  /** Why the key does not fit the scheme, when the index is -1. */
+  reason: string;
+}
+
+/**
+ * The allocation-free core of {@link bucketOf} for the load's hot path: returns the bucket index and leaves the
+ * field in `slot.field`, or returns -1 with `slot.reason` when the key does not fit the scheme.
+ */
+export function locateBucket(key: string, params: BucketParams, slot: BucketSlot): number {
+  const prefix = params.keyPrefix;
+  if (!key.startsWith(prefix)) {
+    slot.reason = `key does not start with "${prefix}"`;
+    return -1;
+  }
+  const suffix = prefix.length === 0 ? key : key.slice(prefix.length);
+  if (params.scheme === 'hash') {
+    slot.field = suffix;
+    return fnv1a32(key) % params.bucketCount;
+  }
+  if (suffix.length > 15 || !INTEGER.test(suffix)) {
+    slot.reason = `range buckets need a non-negative integer id after "${prefix}", got "${suffix.slice(0, 40)}"`;
+    return -1;
+  }
+  const id = Number(suffix);
+  const size = params.bucketSize;
+  slot.field = String(id % size);
+  return Math.floor(id / size);
+}
+
 /**
  * The bucket and field of `key`, or a reason string when the key does not fit the scheme
  * (it lacks the key prefix, or, for the range scheme, its suffix is not a non-negative integer).
@@ -44,18 +77,9 @@ const INTEGER = /^(0|[1-9][0-9]*)$/;
  * // { index: 0, bucket: 'user:bkt:0', field: '42' }
  */
 export function bucketOf(key: string, params: BucketParams): BucketAddress | string {
-  if (!key.startsWith(params.keyPrefix)) return `key does not start with "${params.keyPrefix}"`;
-  const suffix = key.slice(params.keyPrefix.length);
-  if (params.scheme === 'hash') {
-    const index = fnv1a32(key) % params.bucketCount;
-    return { index, bucket: params.prefix + index, field: suffix };
-  }
-  if (!INTEGER.test(suffix) || suffix.length > 15) {
-    return `range buckets need a non-negative integer id after "${params.keyPrefix}", got "${suffix.slice(0, 40)}"`;
-  }
-  const id = Number(suffix);
-  const index = Math.floor(id / params.bucketSize);
-  return { index, bucket: params.prefix + index, field: String(id % params.bucketSize) };
+  const slot: BucketSlot = { field: '', reason: '' };
+  const index = locateBucket(key, params, slot);
+  return index < 0 ? slot.reason : { index, bucket: params.prefix + index, field: slot.field };
 }
 
 /** The key of the hash that stores a dataset's {@link BucketParams}. */

@@ -1,10 +1,12 @@
 export {
   type BucketAddress,
   type BucketParams,
+  type BucketSlot,
   bucketOf,
   decodeBucketParams,
   encodeBucketParams,
   loadBucketParams,
+  locateBucket,
   metaKey,
   readKey,
 } from './buckets.js';

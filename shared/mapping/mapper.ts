@@ -1,6 +1,6 @@
 import type { ImportSpec } from '../config/index.js';
 import type { SourceRecord } from '../records/index.js';
-import { type BucketParams, bucketOf } from './buckets.js';
+import { type BucketParams, type BucketSlot, locateBucket } from './buckets.js';
 import { exceedsBytes } from './limits.js';
 import { compileTemplate, valueToString } from './template.js';
 import { createTtl } from './ttl.js';
@@ -130,6 +130,8 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
 
   if (!buckets) throw new TypeError('the bucketed model needs its bucket parameters');
   const valueField = model.value;
+  const bucketPrefix = buckets.prefix;
+  const slot: BucketSlot = { field: '', reason: '' };
   // Buckets already given their TTL in this load: a bitmap for the bounded hash scheme, a set for ranges.
   const expiredBits =
     buckets.scheme === 'hash' ? new Uint8Array(Math.ceil(buckets.bucketCount / 8)) : undefined;
@@ -150,8 +152,11 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
   return {
     map(records): MapResult {
       const rejects: MapReject[] = [];
+      const commands: LoadCommand[] = [];
       let skipped = 0;
-      // Group the batch by bucket so each bucket gets one multi-field HSET (fewer, larger commands).
+      // Group the batch by bucket so each bucket gets one multi-field HSET (fewer, larger commands) — unless
+      // there are so many hash buckets that a batch almost never hits one twice: then grouping only costs.
+      const direct = buckets.scheme === 'hash' && buckets.bucketCount >= 4 * records.length;
       const groups = new Map<number, { bucket: string; args: string[]; records: SourceRecord[] }>();
       for (const record of records) {
         const key = template.render(record.values);
@@ -179,20 +184,27 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
           rejects.push({ record, reason: valueTooLong(valueField, vb, maxValueBytes) });
           continue;
         }
-        const address = bucketOf(key, buckets);
-        if (typeof address === 'string') {
-          rejects.push({ record, reason: address });
+        const index = locateBucket(key, buckets, slot);
+        if (index < 0) {
+          rejects.push({ record, reason: slot.reason });
           continue;
         }
-        let group = groups.get(address.index);
-        if (group === undefined) {
-          group = { bucket: address.bucket, args: ['HSET', address.bucket], records: [] };
-          groups.set(address.index, group);
+        if (direct) {
+          const bucket = bucketPrefix + index;
+          commands.push({ key: bucket, args: ['HSET', bucket, slot.field, value], records: [record] });
+          if (ttl && firstTouch(index))
+            commands.push({ key: bucket, args: ['EXPIRE', bucket, ttl(bucket)], records: [] });
+          continue;
         }
-        group.args.push(address.field, value);
+        let group = groups.get(index);
+        if (group === undefined) {
+          const bucket = bucketPrefix + index;
+          group = { bucket, args: ['HSET', bucket], records: [] };
+          groups.set(index, group);
+        }
+        group.args.push(slot.field, value);
         group.records.push(record);
       }
-      const commands: LoadCommand[] = [];
       for (const [index, group] of groups) {
         commands.push({ key: group.bucket, args: group.args, records: group.records });
         if (ttl && firstTouch(index)) {

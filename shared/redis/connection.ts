@@ -23,7 +23,17 @@ export function pipeline(
   resolve: (replies: Reply[]) => void,
   reject: (err: LoaderError) => void,
 ): Pipeline {
-  return { count: cmds.length, payload: encodeCommands(cmds), replies: [], resolve, reject, sentAt: 0 };
+  return encodedPipeline(encodeCommands(cmds), cmds.length, resolve, reject);
+}
+
+/** A {@link Pipeline} of `count` commands already encoded as RESP in `payload`. */
+export function encodedPipeline(
+  payload: Buffer,
+  count: number,
+  resolve: (replies: Reply[]) => void,
+  reject: (err: LoaderError) => void,
+): Pipeline {
+  return { count, payload, replies: [], resolve, reject, sentAt: 0 };
 }
 
 function errorCode(err: unknown): string | undefined {

@@ -9,7 +9,8 @@ import {
   RetryableError,
   truncate,
 } from '../errors/index.js';
-import { Connection, type Pipeline, pipeline } from './connection.js';
+import { Connection, encodedPipeline, type Pipeline } from './connection.js';
+import { encodeCommands } from './resp.js';
 import { parseInfo } from './info.js';
 import { type Command, type RedisInfo, type Reply, ReplyError, type Target } from './types.js';
 import { parseRedisUrl, type RedisEndpoint } from './url.js';
@@ -92,8 +93,17 @@ export class TcpTarget implements Target {
   /** Sends `cmds` as one pipeline; resolves with one reply per command, in order. `[]` needs no I/O. */
   exec(cmds: readonly Command[]): Promise<Reply[]> {
     if (cmds.length === 0) return Promise.resolve([]);
+    return this.execEncoded(encodeCommands(cmds), cmds.length);
+  }
+
+  /**
+   * Sends `count` commands already encoded as RESP (see `encodeCommands`). The bulk writer encodes each
+   * pipeline once and keeps only these bytes for a replay, so the command objects die young.
+   */
+  execEncoded(payload: Buffer, count: number): Promise<Reply[]> {
+    if (count === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
-      const p = pipeline(cmds, resolve, reject);
+      const p = encodedPipeline(payload, count, resolve, reject);
       if (this.conn) {
         this.conn.send(p);
         return;

@@ -43,6 +43,11 @@ export interface Target {
   /** The endpoint with any password redacted, safe for logs: `redis://user:***@10.0.0.5:6379/0`. */
   readonly name: string;
   exec(cmds: readonly Command[]): Promise<Reply[]>;
+  /**
+   * Optional fast path of drivers that speak RESP: sends `count` commands already encoded with
+   * `encodeCommands`, with the same contract as `exec`.
+   */
+  execEncoded?(payload: Buffer, count: number): Promise<Reply[]>;
   info(sections?: readonly string[]): Promise<RedisInfo>;
   close(): Promise<void>;
 }

@@ -145,6 +145,28 @@ describe('createMapper: bucketed model', () => {
     expect(second.commands.map((c) => c.args[0])).toEqual(['HSET']);
   });
 
+  it('with far more hash buckets than records, writes one HSET per record in source order', () => {
+    const many: BucketParams = { scheme: 'hash', prefix: 'b:', keyPrefix: 'user:', bucketCount: 1_000_000 };
+    const mapper = createMapper(spec, many);
+    const records = ['5', '9', '5'].map((id, i) => recordFactory({ id, score: String(i) }));
+    const out = mapper.map(records);
+    const hsets = out.commands.filter((c) => c.args[0] === 'HSET');
+    expect(hsets.map((c) => c.args.slice(2))).toEqual([
+      ['5', '0'],
+      ['9', '1'],
+      ['5', '2'],
+    ]);
+    for (const cmd of hsets) {
+      const address = bucketOf(`user:${cmd.args[2]}`, many);
+      expect(typeof address !== 'string' && address.bucket).toBe(cmd.key);
+    }
+    // the TTL goes once per bucket, even when the bucket shows up twice
+    expect(out.commands.filter((c) => c.args[0] === 'EXPIRE').map((c) => c.key)).toEqual([
+      hsets[0]!.key,
+      hsets[1]!.key,
+    ]);
+  });
+
   it('carries every valid record in exactly one HSET, for any ids (range scheme too)', () => {
     const range: BucketParams = { scheme: 'range', prefix: 'b:', keyPrefix: 'user:', bucketSize: 10 };
     fc.assert(

@@ -1,18 +1,9 @@
 import type { ImportSpec } from '../config/index.js';
 import type { SourceRecord } from '../records/index.js';
 import { type BucketParams, type BucketSlot, locateBucket } from './buckets.js';
-import { exceedsBytes } from './limits.js';
-import { compileTemplate, valueToString } from './template.js';
+import { createRecordChecks } from './record-checks.js';
 import { createTtl } from './ttl.js';
 import type { LoadCommand, Mapper, MapReject, MapResult } from './types.js';
-
-function keyTooLong(bytes: number, limit: number): string {
-  return `key is ${bytes} bytes, limit ${limit}`;
-}
-
-function valueTooLong(field: string, bytes: number, limit: number): string {
-  return `value of '${field}' is ${bytes} bytes, limit ${limit}`;
-}
 
 /**
  * Builds the mapper of a spec. `buckets` is required for the bucketed model (its parameters are fixed before
@@ -28,9 +19,8 @@ function valueTooLong(field: string, bytes: number, limit: number): string {
  * const { commands, rejects } = mapper.map(batch.records);
  */
 export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
-  const template = compileTemplate(spec.key);
+  const checks = createRecordChecks(spec);
   const ttl = createTtl(spec.ttl);
-  const { maxKeyBytes, maxValueBytes } = spec.limits;
   const model = spec.model;
 
   if (model.type === 'string') {
@@ -42,36 +32,21 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
         const rejects: MapReject[] = [];
         let skipped = 0;
         for (const record of records) {
-          const key = template.render(record.values);
+          const key = checks.key(record);
           if (typeof key !== 'string') {
             rejects.push({ record, reason: key.reason });
             continue;
           }
-          const kb = exceedsBytes(key, maxKeyBytes);
-          if (kb !== undefined) {
-            rejects.push({ record, reason: keyTooLong(kb, maxKeyBytes) });
+          const value =
+            single === undefined
+              ? checks.sized(jsonOf(record, many!), 'value')
+              : checks.value(record, single);
+          if (value === null) {
+            skipped++;
             continue;
           }
-          let value: string | undefined;
-          if (single !== undefined) {
-            const raw = record.values[single];
-            if (raw === undefined) {
-              rejects.push({ record, reason: `missing value field '${single}'` });
-              continue;
-            }
-            value = valueToString(raw);
-            if (value === undefined) {
-              skipped++;
-              continue;
-            }
-          } else {
-            const picked: Record<string, unknown> = {};
-            for (const f of many!) picked[f] = record.values[f] ?? null;
-            value = JSON.stringify(picked);
-          }
-          const vb = exceedsBytes(value, maxValueBytes);
-          if (vb !== undefined) {
-            rejects.push({ record, reason: valueTooLong(single ?? 'value', vb, maxValueBytes) });
+          if (typeof value !== 'string') {
+            rejects.push({ record, reason: value.reason });
             continue;
           }
           const args = ttl ? ['SET', key, value, 'EX', ttl(key)] : ['SET', key, value];
@@ -91,26 +66,21 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
         const rejects: MapReject[] = [];
         let skipped = 0;
         next: for (const record of records) {
-          const key = template.render(record.values);
+          const key = checks.key(record);
           if (typeof key !== 'string') {
             rejects.push({ record, reason: key.reason });
             continue;
           }
-          const kb = exceedsBytes(key, maxKeyBytes);
-          if (kb !== undefined) {
-            rejects.push({ record, reason: keyTooLong(kb, maxKeyBytes) });
-            continue;
-          }
           const args: string[] = ['HSET', key];
           for (const field of only ?? Object.keys(record.values)) {
-            const value = valueToString(record.values[field]);
-            if (value === undefined) {
+            // A field that is absent or JSON null is left out (or kept empty); only oversize is an error.
+            const value = record.values[field] === undefined ? null : checks.value(record, field);
+            if (value === null) {
               if (keep) args.push(field, '');
               continue;
             }
-            const vb = exceedsBytes(value, maxValueBytes);
-            if (vb !== undefined) {
-              rejects.push({ record, reason: valueTooLong(field, vb, maxValueBytes) });
+            if (typeof value !== 'string') {
+              rejects.push({ record, reason: value.reason });
               continue next;
             }
             args.push(field, value);
@@ -159,29 +129,18 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
       const direct = buckets.scheme === 'hash' && buckets.bucketCount >= 4 * records.length;
       const groups = new Map<number, { bucket: string; args: string[]; records: SourceRecord[] }>();
       for (const record of records) {
-        const key = template.render(record.values);
+        const key = checks.key(record);
         if (typeof key !== 'string') {
           rejects.push({ record, reason: key.reason });
           continue;
         }
-        const kb = exceedsBytes(key, maxKeyBytes);
-        if (kb !== undefined) {
-          rejects.push({ record, reason: keyTooLong(kb, maxKeyBytes) });
-          continue;
-        }
-        const raw = record.values[valueField];
-        if (raw === undefined) {
-          rejects.push({ record, reason: `missing value field '${valueField}'` });
-          continue;
-        }
-        const value = valueToString(raw);
-        if (value === undefined) {
+        const value = checks.value(record, valueField);
+        if (value === null) {
           skipped++;
           continue;
         }
-        const vb = exceedsBytes(value, maxValueBytes);
-        if (vb !== undefined) {
-          rejects.push({ record, reason: valueTooLong(valueField, vb, maxValueBytes) });
+        if (typeof value !== 'string') {
+          rejects.push({ record, reason: value.reason });
           continue;
         }
         const index = locateBucket(key, buckets, slot);
@@ -218,4 +177,11 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
       return { commands, rejects, skipped };
     },
   };
+}
+
+/** Several fields of a record as one JSON object (absent fields as null): the string model's multi-field value. */
+function jsonOf(record: SourceRecord, fields: readonly string[]): string {
+  const picked: Record<string, unknown> = {};
+  for (const f of fields) picked[f] = record.values[f] ?? null;
+  return JSON.stringify(picked);
 }

@@ -122,11 +122,12 @@ export class Connection {
       return;
     }
     this.quitting = true;
+    this.socket.ref();
     this.send(pipeline([{ args: ['QUIT'] }], noop, noop));
     this.socket.end();
-    // The server hangs up after QUIT; a server that does not is cut off.
+    // The server hangs up after QUIT; a server that does not is cut off. The guard stays referenced so the
+    // process waits for the hang-up (at most QUIT_WAIT_MS) instead of exiting with close() unsettled.
     const guard = setTimeout(() => this.socket.destroy(), QUIT_WAIT_MS);
-    guard.unref();
     await this.closed;
     clearTimeout(guard);
   }
@@ -141,7 +142,9 @@ export class Connection {
     p.replies.push(reply);
     if (p.replies.length < p.count) return;
     this.queue.shift();
-    if (this.queue.length === 0) this.socket.unref();
+    // Idle connections must not keep the process alive — but one that is quitting must stay referenced
+    // until the server hangs up, or the process could exit while close() is still awaited.
+    if (this.queue.length === 0 && !this.quitting) this.socket.unref();
     p.resolve(p.replies);
   }
 

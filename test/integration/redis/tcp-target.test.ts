@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -346,6 +347,49 @@ describe('TcpTarget connection failures', () => {
       expect(stdout.trim()).toBe('["PONG"]');
     } finally {
       await server.stop();
+    }
+  });
+
+  it('keeps the process alive until close() has settled, even when the hang-up lags the QUIT reply', async () => {
+    // Regression: close() used to unref the socket when QUIT's reply came; if the server's hang-up came a
+    // moment later, nothing kept the event loop alive and the process exited with close() unsettled (exit
+    // code 13). A real redis-server hangs up at once, so a minimal RESP peer here answers QUIT and hangs up
+    // 300 ms later.
+    const peer = net.createServer({ allowHalfOpen: true }, (socket) => {
+      let text = '';
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('latin1');
+        for (const m of text.matchAll(/\*\d+\r\n\$\d+\r\n([A-Za-z]+)\r\n/g)) {
+          const name = m[1]!.toUpperCase();
+          if (name === 'QUIT') {
+            socket.write('+OK\r\n');
+            setTimeout(() => socket.end(), 300);
+          } else socket.write(name === 'PING' ? '+PONG\r\n' : '+OK\r\n');
+        }
+        text = text.slice(text.lastIndexOf('\r\n') + 2);
+      });
+    });
+    peer.listen(0, '127.0.0.1');
+    await once(peer, 'listening');
+    const { port } = peer.address() as net.AddressInfo;
+    try {
+      const entry = fileURLToPath(new URL('../../../shared/redis/index.ts', import.meta.url));
+      const script = `const { TcpTarget } = await import(${JSON.stringify(entry)});
+        const target = new TcpTarget('redis://127.0.0.1:${port}');
+        await target.exec([{ args: ['PING'] }]);
+        await target.close();
+        console.log('closed');`;
+      const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', script],
+          { timeout: 20_000 },
+          (err, out) => resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout: out }),
+        );
+      });
+      expect(result).toEqual({ code: 0, stdout: 'closed\n' });
+    } finally {
+      peer.close();
     }
   });
 });

@@ -1,0 +1,267 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, classifyError } from '../shared/errors/index.js';
+import {
+  assessPreflight,
+  DEFAULT_MEMORY_LIMIT,
+  type ModelProjection,
+  type PreflightReport,
+  readShard,
+  sampleSource,
+  type ShardProjection,
+} from '../shared/memory/index.js';
+import { FileSource } from '../shared/records/index.js';
+import { TcpTarget } from '../shared/redis/index.js';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { bytes, duration, int } from './format.js';
+import { withCredentials } from './import-run.js';
+import { resolveSpec, type SpecFlags } from './spec-options.js';
+
+/** Default chunk size of the Lambda import (one `import-chunk` invocation per chunk). */
+const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
+/** Chunks the Lambda import loads at once by default (`MAX_CONCURRENCY`). */
+const DEFAULT_CONCURRENCY = 10;
+
+/**
+ * Keys per second of one loader process against one local redis-server, measured on a 2-core machine
+ * (`npm run demo`, 1 M rows of id,score): a rough guide; `--rate` overrides it.
+ */
+export const DEFAULT_RATES = {
+  string: 500_000,
+  stringTtl: 300_000,
+  hash: 300_000,
+  bucketed: 550_000,
+} as const;
+
+interface PlanFlags extends SpecFlags {
+  redis?: string;
+  chunkSize: number;
+  concurrency: number;
+  memoryLimit?: number;
+  rate?: number;
+  json: boolean;
+}
+
+function positive(name: string) {
+  return (text: string): number => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be an integer >= 1`);
+    return n;
+  };
+}
+
+/** `--memory-limit 85` (percent) → 0.85. */
+export function memoryLimitOption(text: string): number {
+  const n = Number(text);
+  if (!(n > 0 && n <= 100)) throw new InvalidArgumentError('must be a percentage of maxmemory, 1-100');
+  return n / 100;
+}
+
+/** The expected rate of a model, keys per second. */
+function rateOf(model: ModelProjection, ttl: boolean): number {
+  if (model.type === 'bucketed') return DEFAULT_RATES.bucketed;
+  if (model.type === 'hash') return DEFAULT_RATES.hash;
+  return ttl ? DEFAULT_RATES.stringTtl : DEFAULT_RATES.string;
+}
+
+function describeShard(p: ShardProjection, limit: number): string {
+  const used = p.usedMemory === undefined ? '?' : bytes(p.usedMemory);
+  const growth = bytes(p.growth + p.transient);
+  switch (p.verdict) {
+    case 'unreachable':
+      return 'unreachable: not checked';
+    case 'unknown':
+      return p.usedMemory === undefined
+        ? `memory unreadable: not checked (+${growth})`
+        : `used ${used} + ${growth}; maxmemory unreadable: not checked`;
+    case 'no-limit':
+      return `used ${used} + ${growth} → ${bytes(p.projected ?? 0)}; maxmemory 0 (no limit): at risk`;
+    default: {
+      const pct = `${((p.ratio ?? 0) * 100).toFixed(1)} % of maxmemory ${bytes(p.maxMemory ?? 0)}`;
+      const verdict = p.verdict === 'overflow' ? `OVER the ${Math.round(limit * 100)} % limit` : 'fits';
+      return `used ${used} + ${growth} → ${bytes(p.projected ?? 0)} = ${pct}: ${verdict}`;
+    }
+  }
+}
+
+function describeModel(m: ModelProjection): string {
+  const e = m.estimate;
+  const fits = m.fits === undefined ? '' : m.fits ? ', fits' : ', does NOT fit';
+  const hashtable =
+    e.hashtableShare !== undefined && e.hashtableShare >= 0.0005
+      ? `, ≈ ${(e.hashtableShare * 100).toFixed(1)} % of hashes as hashtable`
+      : '';
+  return `${m.label}: ≈ ${bytes(e.bytes)} (${e.bytesPerKey.toFixed(1)} bytes/key, ${int(e.redisKeys)} Redis keys${hashtable})${fits}`;
+}
+
+/** The pre-flight report as aligned `label  text` lines (stderr for `import`, stdout for `plan`). */
+export function formatPreflight(r: PreflightReport, extra: readonly [string, string][] = []): string {
+  const approx = r.complete ? '' : '~';
+  const rows: [string, string][] = [
+    [
+      'source',
+      `${r.source}: ${bytes(r.bytes)}, ${approx}${int(r.records)} records (${r.bytesPerRecord.toFixed(1)} bytes/record` +
+        `${r.complete ? ', read whole' : `, from a sample of ${int(r.sampledRecords)}`}), ${approx}${int(r.keys)} keys`,
+    ],
+    ['model', describeModel(r.model)],
+    ...r.alternatives.map((a): [string, string] => ['instead', describeModel(a)]),
+    [
+      'listpack',
+      `hash-max-listpack-entries ${r.listpack.entries}, -value ${r.listpack.value}` +
+        (r.listpackSource === 'config'
+          ? ' (CONFIG GET)'
+          : ' (assumed: defaults of redis.conf and ElastiCache)'),
+    ],
+    ...r.shards.map((p): [string, string] => [
+      'shard',
+      p.usedMemory === undefined && p.verdict === 'unknown' && r.unread.length === 0
+        ? `none read (no --redis): + ${bytes(p.growth + p.transient)} with the documented defaults, not checked`
+        : `${p.shard}: ${describeShard(p, r.limit)}`,
+    ]),
+    ...r.warnings.map((w): [string, string] => ['warning', w]),
+    ...r.unread.map((u): [string, string] => ['unread', u]),
+  ];
+  if (r.refusal) rows.push([r.forced ? 'forced' : 'refused', r.refusal]);
+  if (r.suggestion) rows.push(['suggestion', r.suggestion]);
+  rows.push(...extra);
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** Registers `plan <file>`: rows, memory per model, chunks and time, without writing anything. */
+export function registerPlan(program: Command): void {
+  program
+    .command('plan')
+    .summary('estimate rows, Redis memory per model, chunks and time; writes nothing')
+    .description(
+      'Sample the file (evenly spaced slices, 1 MiB in all), estimate its rows, and project the Redis memory ' +
+        'each data model would need, from the exact structure sizes of Redis 7 (jemalloc size classes, dict ' +
+        'entries, SDS headers, listpack encodings, hash tables). With --redis (or REDIS_URL) it also reads each ' +
+        "shard's used_memory, maxmemory and listpack settings and gives the import pre-flight's verdict. " +
+        'Reads only; writes nothing anywhere.',
+    )
+    .argument('<file>', 'CSV (.csv, .tsv) or JSON Lines (.jsonl, .ndjson) file')
+    .option(
+      '-r, --redis <urls>',
+      'comma-separated redis:// URLs, one per shard (default: env REDIS_URL; none: offline)',
+    )
+    .option('-s, --spec <file>', 'import spec JSON file')
+    .addOption(
+      new Option('--format <format>', 'input format (default: from the file name)').choices(['csv', 'jsonl']),
+    )
+    .option('--columns <names>', 'CSV column names, comma-separated, when the file has no header row')
+    .option('--delimiter <char>', 'CSV delimiter')
+    .option('-k, --key <template>', "key template over record fields, e.g. 'user:{id}'")
+    .addOption(new Option('-m, --model <model>', 'data model').choices(['string', 'hash', 'bucketed']))
+    .option('-v, --value <fields>', 'value field (string, bucketed)')
+    .option('--fields <names>', 'hash model: fields to write (default: all)')
+    .addOption(new Option('--bucket-scheme <scheme>', 'bucketed: hash or range').choices(['hash', 'range']))
+    .option('--bucket-size <n>', 'bucketed: fields per bucket (default 100)', positive('--bucket-size'))
+    .option('--bucket-count <n>', 'bucketed hash scheme: number of buckets', positive('--bucket-count'))
+    .option('--bucket-prefix <prefix>', 'bucketed: bucket key prefix')
+    .option('--ttl <seconds>', 'keys (buckets) expire: adds the expires dict', positive('--ttl'))
+    .option('--ttl-jitter <percent>', 'TTL jitter', (t) => Number(t))
+    .option('--chunk-size <bytes>', 'bytes per Lambda chunk', positive('--chunk-size'), DEFAULT_CHUNK_BYTES)
+    .option(
+      '--concurrency <n>',
+      'Lambda chunks loaded at once',
+      positive('--concurrency'),
+      DEFAULT_CONCURRENCY,
+    )
+    .option(
+      '--memory-limit <percent>',
+      'share of maxmemory a shard may reach (default 85)',
+      memoryLimitOption,
+    )
+    .option('--rate <keys/s>', 'expected keys per second of one loader process', positive('--rate'))
+    .option('--json', 'print the plan as JSON on stdout', false)
+    .addHelpText(
+      'after',
+      `
+Expected time assumes one loader process at a rate measured on a 2-core machine against a local Redis
+(string ${int(DEFAULT_RATES.string)}/s, with TTL ${int(DEFAULT_RATES.stringTtl)}/s, hash ${int(DEFAULT_RATES.hash)}/s, bucketed ${int(DEFAULT_RATES.bucketed)}/s): pass --rate for yours.
+
+Exit codes: 0 the plan was printed (whatever its verdict); 2 bad command line or spec; 3 the file is unreadable.
+
+Examples:
+  redis-bulk-loader plan users.csv --key 'user:{id}' --value score
+  redis-bulk-loader plan users.csv --key 'user:{id}' --value score --ttl 86400 --redis redis://10.0.0.5:6379`,
+    )
+    .action(async (file: string, flags: PlanFlags) => {
+      process.exitCode = await planAction(file, flags);
+    });
+}
+
+async function planAction(file: string, flags: PlanFlags): Promise<number> {
+  const urls = (flags.redis ?? process.env.REDIS_URL ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const credentials = { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD };
+  const targets: TcpTarget[] = [];
+  try {
+    const spec = await resolveSpec(file, flags);
+    const source = new FileSource(file);
+    await source.size().catch((err: unknown) => {
+      throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
+    });
+    for (const url of urls)
+      targets.push(new TcpTarget(withCredentials(url, credentials), { connectTimeoutMs: 3000 }));
+    const sample = await sampleSource(source, spec);
+    const readings = await Promise.all(targets.map((t) => readShard(t)));
+    const report = assessPreflight({
+      spec,
+      sample,
+      readings,
+      limit: flags.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
+    });
+    const chunks = Math.max(1, Math.ceil(sample.bytes / flags.chunkSize));
+    const rate = flags.rate ?? rateOf(report.model, spec.ttl !== false);
+    const seconds = sample.keys / rate;
+    const lambdaSeconds = seconds / Math.min(chunks, flags.concurrency);
+    const plan = {
+      rows: sample.records,
+      keys: sample.keys,
+      chunks,
+      chunkBytes: flags.chunkSize,
+      expected: {
+        keysPerSecond: rate,
+        seconds,
+        lambdaSeconds,
+        concurrency: Math.min(chunks, flags.concurrency),
+      },
+      preflight: report,
+    };
+    if (flags.json) {
+      process.stdout.write(`${JSON.stringify(plan, null, 2)}\n`);
+    } else {
+      const verdict =
+        report.refusal === undefined
+          ? urls.length === 0
+            ? 'no --redis (or REDIS_URL): memory projected with documented defaults, not checked against a server'
+            : 'import would proceed'
+          : 'import would be REFUSED by the pre-flight (--force overrides)';
+      const lambda = plan.expected.concurrency;
+      process.stdout.write(
+        `${formatPreflight(report, [
+          [
+            'chunks',
+            `${int(chunks)} of ${bytes(flags.chunkSize)} (Lambda import: one import-chunk call each)`,
+          ],
+          [
+            'time',
+            `≈ ${duration(seconds * 1000)} in one process at ${int(rate)} keys/s; ` +
+              `≈ ${duration(lambdaSeconds * 1000)} on Lambda, ${lambda} chunk${lambda === 1 ? '' : 's'} at a time`,
+          ],
+          ['verdict', verdict],
+        ])}\n`,
+      );
+    }
+    return ExitCode.Ok;
+  } catch (err) {
+    const e = classifyError(err);
+    process.stderr.write(`redis-bulk-loader plan: ${e.message}\n`);
+    return exitCodeFor(e);
+  } finally {
+    await Promise.allSettled(targets.map((t) => t.close()));
+  }
+}

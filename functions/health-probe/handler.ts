@@ -1,0 +1,77 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import { loaderErrors, validateEvent, withPassword } from '../../shared/import/index.js';
+import {
+  healthLogLine,
+  healthMetrics,
+  type ProbeEnv,
+  type ProbeReport,
+  parseProbeEnv,
+  probeShards,
+  probeThresholds,
+} from '../../shared/memory/index.js';
+import { TcpTarget } from '../../shared/redis/index.js';
+import { probeEventSchema } from './event.js';
+
+/** Configuration and Redis connections of one health-probe process. */
+export interface ProbeRuntime {
+  readonly env: ProbeEnv;
+  readonly targets: readonly TcpTarget[];
+}
+
+let lambda: ProbeRuntime | undefined;
+
+/** On Lambda: the environment parsed once per process; connections opened lazily and kept while warm. */
+function lambdaRuntime(): ProbeRuntime {
+  if (lambda) return lambda;
+  const env = parseProbeEnv(process.env);
+  const targets = env.REDIS_URL.map(
+    (url) =>
+      new TcpTarget(withPassword(url, env.REDIS_USERNAME, env.REDIS_PASSWORD), {
+        connectTimeoutMs: env.PROBE_TIMEOUT_MS,
+        commandTimeoutMs: env.PROBE_TIMEOUT_MS,
+        clientName: 'redis-bulk-loader-probe',
+      }),
+  );
+  lambda = { env, targets };
+  return lambda;
+}
+
+/**
+ * middy middleware: after the probe, writes its CloudWatch metrics (embedded metric format, one JSON document per
+ * line on stdout, which Lambda ships to CloudWatch Logs) and one structured log line.
+ */
+function emitHealth(
+  runtime: () => ProbeRuntime,
+  write: (line: string) => void,
+): MiddlewareObj<unknown, ProbeReport> {
+  return {
+    after: (request) => {
+      const { env } = runtime();
+      const report = request.response!;
+      for (const doc of healthMetrics(report, {
+        namespace: env.METRICS_NAMESPACE,
+        service: env.METRICS_SERVICE,
+      })) {
+        write(JSON.stringify(doc));
+      }
+      write(JSON.stringify(healthLogLine(report)));
+    },
+  };
+}
+
+/** The health-probe handler over a runtime (tests pass their own); `write` takes one line of output. */
+export function createProbeHandler(
+  runtime: () => ProbeRuntime = lambdaRuntime,
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+) {
+  return middy(async (): Promise<ProbeReport> => {
+    const { env, targets } = runtime();
+    return probeShards(targets, { pings: env.PROBE_PINGS, thresholds: probeThresholds(env) });
+  })
+    .use(validateEvent(probeEventSchema, 'health-probe event'))
+    .use(emitHealth(runtime, write))
+    .use(loaderErrors('health-probe'));
+}
+
+/** EventBridge schedule → per-shard health (PING, INFO) → EMF metrics, a log line, and the report as result. */
+export const handler = createProbeHandler();

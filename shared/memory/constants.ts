@@ -1,0 +1,32 @@
+/** The two settings that decide whether a small hash keeps the compact listpack encoding. */
+export interface ListpackLimits {
+  /** `hash-max-listpack-entries`: more fields than this and the hash becomes a hashtable. */
+  readonly entries: number;
+  /** `hash-max-listpack-value`: a field or value longer than this (bytes) makes the hash a hashtable. */
+  readonly value: number;
+}
+
+/**
+ * What the loader assumes when it cannot read the server's settings (`CONFIG` disabled, as on most managed
+ * Redis services): the values of the `redis.conf` that ships with Redis and of ElastiCache's default parameter
+ * group. A redis-server started without any config file uses 512 entries instead; 128 is the safe guess.
+ */
+export const DEFAULT_LISTPACK: ListpackLimits = { entries: 128, value: 64 };
+
+/** Share of `maxmemory` a load may fill, projected, before the pre-flight refuses it. @default 0.85 */
+export const DEFAULT_MEMORY_LIMIT = 0.85;
+
+/** Health-probe thresholds, in percent of the limit (memory of `maxmemory`, clients of `maxclients`). */
+export interface HealthThresholds {
+  /** @default 85 */
+  readonly warnPercent: number;
+  /** @default 95 */
+  readonly criticalPercent: number;
+  /** Median PING round trip at or above which a shard is `warn`. @default 100 */
+  readonly pingWarnMs: number;
+}
+
+export const DEFAULT_THRESHOLDS: HealthThresholds = { warnPercent: 85, criticalPercent: 95, pingWarnMs: 100 };
+
+/** Eviction policies under which Redis never shares the integer objects 0…9999 (each value needs its own robj). */
+export const LRU_LFU_POLICIES = ['allkeys-lru', 'volatile-lru', 'allkeys-lfu', 'volatile-lfu'] as const;

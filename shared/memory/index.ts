@@ -1,0 +1,70 @@
+/**
+ * Memory safety: a model of Redis memory per key for each data model, the pre-flight that refuses loads that
+ * would not fit, listpack-aware bucket sizes, the post-load encoding check, and the health/memory probe.
+ *
+ * @example
+ * import { runPreflight, sampleSource } from '../memory/index.js';
+ * const sample = await sampleSource(source, spec);
+ * const report = await runPreflight({ spec, sample, targets });
+ * if (report.decision === 'refuse') console.error(report.refusal, report.suggestion);
+ *
+ * @module
+ */
+export { BUCKET_SIGMAS, type BucketFit, fitBucketSize, maxHashBucketMean } from './buckets.js';
+export {
+  DEFAULT_LISTPACK,
+  DEFAULT_MEMORY_LIMIT,
+  DEFAULT_THRESHOLDS,
+  type HealthThresholds,
+  type ListpackLimits,
+} from './constants.js';
+export { healthLogLine, healthMetrics, type MetricsOptions, STATUS_VALUE } from './emf.js';
+export { checkEncodings, type EncodingCheck, encodingSampleKeys } from './encoding-check.js';
+export {
+  assessShard,
+  type HealthProblem,
+  type HealthStatus,
+  PROBE_SECTIONS,
+  type ShardHealth,
+  type ShardObservation,
+  worst,
+} from './health.js';
+export { allocSize } from './jemalloc.js';
+export {
+  estimateMemory,
+  type KeySample,
+  type MemoryEstimate,
+  type ModelChoice,
+  type ModelContext,
+} from './model.js';
+export { assessPreflight, type PreflightInput, type PreflightReport, runPreflight } from './preflight.js';
+export {
+  type ModelProjection,
+  modelVariants,
+  type ProjectionInput,
+  projectModel,
+  type ShardProjection,
+  shardVerdict,
+  type Variant,
+} from './projection.js';
+export { observeShard, type ProbeOptions, type ProbeReport, probeShards } from './probe.js';
+export { type ProbeEnv, parseProbeEnv, probeEnvSchema, probeThresholds } from './probe-config.js';
+export { type SampleOptions, type SourceSample, sampleSource } from './sample.js';
+export {
+  configPairs,
+  keyspaceCounts,
+  listpackFromConfig,
+  readShard,
+  type ShardReading,
+  targetDb,
+  tightestListpack,
+} from './server.js';
+export {
+  dictGrowth,
+  dictSlots,
+  listpackEntryBytes,
+  redisInteger,
+  REDIS_SIZES,
+  sdsAlloc,
+  stringValueBytes,
+} from './sizes.js';

@@ -9,30 +9,56 @@ import { exitCodeFor } from './exit-codes.js';
 import { bytes, int } from './format.js';
 import { type ImportSummary, runImport } from './import-run.js';
 import { startLocalRedis } from './local-redis.js';
+import { runPipelineDemo } from './pipeline-demo.js';
 import { writeSampleData } from './sample-data.js';
 import { formatSummary } from './summary.js';
 
 interface DemoFlags {
   rows: number;
   progress: boolean;
+  compareModels: boolean;
+  chunkMib: number;
+  concurrency: number;
 }
 
 /** Registers `demo`: the whole engine against a local redis-server it starts and stops itself. */
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .summary('load sample data into a local redis-server it starts itself')
+    .summary('the S3 → Step Functions → Lambda import pipeline, locally (or --compare-models)')
     .description(
-      'Start redis-server on a free loopback port (no persistence, temp dir), generate a CSV of --rows\n' +
-        'records (id,score), load it twice — as flat string keys, then bucketed into small hashes — and\n' +
-        'compare speed and Redis memory per key. Stops the server and removes the data at the end.\n' +
+      'Start redis-server and s3rver on free loopback ports, generate a CSV of --rows records (id,score),\n' +
+        'upload it, hand the S3 event to import-start and run the real state machine (infra/import.asl.json)\n' +
+        'with aws-local-stepfunctions, import-chunk and import-finish in-process; print progress and the report.\n' +
+        'With --compare-models: load the file twice — flat string keys, then bucketed into small hashes — and\n' +
+        'compare speed and Redis memory per key. Everything is stopped and removed at the end.\n' +
         'Needs redis-server on PATH (Debian/Ubuntu: sudo apt-get install -y redis-server).',
     )
     .option('--rows <n>', 'records to generate', (t) => Number.parseInt(t, 10), 1_000_000)
+    .option('--chunk-mib <n>', 'pipeline: chunk size in MiB', (t) => Number(t), 2)
+    .option('--concurrency <n>', 'pipeline: chunks loaded at once', (t) => Number.parseInt(t, 10), 4)
+    .option('--compare-models', 'compare flat and bucketed memory per key instead', false)
     .option('--no-progress', 'no progress bar')
     .action(async (flags: DemoFlags) => {
-      process.exitCode = await demo(flags);
+      process.exitCode = flags.compareModels ? await demo(flags) : await pipelineDemo(flags);
     });
+}
+
+async function pipelineDemo(flags: DemoFlags): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    return await runPipelineDemo({
+      rows: flags.rows,
+      chunkBytes: Math.max(1, Math.round(flags.chunkMib * 1024 * 1024)),
+      concurrency: flags.concurrency,
+      progress: flags.progress,
+      log,
+    });
+  } catch (err) {
+    const e = classifyError(err);
+    log(`redis-bulk-loader demo: ${e.message}`);
+    return exitCodeFor(e);
+  }
 }
 
 async function demo(flags: DemoFlags): Promise<number> {

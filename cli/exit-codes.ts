@@ -17,6 +17,13 @@ export const ExitCode = {
   Fatal: 3,
   /** More records were rejected than the reject budget allows. */
   RejectBudget: 4,
+  /**
+   * The memory pre-flight refused the load: a shard would pass the memory limit. Nothing was written; unlike
+   * 3, retrying cannot help — change the model, free memory or pass `--force`.
+   */
+  PreflightRefused: 5,
+  /** `probe`: a shard's status is at or above `--fail-on` (default critical). */
+  Unhealthy: 6,
   /** Stopped by Ctrl-C at a batch boundary; the summary says where to resume. */
   Interrupted: 130,
 } as const;
@@ -29,6 +36,9 @@ Exit codes:
   2    bad command line or import spec; nothing was written
   3    fatal: Redis unreachable, wrong credentials, Redis out of memory, source unreadable, retries spent
   4    the reject budget was exceeded (rejectBudget.fraction of the records read)
+  5    refused by the memory pre-flight: the load would fill a shard past --memory-limit of maxmemory;
+       nothing was written (use the suggested model, free memory, or --force)
+  6    probe: a shard is at or above the --fail-on status (default critical)
   130  interrupted by Ctrl-C at a batch boundary; the summary gives --start-offset/--start-line to resume`;
 
 /** The exit code for an error that ended a command. */

@@ -3,6 +3,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, classifyError } from '../shared/errors/index.js';
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 import { runImport } from './import-run.js';
+import { formatPreflight, memoryLimitOption } from './plan-command.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
 import { formatSummary } from './summary.js';
 
@@ -13,6 +14,9 @@ interface ImportFlags extends SpecFlags {
   startLine?: number;
   progress: boolean;
   json: boolean;
+  force: boolean;
+  memoryLimit?: number;
+  s3Endpoint?: string;
 }
 
 function integer(name: string, min = 0) {
@@ -41,7 +45,12 @@ export function registerImport(program: Command): void {
         'every reply checked. Rejected records go to a JSONL rejects file with line, byte offset and reason.\n' +
         'A spec file (--spec) holds the same settings as the flags; flags override it.',
     )
-    .argument('<file>', 'CSV (.csv, .tsv) or JSON Lines (.jsonl, .ndjson) file')
+    .argument('<file>', 'CSV (.csv, .tsv) or JSON Lines (.jsonl, .ndjson) file, or s3://bucket/key')
+    .option(
+      '--s3-endpoint <url>',
+      'S3-compatible endpoint for s3:// sources (env S3_ENDPOINT)',
+      process.env.S3_ENDPOINT,
+    )
     .option(
       '-r, --redis <urls>',
       'comma-separated redis:// or rediss:// URLs, one per shard (env REDIS_URL)',
@@ -108,6 +117,12 @@ export function registerImport(program: Command): void {
       integer('--start-offset'),
     )
     .option('--start-line <n>', 'resume: line number at --start-offset', integer('--start-line', 1))
+    .option(
+      '--memory-limit <percent>',
+      'pre-flight: refuse when a shard would pass this share of maxmemory (default 85)',
+      memoryLimitOption,
+    )
+    .option('--force', 'load even when the memory pre-flight refuses (Redis may run out of memory)', false)
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print the summary as JSON on stdout', false)
     .addHelpText(
@@ -152,12 +167,30 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       progress: flags.progress && !flags.json,
       signal: controller.signal,
       credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
+      force: flags.force,
+      ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
+      ...(flags.memoryLimit === undefined ? {} : { memoryLimit: flags.memoryLimit }),
+      onPreflight: (report) => {
+        if (flags.json) return;
+        if (report.refusal !== undefined)
+          process.stderr.write(`memory pre-flight:\n${formatPreflight(report)}\n`);
+        else {
+          const e = report.model.estimate;
+          process.stderr.write(
+            `memory pre-flight: ~${e.keys.toLocaleString('en-US')} keys as ${report.model.label} ≈ ` +
+              `${(e.bytes / 1048576).toFixed(1)} MiB (${e.bytesPerKey.toFixed(1)} bytes/key): proceeding\n`,
+          );
+        }
+      },
       ...(flags.startOffset !== undefined
         ? { range: { start: flags.startOffset, ...(flags.startLine ? { startLine: flags.startLine } : {}) } }
         : {}),
     });
     if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    else process.stderr.write(`${formatSummary(summary)}\n`);
+    else if (summary.status === 'refused') {
+      process.stderr.write('refused by the memory pre-flight: nothing was written (--force loads anyway)\n');
+    } else process.stderr.write(`${formatSummary(summary)}\n`);
+    if (summary.status === 'refused') return ExitCode.PreflightRefused;
     if (summary.status === 'interrupted') return ExitCode.Interrupted;
     if (summary.status === 'failed') {
       return summary.error?.name === 'RejectBudgetExceededError' ? ExitCode.RejectBudget : ExitCode.Fatal;

@@ -1,12 +1,6 @@
 import { basename } from 'node:path';
 import type { ImportSpec } from '../shared/config/index.js';
-import {
-  AuthError,
-  classifyError,
-  classifyReplyError,
-  FatalError,
-  withRetry,
-} from '../shared/errors/index.js';
+import { AuthError, classifyError, FatalError } from '../shared/errors/index.js';
 import {
   bytesPerKey,
   estimateRecords,
@@ -15,17 +9,30 @@ import {
   type LoadRange,
   loadRange,
   memorySnapshot,
+  pingTargets,
   resolveBucketParams,
   type ShardMemory,
 } from '../shared/import/index.js';
 import type { BucketParams } from '../shared/mapping/index.js';
-import { FileSource } from '../shared/records/index.js';
-import { parseRedisUrl, ReplyError, type Target, TcpTarget } from '../shared/redis/index.js';
+import {
+  checkEncodings,
+  DEFAULT_MEMORY_LIMIT,
+  type EncodingCheck,
+  encodingSampleKeys,
+  type PreflightReport,
+  runPreflight,
+  sampleSource,
+} from '../shared/memory/index.js';
+import { parseRedisUrl, type Target, TcpTarget } from '../shared/redis/index.js';
 import { createProgress, type ProgressView, silentProgress } from './progress.js';
+import { openSource } from './source.js';
 
 /** Everything one CLI import needs. */
 export interface ImportRunOptions {
+  /** A local path or `s3://bucket/key`. */
   source: string;
+  /** Custom S3 endpoint for `s3://` sources (s3rver, MinIO). */
+  s3Endpoint?: string;
   /** One redis:// or rediss:// URL per shard. */
   redis: readonly string[];
   spec: ImportSpec;
@@ -37,6 +44,12 @@ export interface ImportRunOptions {
   signal?: AbortSignal;
   /** Credentials for URLs that carry none (from REDIS_USERNAME / REDIS_PASSWORD). */
   credentials?: { username?: string; password?: string };
+  /** Load even when the memory pre-flight projects a shard past the limit. @default false */
+  force?: boolean;
+  /** Share of maxmemory the pre-flight lets a shard reach. @default 0.85 */
+  memoryLimit?: number;
+  /** Called with the pre-flight's report before anything is written. */
+  onPreflight?: (report: PreflightReport) => void;
 }
 
 /** The outcome of an import, as printed by the CLI (and as `--json`). */
@@ -44,7 +57,8 @@ export interface ImportSummary {
   source: string;
   shards: string[];
   model: ImportSpec['model']['type'];
-  status: 'completed' | 'interrupted' | 'failed';
+  /** `refused`: the memory pre-flight stopped the load before any write (see `preflight`). */
+  status: 'completed' | 'interrupted' | 'failed' | 'refused';
   counts: LoadCounts;
   bytesRead: number;
   durationMs: number;
@@ -59,6 +73,10 @@ export interface ImportSummary {
   /** Peak resident memory of this process so far, in bytes. */
   peakRssBytes: number;
   error?: { name: string; message: string };
+  /** The memory pre-flight: projection per shard and model, warnings, refusal. */
+  preflight?: PreflightReport;
+  /** `OBJECT ENCODING` of a sample of the hashes written (hash and bucketed models). */
+  encodings?: EncodingCheck;
 }
 
 /** Puts credentials from the environment into a URL that has none. */
@@ -72,35 +90,25 @@ export function withCredentials(url: string, credentials: ImportRunOptions['cred
   return u.toString();
 }
 
-/** PINGs every shard (3 quick attempts) so an unreachable or misconfigured Redis fails before anything is read. */
+/**
+ * {@link pingTargets}, with the CLI's hints: an unreachable or misconfigured Redis fails before anything is read,
+ * in one line that says what to check.
+ */
 export async function checkTargets(targets: readonly Target[]): Promise<void> {
-  await Promise.all(
-    targets.map(async (t) => {
-      try {
-        await withRetry(
-          async () => {
-            const [reply] = await t.exec([{ args: ['PING'] }]);
-            if (reply instanceof ReplyError) throw classifyReplyError(reply.message);
-          },
-          { retries: 2, baseMs: 200, maxMs: 1000 },
-        );
-      } catch (err) {
-        const e = classifyError(err);
-        if (e instanceof AuthError) {
-          throw new AuthError(
-            `${t.name}: ${e.message} (give the password in the URL, redis://user:PASSWORD@host:port, or in REDIS_PASSWORD)`,
-            { cause: e },
-          );
-        }
-        throw new FatalError(
-          `${t.name}: ${e.message}${e.retryable ? ' (is Redis running there? check --redis)' : ''}`,
-          {
-            cause: e,
-          },
-        );
-      }
-    }),
-  );
+  try {
+    await pingTargets(targets);
+  } catch (err) {
+    const e = classifyError(err);
+    if (e instanceof AuthError) {
+      throw new AuthError(
+        `${e.message} (give the password in the URL, redis://user:PASSWORD@host:port, or in REDIS_PASSWORD)`,
+        { cause: e },
+      );
+    }
+    if (e.retryable)
+      throw new FatalError(`${e.message} (is Redis running there? check --redis)`, { cause: e });
+    throw e;
+  }
 }
 
 /**
@@ -109,19 +117,40 @@ export async function checkTargets(targets: readonly Target[]): Promise<void> {
  * connection, credentials); problems during the load are in the summary's `status` and `error`.
  */
 export async function runImport(options: ImportRunOptions): Promise<ImportSummary> {
-  const source = new FileSource(options.source);
+  const source = await openSource(
+    options.source,
+    options.s3Endpoint === undefined ? {} : { endpoint: options.s3Endpoint },
+  );
   const targets = options.redis.map((url) => new TcpTarget(withCredentials(url, options.credentials)));
   try {
     await source.size();
     await checkTargets(targets);
-    const memoryBefore = await memorySnapshot(targets);
+    // INFO may be disabled (managed Redis): the pre-flight says so; the summary then shows memory as unreadable.
+    const memoryBefore = await memorySnapshot(targets).catch((): ShardMemory[] => []);
+    const start = options.range?.start ?? 0;
+    const sample = await sampleSource(source, options.spec, {
+      start,
+      ...(options.range?.startLine === undefined ? {} : { startLine: options.range.startLine }),
+      ...(options.range?.inQuoteAtStart === undefined
+        ? {}
+        : { inQuoteAtStart: options.range.inQuoteAtStart }),
+    });
+    const preflight = await runPreflight({
+      spec: options.spec,
+      sample,
+      targets,
+      limit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
+      force: options.force ?? false,
+    });
+    options.onPreflight?.(preflight);
+    if (preflight.decision === 'refuse') return refusedSummary(options, targets, memoryBefore, preflight);
     let buckets: BucketParams | undefined;
     if (options.spec.model.type === 'bucketed') {
-      const estimate = await estimateRecords(source, options.spec);
-      buckets = await resolveBucketParams(options.spec, targets, estimate.records);
+      // The pre-flight's sample spans the whole file; a resumed load estimates the whole file afresh.
+      const records = start === 0 ? sample.records : (await estimateRecords(source, options.spec)).records;
+      buckets = await resolveBucketParams(options.spec, targets, records, preflight.listpack);
     }
     const size = await source.size();
-    const start = options.range?.start ?? 0;
     const view: ProgressView = options.progress
       ? createProgress(basename(options.source), size - start)
       : silentProgress;
@@ -139,6 +168,13 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     view.stop();
     await rejects.close();
     const memoryAfter = await memorySnapshot(targets).catch(() => undefined);
+    const encodings =
+      options.spec.model.type === 'string'
+        ? undefined
+        : await checkEncodings(
+            targets,
+            encodingSampleKeys(sample.samples, buckets, preflight.listpack.value),
+          );
     const keys = result.counts.written;
     return {
       source: options.source,
@@ -151,15 +187,47 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       keysPerSecond: keys / Math.max(0.001, result.durationMs / 1000),
       memoryBefore,
       memoryAfter,
-      bytesPerKey: memoryAfter ? bytesPerKey(memoryBefore, memoryAfter, keys) : undefined,
+      bytesPerKey:
+        memoryAfter && memoryBefore.length > 0 ? bytesPerKey(memoryBefore, memoryAfter, keys) : undefined,
       rejectsFile: rejects.count > 0 ? options.rejectsPath : undefined,
       nextOffset: result.nextOffset,
       nextLine: result.nextLine,
       buckets,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       ...(result.error ? { error: { name: result.error.name, message: result.error.message } } : {}),
+      preflight,
+      ...(encodings ? { encodings } : {}),
     };
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
   }
+}
+
+/** The summary of a load the memory pre-flight refused: nothing was read into Redis. */
+function refusedSummary(
+  options: ImportRunOptions,
+  targets: readonly Target[],
+  memoryBefore: ShardMemory[],
+  preflight: PreflightReport,
+): ImportSummary {
+  const start = options.range?.start ?? 0;
+  return {
+    source: options.source,
+    shards: targets.map((t) => t.name),
+    model: options.spec.model.type,
+    status: 'refused',
+    counts: { read: 0, written: 0, rejected: 0, skipped: 0, unsettled: 0, retries: 0, commandErrors: 0 },
+    bytesRead: 0,
+    durationMs: 0,
+    keysPerSecond: 0,
+    memoryBefore,
+    memoryAfter: undefined,
+    bytesPerKey: undefined,
+    rejectsFile: undefined,
+    nextOffset: start,
+    nextLine: options.range?.startLine ?? (start === 0 ? 1 : undefined),
+    buckets: undefined,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    preflight,
+  };
 }

@@ -6,6 +6,8 @@ import { Command, CommanderError } from 'commander';
 import { registerDemo } from './demo-command.js';
 import { ExitCode } from './exit-codes.js';
 import { registerImport } from './import-command.js';
+import { registerPlan } from './plan-command.js';
+import { registerProbe } from './probe-command.js';
 
 function version(): string {
   for (const rel of ['../package.json', '../../package.json']) {
@@ -29,6 +31,8 @@ const program = new Command('redis-bulk-loader')
 
 registerImport(program);
 registerDemo(program);
+registerPlan(program);
+registerProbe(program);
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

@@ -9,6 +9,7 @@ export function formatSummary(s: ImportSummary): string {
     ['source', `${s.source} (${bytes(s.bytesRead)} read)`],
     ['redis', s.shards.length === 1 ? s.shards[0]! : `${s.shards.length} shards: ${s.shards.join(', ')}`],
     ['model', s.model + (s.buckets ? ` (${describeBuckets(s)})` : '')],
+    ...memoryRows(s),
     ['read', int(c.read)],
     ['written', int(c.written)],
     ['rejected', int(c.rejected) + (s.rejectsFile ? `  → ${s.rejectsFile}` : '')],
@@ -20,7 +21,9 @@ export function formatSummary(s: ImportSummary): string {
   if (c.commandErrors > 0) rows.push(['expire errors', int(c.commandErrors)]);
   rows.push(['duration', `${duration(s.durationMs)}  (${int(s.keysPerSecond)} keys/s)`]);
   const before = s.memoryBefore.reduce((a, m) => a + m.usedMemory, 0);
-  if (s.memoryAfter) {
+  if (s.memoryBefore.length === 0) {
+    rows.push(['redis memory', 'unreadable (INFO unavailable)']);
+  } else if (s.memoryAfter) {
     const after = s.memoryAfter.reduce((a, m) => a + m.usedMemory, 0);
     const perKey = s.bytesPerKey === undefined ? '' : `, ${s.bytesPerKey.toFixed(1)} bytes/key`;
     rows.push(['redis memory', `${bytes(before)} → ${bytes(after)} (+${bytes(after - before)}${perKey})`]);
@@ -34,6 +37,42 @@ export function formatSummary(s: ImportSummary): string {
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
+}
+
+/** Pre-flight projection, bucket-size and encoding notes, and what an out-of-memory stop means. */
+function memoryRows(s: ImportSummary): [string, string][] {
+  const rows: [string, string][] = [];
+  const p = s.preflight;
+  if (p) {
+    const e = p.model.estimate;
+    const forced = p.forced ? ' — forced past the pre-flight refusal' : '';
+    rows.push([
+      'pre-flight',
+      `≈ ${bytes(e.bytes)} projected (${e.bytesPerKey.toFixed(1)} bytes/key)${forced}`,
+    ]);
+    if (p.bucketFit?.lowered) rows.push(['bucket size', p.bucketFit.reason!]);
+    for (const w of p.warnings) if (!w.startsWith('bucket size lowered')) rows.push(['warning', w]);
+  }
+  const enc = s.encodings;
+  if (enc) {
+    const what = s.model === 'bucketed' ? 'buckets' : 'hashes';
+    let text = `listpack in ${enc.listpack} of ${enc.checked} sampled ${what}`;
+    if (enc.hashtable > 0) {
+      text += `; ${enc.hashtable} hashtable (${enc.hashtableKeys.join(', ')}): their memory saving is lost`;
+    }
+    if (enc.missing > 0) text += `; ${enc.missing} missing`;
+    if (enc.other > 0) text += `; ${enc.other} other`;
+    if (enc.error) text += ` (check incomplete: ${enc.error})`;
+    rows.push(['encoding', text]);
+  }
+  if (s.error?.name === 'RedisOutOfMemoryError') {
+    rows.push([
+      'out of memory',
+      `Redis refused writes at maxmemory: the ${int(s.counts.written)} rows written before stay in Redis; nothing was retried. ` +
+        'Free memory or raise maxmemory (or use --model bucketed), then resume as below',
+    ]);
+  }
+  return rows;
 }
 
 function describeBuckets(s: ImportSummary): string {

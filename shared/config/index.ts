@@ -9,3 +9,13 @@ export {
   parseImportSpec,
   type TtlSpec,
 } from './import-spec.js';
+export {
+  type AllowedSource,
+  type ChunkEnv,
+  chunkEnvSchema,
+  type FinishEnv,
+  finishEnvSchema,
+  parseEnv,
+  type StartEnv,
+  startEnvSchema,
+} from './env.js';

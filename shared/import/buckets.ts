@@ -7,6 +7,7 @@ import {
   loadBucketParams,
   metaKey,
 } from '../mapping/index.js';
+import { fitBucketSize, type ListpackLimits } from '../memory/index.js';
 import { ReplyError, type Target } from '../redis/index.js';
 
 /** The bucket-key prefix a bucketed spec uses: `model.prefix`, or the key template's literal prefix + `bkt:`. */
@@ -28,14 +29,22 @@ function describe(p: BucketParams): string {
  * A dataset that already has parameters keeps them: a spec asking for different ones is a {@link ConfigError}
  * (keys would land in buckets readers never look in). For a new hash-scheme dataset without `bucketCount`,
  * the count is `ceil(estimatedRecords / bucketSize)`.
+ *
+ * With the servers' `listpack` limits (see `readShard` in shared/memory), the bucket size is first lowered so
+ * buckets keep the listpack encoding (`fitBucketSize`: exact for the range scheme, mean + 5·√mean ≤
+ * `hash-max-listpack-entries` for the hash scheme).
  */
 export async function resolveBucketParams(
   spec: ImportSpec,
   targets: readonly Target[],
   estimatedRecords: number,
+  listpack?: ListpackLimits,
 ): Promise<BucketParams> {
-  const model = spec.model;
-  if (model.type !== 'bucketed') throw new TypeError('not a bucketed spec');
+  const declared = spec.model;
+  if (declared.type !== 'bucketed') throw new TypeError('not a bucketed spec');
+  const model = listpack
+    ? { ...declared, bucketSize: fitBucketSize(declared.scheme, declared.bucketSize, listpack.entries).size }
+    : declared;
   const prefix = bucketPrefix(spec);
   const keyPrefix = compileTemplate(spec.key).literalPrefix;
   let existing: BucketParams | undefined;

@@ -10,3 +10,50 @@ export {
 } from './load.js';
 export { bytesPerKey, memorySnapshot, type ShardMemory } from './memory.js';
 export { excerpt, FileRejectSink, MemoryRejectSink, type RejectEntry, type RejectSink } from './rejects.js';
+export { type ChunkDeps, loadChunk } from './chunk.js';
+export { type FinishDeps, finishImport, type FinishResult } from './finish.js';
+export { loaderErrors, validateEvent } from './lambda.js';
+export { DEFAULT_MARKER_TTL_SECONDS, markerKey, readMarker, readMarkers, writeMarker } from './marker.js';
+export { type ChunkPlan, type ChunkPlanResult, DEFAULT_CHUNK_BYTES, planChunks, planRanges } from './plan.js';
+export { pingTargets } from './preflight.js';
+export {
+  buildReport,
+  describeStateError,
+  type ImportReport,
+  type ImportStatus,
+  type MissingChunk,
+  type ReportCounts,
+  type ReportInput,
+  reportKey,
+  summaryLine,
+} from './report.js';
+export { type ClientSettings, type Clients, createClients, oncePerProcess, withPassword } from './runtime.js';
+export { S3RejectSink } from './s3-rejects.js';
+export { getText, putJson } from './s3-objects.js';
+export {
+  type ChunkProgress,
+  type ChunkState,
+  type ChunkStats,
+  type ChunkTask,
+  chunkStateSchema,
+  chunkStatsSchema,
+  chunkTaskSchema,
+  type FinishInput,
+  finishInputSchema,
+  type ImportPlan,
+  importPlanSchema,
+  type SourceRef,
+  type StateError,
+} from './schemas.js';
+export { executionArnFor, SfnExecutionStarter } from './sfn-starter.js';
+export {
+  type ExecutionStarter,
+  formatFromKey,
+  importIdFor,
+  SIDECAR_SUFFIX,
+  type StartDeps,
+  type StartOutcome,
+  type StartRequest,
+  type StartSettings,
+  startImport,
+} from './start.js';

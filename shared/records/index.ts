@@ -13,3 +13,11 @@ export type {
   SourceRecord,
 } from './types.js';
 export { MAX_REJECT_RAW_BYTES } from './utf8.js';
+export {
+  createS3Client,
+  type S3ClientOptions,
+  type S3ObjectInfo,
+  S3Source,
+  type S3SourceOptions,
+} from './s3-source.js';
+export { s3Sdk } from './s3-sdk.js';

@@ -139,7 +139,7 @@ describe('redis-bulk-loader import', () => {
     expect(result.code).toBe(3);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     expect(result.stderr).toMatch(
-      /redis:\/\/127\.0\.0\.1:1\/0: cannot connect .*ECONNREFUSED.*is Redis running there\?/,
+      /cannot connect to redis:\/\/127\.0\.0\.1:1\/0: ECONNREFUSED.*is Redis running there\?/,
     );
   });
 

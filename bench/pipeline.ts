@@ -1,0 +1,123 @@
+/**
+ * The local pipeline (S3 event → import-start → state machine → import-chunk ×N → import-finish, as
+ * `npm run demo` runs it) against a single-process CLI import of the same file into the same redis-server.
+ * Alternates CLI, pipeline, CLI, pipeline… with FLUSHALL between runs and prints the median ratio.
+ *
+ *   npm run build && node dist/bench/pipeline.js [--rows 5000000] [--pairs 3] [--chunk-mib 16] [--concurrency 2]
+ */
+import { execFile } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { startLocalRedis } from '../cli/local-redis.js';
+import { startLocalS3 } from '../cli/local-stack/local-s3.js';
+import { LocalImportStack } from '../cli/local-stack/local-stack.js';
+import { objectCreatedEvent } from '../cli/pipeline-demo.js';
+import { writeSampleData } from '../cli/sample-data.js';
+import { TcpTarget } from '../shared/redis/index.js';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const cli = join(here, '..', 'cli', 'main.js');
+const cliFlags = readFileSync(cli, 'utf8')
+  .split('\n', 1)[0]!
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(process.argv[i + 1]);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+async function main(): Promise<void> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const rows = arg('rows', 5_000_000);
+  const pairs = arg('pairs', 3);
+  const chunkBytes = Math.round(arg('chunk-mib', 16) * 2 ** 20);
+  const concurrency = arg('concurrency', 2);
+  const dir = await mkdtemp(join(tmpdir(), 'rbl-bench-pipeline-'));
+  const redis = await startLocalRedis();
+  const s3 = await startLocalS3(['bench']);
+  const target = new TcpTarget(redis.url);
+  try {
+    const file = join(dir, 'users.csv');
+    await writeSampleData(file, rows);
+    const size = (await stat(file)).size;
+    const cliTimes: number[] = [];
+    const pipeTimes: number[] = [];
+    for (let pair = 0; pair < pairs; pair++) {
+      await target.exec([{ args: ['FLUSHALL'] }]);
+      let t0 = performance.now();
+      await run(process.execPath, [
+        ...cliFlags,
+        cli,
+        'import',
+        file,
+        '--redis',
+        redis.url,
+        '--key',
+        'user:{id}',
+        '--value',
+        'score',
+        '--no-progress',
+        '--json',
+        '--rejects',
+        join(dir, 'rejects.jsonl'),
+      ]);
+      cliTimes.push(performance.now() - t0);
+
+      await target.exec([{ args: ['FLUSHALL'] }]);
+      // A new key per pair: a new object version, hence a new import (not a duplicate).
+      const key = `incoming/users-${pair}.csv`;
+      const put = await s3.client.send(
+        new PutObjectCommand({
+          Bucket: 'bench',
+          Key: key,
+          Body: createReadStream(file),
+          ContentLength: size,
+        }),
+      );
+      const stack = await LocalImportStack.create({
+        redisUrls: [redis.url],
+        s3Endpoint: s3.endpoint,
+        reportBucket: 'bench',
+        chunkBytes,
+        maxConcurrency: concurrency,
+        defaultSpec: { key: 'user:{id}', model: { type: 'string', value: 'score' } },
+      });
+      t0 = performance.now();
+      const [outcome] = await stack.deliver(objectCreatedEvent('bench', key, put.ETag ?? ''));
+      if (outcome?.status !== 'started') throw new Error(`not started: ${JSON.stringify(outcome)}`);
+      const result = (await stack.execution(outcome.importId)!.result) as { status: string };
+      pipeTimes.push(performance.now() - t0);
+      await stack.close();
+      if (result.status !== 'SUCCEEDED') throw new Error(`pipeline import ${result.status}`);
+      console.error(
+        `pair ${pair + 1}: cli ${(cliTimes[pair]! / 1000).toFixed(2)} s, pipeline ${(pipeTimes[pair]! / 1000).toFixed(2)} s`,
+      );
+    }
+    const ratios = cliTimes.map((c, i) => pipeTimes[i]! / c);
+    console.log(
+      `BENCH case=pipeline-vs-cli rows=${rows} chunk_mib=${(chunkBytes / 2 ** 20).toFixed(0)} concurrency=${concurrency} ` +
+        `cli_s=${(median(cliTimes) / 1000).toFixed(2)} pipeline_s=${(median(pipeTimes) / 1000).toFixed(2)} ` +
+        `overhead=${((median(ratios) - 1) * 100).toFixed(1)}% rss_mib=${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`,
+    );
+  } finally {
+    await target.close();
+    await s3.stop();
+    await redis.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,311 @@
+import { randomUUID } from 'node:crypto';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
+import type { StateMachine as LocalStateMachine } from 'aws-local-stepfunctions';
+import { createChunkHandler } from '../../functions/import-chunk/handler.js';
+import { createFinishHandler } from '../../functions/import-finish/handler.js';
+import { createStartHandler } from '../../functions/import-start/handler.js';
+import {
+  chunkEnvSchema,
+  finishEnvSchema,
+  type ImportSpecInput,
+  parseEnv,
+  startEnvSchema,
+} from '../../shared/config/index.js';
+import { ConfigError } from '../../shared/errors/index.js';
+import {
+  type ChunkState,
+  type ChunkTask,
+  type Clients,
+  type ExecutionStarter,
+  type ImportPlan,
+  type ImportReport,
+  type StartOutcome,
+  withPassword,
+} from '../../shared/import/index.js';
+import { createS3Client } from '../../shared/records/index.js';
+import { TcpTarget } from '../../shared/redis/index.js';
+import { LOCAL_S3_CREDENTIALS } from './local-s3.js';
+import { bindTasks, type FunctionName, readImportDefinition } from './state-machine.js';
+import { installWithResolvers } from './with-resolvers.js';
+
+/** Settings of a {@link LocalImportStack}: the same environment variables the Lambda functions read. */
+export interface LocalStackOptions {
+  /** One URL per shard. */
+  readonly redisUrls: readonly string[];
+  readonly redisPassword?: string;
+  /** The s3rver (or other S3-compatible) endpoint. */
+  readonly s3Endpoint: string;
+  /** Bucket for reports, rejects and plans. */
+  readonly reportBucket: string;
+  /** `ALLOWED_SOURCES`. @default the report bucket, any key */
+  readonly allowedSources?: string;
+  /** @default 64 MiB */
+  readonly chunkBytes?: number;
+  /** @default 4 */
+  readonly maxConcurrency?: number;
+  readonly maxObjectBytes?: number;
+  readonly defaultSpec?: Partial<ImportSpecInput>;
+  /** The Lambda timeout import-chunk runs under (its `getRemainingTimeInMillis`). @default 900000 */
+  readonly chunkTimeoutMs?: number;
+  /** Extra environment per function (e.g. a wrong `REDIS_PASSWORD` for import-chunk only). */
+  readonly env?: Partial<Record<FunctionName, Record<string, string>>>;
+  /** Replaces the pauses of the ASL's Retry policies (milliseconds), e.g. to keep tests short. */
+  readonly retryDelayMs?: number;
+  /** Told about every chunk invocation that returned; the Map waits for a returned promise. */
+  readonly onChunk?: (state: ChunkState) => void | Promise<void>;
+}
+
+/** One execution of the state machine, as the local stack runs it. */
+export interface LocalExecution {
+  readonly name: string;
+  readonly plan: ImportPlan;
+  /** Resolves with import-finish's output; rejects when the execution fails. */
+  readonly result: Promise<unknown>;
+}
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+function lambdaContext(functionName: string, timeoutMs: number): Context {
+  const deadline = Date.now() + timeoutMs;
+  const unsupported = () => {
+    throw new Error('callback-style completion is not supported');
+  };
+  return {
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '1024',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: unsupported,
+    fail: unsupported,
+    succeed: unsupported,
+  };
+}
+
+/**
+ * The import pipeline in one process: the three Lambda handlers (the real ones, configured through their
+ * environment schemas) and the real ASL file run by aws-local-stepfunctions, against a local Redis and S3.
+ *
+ * - {@link deliver} hands an S3 event to import-start, which starts executions through this stack;
+ * - each execution runs `infra/import.asl.json` with its Task states bound to the handlers in-process;
+ *   `$$.State.RetryCount`, which aws-local-stepfunctions does not provide, is counted here per chunk;
+ * - import-finish waits for chunk invocations still running after a Map failed (as their Lambdas would
+ *   finish on AWS), so the report sees every completion marker.
+ *
+ * @example
+ * const stack = await LocalImportStack.create({ redisUrls: [redis.url], s3Endpoint, reportBucket: 'data' });
+ * const [outcome] = await stack.deliver(s3Event);
+ * await stack.execution(outcome.importId)!.result;
+ * const report = await stack.report(outcome.importId);
+ */
+export class LocalImportStack {
+  private readonly executions = new Map<string, LocalExecution>();
+  private readonly attempts = new Map<string, number>();
+  private readonly running = new Map<string, Set<Promise<unknown>>>();
+  /** Imports whose Map has failed: Step Functions starts no further iterations of them. */
+  private readonly failedMaps = new Set<string>();
+  private readonly calls: Record<FunctionName, number> = {
+    'import-start': 0,
+    'import-chunk': 0,
+    'import-finish': 0,
+  };
+  private readonly clients: Clients[] = [];
+  private readonly startHandler: Handler;
+  private readonly chunkHandler: Handler;
+  private readonly finishHandler: Handler;
+
+  private constructor(
+    private readonly options: LocalStackOptions,
+    private readonly machine: LocalStateMachine,
+    private readonly tasks: Readonly<Record<string, FunctionName>>,
+    s3: Readonly<Record<FunctionName, S3Client>>,
+  ) {
+    const base: Record<string, string> = {
+      REDIS_URL: options.redisUrls.join(','),
+      ...(options.redisPassword === undefined ? {} : { REDIS_PASSWORD: options.redisPassword }),
+      REPORT_BUCKET: options.reportBucket,
+      S3_ENDPOINT: options.s3Endpoint,
+    };
+    const startEnv = parseEnv(startEnvSchema, {
+      ...base,
+      STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:redis-bulk-loader-import',
+      ALLOWED_SOURCES: options.allowedSources ?? `${options.reportBucket}/`,
+      MAX_CONCURRENCY: String(options.maxConcurrency ?? 4),
+      ...(options.chunkBytes === undefined ? {} : { CHUNK_BYTES: String(options.chunkBytes) }),
+      ...(options.maxObjectBytes === undefined ? {} : { MAX_OBJECT_BYTES: String(options.maxObjectBytes) }),
+      ...(options.defaultSpec === undefined ? {} : { DEFAULT_SPEC: JSON.stringify(options.defaultSpec) }),
+      ...options.env?.['import-start'],
+    });
+    const chunkEnv = parseEnv(chunkEnvSchema, { ...base, ...options.env?.['import-chunk'] });
+    const finishEnv = parseEnv(finishEnvSchema, { ...base, ...options.env?.['import-finish'] });
+    const starter: ExecutionStarter = {
+      find: (name) => Promise.resolve(this.executions.has(name) ? this.arn(name) : undefined),
+      start: (name, plan) => Promise.resolve(this.startExecution(name, plan)),
+    };
+    const startRuntime = { env: startEnv, clients: this.clientsFor(startEnv, s3['import-start']), starter };
+    const chunkRuntime = { env: chunkEnv, clients: this.clientsFor(chunkEnv, s3['import-chunk']) };
+    const finishRuntime = { env: finishEnv, clients: this.clientsFor(finishEnv, s3['import-finish']) };
+    this.startHandler = createStartHandler(() => startRuntime) as Handler;
+    this.chunkHandler = createChunkHandler(() => chunkRuntime) as Handler;
+    this.finishHandler = createFinishHandler(() => finishRuntime) as Handler;
+  }
+
+  /** Loads the ASL file, binds its tasks and configures the handlers. */
+  static async create(options: LocalStackOptions): Promise<LocalImportStack> {
+    installWithResolvers();
+    let StateMachine: typeof LocalStateMachine;
+    try {
+      ({ StateMachine } = await import('aws-local-stepfunctions'));
+    } catch (err) {
+      throw new ConfigError('aws-local-stepfunctions is not installed: run `npm ci` in a checkout', {
+        cause: err,
+      });
+    }
+    const { definition, tasks } = bindTasks(await readImportDefinition());
+    const machine = new StateMachine(definition as never);
+    // One S3 client per function, as each Lambda function runs in its own process.
+    const s3 = () => createS3Client({ endpoint: options.s3Endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    return new LocalImportStack(options, machine, tasks, {
+      'import-start': await s3(),
+      'import-chunk': await s3(),
+      'import-finish': await s3(),
+    });
+  }
+
+  /** Hands an S3 event to import-start, as the bucket notification would. */
+  async deliver(event: unknown): Promise<StartOutcome[]> {
+    const reply = (await this.startHandler(event, lambdaContext('import-start', 900_000))) as {
+      outcomes: StartOutcome[];
+    };
+    return reply.outcomes;
+  }
+
+  /** The execution of an import, once import-start has started it. */
+  execution(importId: string): LocalExecution | undefined {
+    return this.executions.get(importId);
+  }
+
+  /** Every execution started so far. */
+  get started(): readonly LocalExecution[] {
+    return [...this.executions.values()];
+  }
+
+  /** How many times each function was invoked by the state machine (retries included). */
+  get invocations(): Readonly<Record<FunctionName, number>> {
+    return { ...this.calls };
+  }
+
+  /** Reads `reports/<importId>.json` from the report bucket. */
+  async report(importId: string, prefix = 'reports/'): Promise<ImportReport> {
+    const s3 = this.clients[0]!.s3;
+    const reply = await s3.send(
+      new GetObjectCommand({ Bucket: this.options.reportBucket, Key: `${prefix}${importId}.json` }),
+    );
+    return JSON.parse((await reply.Body?.transformToString('utf8')) ?? 'null') as ImportReport;
+  }
+
+  /** Waits for running executions and chunk invocations, and closes every client. */
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.executions.values()].map((e) => e.result));
+    await Promise.allSettled([...this.running.values()].flatMap((set) => [...set]));
+    await Promise.allSettled(this.clients.flatMap((c) => c.targets.map((t) => t.close())));
+    for (const c of this.clients) c.s3.destroy();
+  }
+
+  private arn(name: string): string {
+    return `arn:aws:states:us-east-1:000000000000:execution:redis-bulk-loader-import:${name}`;
+  }
+
+  private clientsFor(
+    env: {
+      REDIS_URL: readonly string[];
+      REDIS_USERNAME?: string | undefined;
+      REDIS_PASSWORD?: string | undefined;
+    },
+    s3: S3Client,
+  ): Clients {
+    const clients: Clients = {
+      s3,
+      targets: env.REDIS_URL.map(
+        (url) => new TcpTarget(withPassword(url, env.REDIS_USERNAME, env.REDIS_PASSWORD)),
+      ),
+    };
+    this.clients.push(clients);
+    return clients;
+  }
+
+  private startExecution(name: string, plan: ImportPlan): { started: boolean; executionArn: string } {
+    if (this.executions.has(name)) return { started: false, executionArn: this.arn(name) };
+    type Json = Parameters<typeof this.machine.run>[0];
+    const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+    for (const [state, fn] of Object.entries(this.tasks)) {
+      handlers[state] = async (input) => (await this.invoke(fn, input)) as Json;
+    }
+    const run = this.machine.run(plan as unknown as Json, {
+      overrides: {
+        taskResourceLocalHandlers: handlers,
+        ...(this.options.retryDelayMs === undefined
+          ? {}
+          : {
+              retryIntervalOverrides: Object.fromEntries(
+                Object.keys(this.tasks).map((s) => [s, this.options.retryDelayMs!]),
+              ),
+            }),
+      },
+      // The ASL passes $$.State.RetryCount to import-chunk; invoke() puts the real count in.
+      context: { State: { RetryCount: 0 } },
+    });
+    this.executions.set(name, { name, plan, result: run.result });
+    run.result.catch(() => undefined);
+    return { started: true, executionArn: this.arn(name) };
+  }
+
+  private async invoke(fn: FunctionName, input: unknown): Promise<unknown> {
+    if (fn === 'import-chunk') {
+      const task = input as ChunkTask;
+      const { state } = task;
+      if (this.failedMaps.has(state.importId)) {
+        // aws-local-stepfunctions keeps starting queued Map items after one failed; Step Functions does not.
+        throw Object.assign(new Error('the Map state failed: no further iterations start'), {
+          name: 'States.Runtime',
+        });
+      }
+      const key = `${state.importId}#${state.chunk.index}#${state.progress?.resume?.offset ?? state.chunk.start}`;
+      this.calls[fn]++;
+      const attempt = this.attempts.get(key) ?? 0;
+      this.attempts.set(key, attempt + 1);
+      const running = this.running.get(state.importId) ?? new Set();
+      this.running.set(state.importId, running);
+      const call = this.chunkHandler(
+        { ...task, attempt },
+        lambdaContext('import-chunk', this.options.chunkTimeoutMs ?? 900_000),
+      );
+      running.add(call);
+      try {
+        const next = (await call) as ChunkState;
+        if (next.progress?.status === 'failed') this.failedMaps.add(state.importId);
+        await this.options.onChunk?.(next);
+        return next;
+      } catch (err) {
+        if ((err as { retryable?: unknown }).retryable !== true) this.failedMaps.add(state.importId);
+        throw err;
+      } finally {
+        running.delete(call);
+      }
+    }
+    if (fn === 'import-finish') {
+      const importId = (input as { importId: string }).importId;
+      // Chunk invocations outlive a failed Map (on AWS their Lambdas run to the end): wait for them.
+      await Promise.allSettled([...(this.running.get(importId) ?? [])]);
+      this.calls[fn]++;
+      return this.finishHandler(input, lambdaContext('import-finish', 300_000));
+    }
+    this.calls[fn]++;
+    return this.startHandler(input, lambdaContext(fn, 900_000));
+  }
+}

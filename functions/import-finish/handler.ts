@@ -1,0 +1,45 @@
+import middy from '@middy/core';
+import { type FinishEnv, finishEnvSchema, parseEnv } from '../../shared/config/index.js';
+import {
+  type Clients,
+  createClients,
+  type FinishInput,
+  finishImport,
+  finishInputSchema,
+  type ImportStatus,
+  loaderErrors,
+  oncePerProcess,
+  validateEvent,
+} from '../../shared/import/index.js';
+
+/** Configuration and clients of one import-finish process. */
+export interface FinishRuntime {
+  readonly env: FinishEnv;
+  readonly clients: Clients;
+}
+
+const lambdaRuntime = oncePerProcess(async (): Promise<FinishRuntime> => {
+  const env = parseEnv(finishEnvSchema, process.env);
+  return { env, clients: await createClients(env) };
+});
+
+/** The import-finish handler over a runtime (the local runner passes its own). */
+export function createFinishHandler(runtime: () => FinishRuntime | Promise<FinishRuntime> = lambdaRuntime) {
+  return middy(
+    async (input: FinishInput): Promise<{ importId: string; status: ImportStatus; report: string }> => {
+      const { env, clients } = await runtime();
+      const { report, location } = await finishImport(input, {
+        s3: clients.s3,
+        targets: clients.targets,
+        reports: { bucket: env.REPORT_BUCKET, prefix: env.REPORT_PREFIX },
+        markerPrefix: env.MARKER_PREFIX,
+      });
+      return { importId: report.importId, status: report.status, report: location };
+    },
+  )
+    .use(validateEvent(finishInputSchema, 'import-finish input'))
+    .use(loaderErrors('import-finish'));
+}
+
+/** End of every import: report to S3, one-line summary to the log. */
+export const handler = createFinishHandler();

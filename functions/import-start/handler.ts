@@ -1,0 +1,51 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
+import middy from '@middy/core';
+import { parseEnv, type StartEnv, startEnvSchema } from '../../shared/config/index.js';
+import {
+  type Clients,
+  createClients,
+  type ExecutionStarter,
+  loaderErrors,
+  oncePerProcess,
+  SfnExecutionStarter,
+  type StartOutcome,
+  startImport,
+  validateEvent,
+} from '../../shared/import/index.js';
+import { requestsOf, type S3CreatedEvent, s3EventSchema } from './event.js';
+
+/** Configuration and clients of one import-start process. */
+export interface StartRuntime {
+  readonly env: StartEnv;
+  readonly clients: Clients;
+  readonly starter: ExecutionStarter;
+}
+
+/** On Lambda: the environment parsed once per process, clients created once and reused while warm. */
+const lambdaRuntime = oncePerProcess(async (): Promise<StartRuntime> => {
+  const env = parseEnv(startEnvSchema, process.env);
+  return {
+    env,
+    clients: await createClients(env),
+    starter: new SfnExecutionStarter(new SFNClient({}), env.STATE_MACHINE_ARN),
+  };
+});
+
+/** The import-start handler over a runtime (the local runner passes its own). */
+export function createStartHandler(runtime: () => StartRuntime | Promise<StartRuntime> = lambdaRuntime) {
+  return middy(async (event: S3CreatedEvent): Promise<{ outcomes: StartOutcome[] }> => {
+    const { env, clients, starter } = await runtime();
+    const outcomes: StartOutcome[] = [];
+    for (const request of requestsOf(event)) {
+      outcomes.push(
+        await startImport(request, { s3: clients.s3, targets: clients.targets, starter, settings: env }),
+      );
+    }
+    return { outcomes };
+  })
+    .use(validateEvent(s3EventSchema, 'S3 event'))
+    .use(loaderErrors('import-start'));
+}
+
+/** S3 `ObjectCreated` (or EventBridge "Object Created") → plan → one state machine execution per object version. */
+export const handler = createStartHandler();

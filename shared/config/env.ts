@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors/index.js';
+import type { ImportSpecInput } from './import-spec.js';
+
+const MiB = 1024 * 1024;
+
+/** Environment variables arrive as strings; an empty string counts as unset. */
+const optionalText = z.preprocess((v) => (v === '' ? undefined : v), z.string().optional());
+
+function integer(min: number, max: number, fallback: number) {
+  return z.preprocess(
+    (v) => (v === undefined || v === '' ? fallback : Number(v)),
+    z
+      .number({ error: 'must be an integer' })
+      .int('must be an integer')
+      .min(min, `must be >= ${min}`)
+      .max(max, `must be <= ${max}`),
+  );
+}
+
+const list = z.preprocess(
+  (v) =>
+    typeof v === 'string'
+      ? v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : v,
+  z.array(z.string()),
+);
+
+const redisUrls = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  list.pipe(z.array(z.string()).min(1, 'needs at least one redis:// or rediss:// URL')),
+);
+
+/** An allowlist entry: `bucket` or `bucket/prefix`. */
+export interface AllowedSource {
+  readonly bucket: string;
+  readonly prefix: string;
+}
+
+const allowlist = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  list.pipe(
+    z
+      .array(z.string())
+      .min(1, 'needs at least one bucket or bucket/prefix, e.g. "my-bucket/incoming/"')
+      .transform((entries): AllowedSource[] =>
+        entries.map((e) => {
+          const slash = e.indexOf('/');
+          return slash === -1
+            ? { bucket: e, prefix: '' }
+            : { bucket: e.slice(0, slash), prefix: e.slice(slash + 1) };
+        }),
+      ),
+  ),
+);
+
+const defaultSpec = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  z
+    .string()
+    .optional()
+    .transform((text, ctx): Partial<ImportSpecInput> | undefined => {
+      if (text === undefined) return undefined;
+      try {
+        return JSON.parse(text) as Partial<ImportSpecInput>;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: 'is not valid JSON' });
+        return z.NEVER;
+      }
+    }),
+);
+
+/** Settings every import function shares: where Redis and the S3 objects are. */
+const common = {
+  /** Comma-separated redis:// or rediss:// URLs, one per shard. */
+  REDIS_URL: redisUrls,
+  /** Applied to URLs without credentials (e.g. from Secrets Manager through the environment). */
+  REDIS_USERNAME: optionalText,
+  REDIS_PASSWORD: optionalText,
+  /** Bucket for reports, rejects and plans. */
+  REPORT_BUCKET: z.string({ error: 'is required' }).min(1, 'is required'),
+  /** @default 'reports/' */
+  REPORT_PREFIX: z.string().default('reports/'),
+  /** @default 'rejects/' */
+  REJECTS_PREFIX: z.string().default('rejects/'),
+  /** Custom S3 endpoint (s3rver, MinIO); path-style addressing is used with it. */
+  S3_ENDPOINT: optionalText,
+  /** Prefix of the per-chunk completion markers in Redis. @default 'rbl:import:' */
+  MARKER_PREFIX: z.string().min(1).default('rbl:import:'),
+};
+
+/** Environment of `import-start`. */
+export const startEnvSchema = z.strictObject({
+  ...common,
+  /** ARN of the import state machine. */
+  STATE_MACHINE_ARN: z.string({ error: 'is required' }).min(1, 'is required'),
+  /** Comma-separated `bucket` or `bucket/prefix` entries; objects elsewhere are refused. */
+  ALLOWED_SOURCES: allowlist,
+  /** Largest object accepted. @default 107374182400 (100 GiB) */
+  MAX_OBJECT_BYTES: integer(1, Number.MAX_SAFE_INTEGER, 100 * 1024 * MiB),
+  /** Bytes per chunk. @default 67108864 (64 MiB) */
+  CHUNK_BYTES: integer(1, 5 * 1024 * MiB, 64 * MiB),
+  /** Chunks loaded at once. @default 10 */
+  MAX_CONCURRENCY: integer(1, 10_000, 10),
+  /** From this many chunks on, the Map runs in distributed mode (plan in S3). @default 200 */
+  DISTRIBUTED_MIN_CHUNKS: integer(1, Number.MAX_SAFE_INTEGER, 200),
+  /** Deployment default import spec (JSON); a sidecar `<key>.import.json` overrides its top-level fields. */
+  DEFAULT_SPEC: defaultSpec,
+  /** @default 'plans/' */
+  PLAN_PREFIX: z.string().default('plans/'),
+});
+
+/** Environment of `import-chunk`. */
+export const chunkEnvSchema = z.strictObject({
+  ...common,
+  /** Time kept back before the Lambda timeout: the chunk stops at a batch boundary this early. @default 30000 */
+  TIMEOUT_MARGIN_MS: integer(0, 15 * 60_000, 30_000),
+  /** Lifetime of a completion marker. @default 604800 (7 days) */
+  MARKER_TTL_SECONDS: integer(60, 365 * 86_400, 7 * 86_400),
+  /** Rejects buffered in memory before they go to S3 as a multipart upload. @default 8388608 (8 MiB) */
+  REJECTS_BUFFER_BYTES: integer(5 * MiB, 512 * MiB, 8 * MiB),
+});
+
+/** Environment of `import-finish`. */
+export const finishEnvSchema = z.strictObject(common);
+
+export type StartEnv = z.output<typeof startEnvSchema>;
+export type ChunkEnv = z.output<typeof chunkEnvSchema>;
+export type FinishEnv = z.output<typeof finishEnvSchema>;
+
+/**
+ * Picks the variables `schema` knows from `env` (others, like `AWS_REGION`, are ignored) and validates them.
+ * Throws a {@link ConfigError} naming every missing or invalid variable.
+ *
+ * @example
+ * const env = parseEnv(chunkEnvSchema, process.env); // once, at cold start
+ */
+export function parseEnv<S extends z.ZodObject>(
+  schema: S,
+  env: Record<string, string | undefined>,
+): z.output<S> {
+  const picked: Record<string, string | undefined> = {};
+  for (const name of Object.keys(schema.shape)) picked[name] = env[name];
+  const result = schema.safeParse(picked);
+  if (!result.success) {
+    const problems = result.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(environment)'} ${issue.message}`,
+    );
+    throw new ConfigError(`environment variable ${problems.join('; ')}`);
+  }
+  return result.data;
+}

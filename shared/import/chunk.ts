@@ -1,0 +1,171 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { classifyError, type LoaderError } from '../errors/index.js';
+import { S3Source } from '../records/index.js';
+import type { Target } from '../redis/index.js';
+import { loadRange, type LoadResult } from './load.js';
+import { DEFAULT_MARKER_TTL_SECONDS, readMarker, writeMarker } from './marker.js';
+import { S3RejectSink } from './s3-rejects.js';
+import { type ChunkState, type ChunkStats, chunkTaskSchema, type ChunkTask } from './schemas.js';
+
+/** What loading a chunk needs besides its task: clients and settings of the running function. */
+export interface ChunkDeps {
+  readonly s3: S3Client;
+  /** One per shard; completion markers live on the first. */
+  readonly targets: readonly Target[];
+  /** Bucket and prefix of the rejects objects (`<prefix><importId>/chunk-<n>.jsonl`). */
+  readonly rejects: { readonly bucket: string; readonly prefix: string; readonly bufferBytes?: number };
+  readonly markerPrefix: string;
+  /** @default 7 days */
+  readonly markerTtlSeconds?: number;
+  /** Milliseconds left before the function is stopped (Lambda's `context.getRemainingTimeInMillis`). */
+  readonly remainingMs: () => number;
+  /** Stop this long before the deadline, at a batch boundary. @default 30000 */
+  readonly marginMs?: number;
+  /** Reports every retry of a pipeline (for logs). */
+  readonly onRetry?: (event: { shard: string; attempt: number; delayMs: number; error: LoaderError }) => void;
+}
+
+function emptyStats(state: ChunkState): ChunkStats {
+  const { index, start, end } = state.chunk;
+  return {
+    index,
+    start,
+    end,
+    status: 'running',
+    read: 0,
+    written: 0,
+    rejected: 0,
+    skipped: 0,
+    unsettled: 0,
+    retries: 0,
+    taskRetries: 0,
+    commandErrors: 0,
+    invocations: 0,
+    durationMs: 0,
+    rejectsObjects: [],
+  };
+}
+
+function add(
+  prev: ChunkStats,
+  result: LoadResult,
+  attempt: number,
+  rejectsKey: string | undefined,
+): ChunkStats {
+  const c = result.counts;
+  return {
+    ...prev,
+    read: prev.read + c.read,
+    written: prev.written + c.written,
+    rejected: prev.rejected + c.rejected,
+    skipped: prev.skipped + c.skipped,
+    unsettled: prev.unsettled + c.unsettled,
+    retries: prev.retries + c.retries,
+    taskRetries: prev.taskRetries + attempt,
+    commandErrors: prev.commandErrors + c.commandErrors,
+    invocations: prev.invocations + 1,
+    durationMs: prev.durationMs + result.durationMs,
+    rejectsObjects: rejectsKey === undefined ? prev.rejectsObjects : [...prev.rejectsObjects, rejectsKey],
+  };
+}
+
+/**
+ * Loads one chunk of an import (one invocation of `import-chunk`) and returns the item state for the next
+ * step of the state machine:
+ *
+ * - a chunk with a completion marker is not loaded again: `done` with the recorded stats, `replayed: true`;
+ * - the range is read with ranged GETs pinned to the planned ETag and written by {@link loadRange}; its
+ *   rejects go to `rejects/<importId>/chunk-<n>.jsonl` (`chunk-<n>.<k>.jsonl` for continuation `k`);
+ * - close to the deadline it stops at a batch boundary: `continue` with the offset to resume at;
+ * - complete: the marker is written after the data, then `done`;
+ * - a fatal error (wrong password, OOM, changed source, reject budget) is a result: `failed` plus a
+ *   `failure` the state machine turns into the Map's error; a retryable one is thrown, so Step Functions
+ *   retries the invocation from the same offset (the writes are idempotent).
+ *
+ * @example
+ * const next = await loadChunk({ state, attempt: 0 }, { s3, targets, rejects, markerPrefix, remainingMs });
+ */
+export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<ChunkState> {
+  const { state, attempt } = chunkTaskSchema.parse(task);
+  const { importId, chunk, source: ref } = state;
+  const marker = await readMarker(deps.targets[0]!, deps.markerPrefix, importId, chunk.index);
+  if (marker) return { ...state, progress: { status: 'done', replayed: true, stats: marker } };
+
+  const previous = state.progress?.status === 'continue' ? state.progress : undefined;
+  const before = previous?.stats ?? emptyStats(state);
+  const part = before.invocations;
+  const key = `${deps.rejects.prefix}${importId}/chunk-${chunk.index}${part === 0 ? '' : `.${part}`}.jsonl`;
+  const rejects = new S3RejectSink(deps.s3, deps.rejects.bucket, key, deps.rejects.bufferBytes);
+  const source = new S3Source(deps.s3, ref.bucket, ref.key, { etag: ref.etag, size: ref.size });
+
+  const controller = new AbortController();
+  const budget = deps.remainingMs() - (deps.marginMs ?? 30_000);
+  const timer = setTimeout(() => controller.abort(), Math.max(0, budget));
+  let result: LoadResult;
+  try {
+    result = await loadRange({
+      source,
+      spec: state.spec,
+      targets: deps.targets,
+      ...(state.buckets ? { buckets: state.buckets } : {}),
+      range: previous?.resume
+        ? {
+            start: previous.resume.offset,
+            end: chunk.end,
+            ...(previous.resume.line === undefined ? {} : { startLine: previous.resume.line }),
+          }
+        : { start: chunk.start, end: chunk.end, inQuoteAtStart: chunk.inQuoteAtStart },
+      rejects,
+      signal: controller.signal,
+      ...(deps.onRetry ? { onRetry: deps.onRetry } : {}),
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+  try {
+    await rejects.close();
+  } catch (err) {
+    if (result.status !== 'failed') result = { ...result, status: 'failed', error: classifyError(err) };
+  }
+  if (result.status === 'failed' && result.error?.retryable) throw result.error;
+
+  const stats = add(before, result, attempt, rejects.count > 0 ? key : undefined);
+  if (result.status === 'interrupted') {
+    return {
+      ...state,
+      progress: {
+        status: 'continue',
+        resume: {
+          offset: result.nextOffset,
+          ...(result.nextLine === undefined ? {} : { line: result.nextLine }),
+        },
+        stats,
+      },
+    };
+  }
+  if (result.status === 'failed') {
+    const error = result.error ?? classifyError(new Error('load failed'));
+    const failed: ChunkStats = {
+      ...stats,
+      status: 'failed',
+      error: { name: error.name, message: error.message },
+    };
+    return {
+      ...state,
+      progress: { status: 'failed', stats: failed },
+      failure: {
+        Error: error.name,
+        Cause: JSON.stringify({ chunk: chunk.index, message: error.message, stats: failed }),
+      },
+    };
+  }
+  const done: ChunkStats = { ...stats, status: 'completed' };
+  await writeMarker(
+    deps.targets[0]!,
+    deps.markerPrefix,
+    importId,
+    done,
+    deps.markerTtlSeconds ?? DEFAULT_MARKER_TTL_SECONDS,
+  );
+  return { ...state, progress: { status: 'done', stats: done } };
+}

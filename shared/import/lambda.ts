@@ -1,0 +1,43 @@
+import type { MiddlewareObj } from '@middy/core';
+import type { z } from 'zod';
+import { formatZodError } from '../config/index.js';
+import { classifyError, ConfigError } from '../errors/index.js';
+
+/**
+ * middy middleware: validates the event with a zod schema before the handler runs and replaces it with the
+ * parsed value. A bad event is a {@link ConfigError} naming every problem (never retried).
+ *
+ * @example
+ * export const handler = middy(run).use(validateEvent(chunkTaskSchema, 'import-chunk task'));
+ */
+export function validateEvent(schema: z.ZodType, what: string): MiddlewareObj {
+  return {
+    name: 'validateEvent',
+    before: (request) => {
+      const result = schema.safeParse(request.event);
+      if (!result.success) throw new ConfigError(`${what} is invalid: ${formatZodError(result.error)}`);
+      request.event = result.data;
+    },
+  };
+}
+
+/**
+ * middy middleware: turns any error into a loader error (so its `name` is what Step Functions matches:
+ * `RetryableError`, `AuthError`, …) and logs it as one JSON line.
+ */
+export function loaderErrors(functionName: string): MiddlewareObj {
+  return {
+    name: 'loaderErrors',
+    onError: (request) => {
+      const error = classifyError(request.error);
+      request.error = error;
+      console.error(
+        JSON.stringify({
+          level: 'error',
+          function: functionName,
+          error: { name: error.name, code: error.code, message: error.message },
+        }),
+      );
+    },
+  };
+}

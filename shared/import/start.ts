@@ -1,0 +1,274 @@
+import { createHash } from 'node:crypto';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type ImportSpec, type ImportSpecInput, parseImportSpec, type StartEnv } from '../config/index.js';
+import { classifyError, ConfigError } from '../errors/index.js';
+import { S3Source } from '../records/index.js';
+import type { Target } from '../redis/index.js';
+import { resolveBucketParams } from './buckets.js';
+import { estimateRecords } from './estimate.js';
+import { memorySnapshot } from './memory.js';
+import { planChunks } from './plan.js';
+import { pingTargets } from './preflight.js';
+import { buildReport, reportKey } from './report.js';
+import { getText, putJson } from './s3-objects.js';
+import type { ImportPlan } from './schemas.js';
+
+/** An object to import, as an S3 event names it. */
+export interface StartRequest {
+  readonly bucket: string;
+  /** Decoded (S3 notifications URL-encode keys; the edge decodes them). */
+  readonly key: string;
+  /** The event's ETag, when it has one: a HEAD that finds another version means the event is stale. */
+  readonly etag?: string;
+  /** ISO time of the event. */
+  readonly eventTime: string;
+}
+
+/** Starts state machine executions by name, at most once per name. */
+export interface ExecutionStarter {
+  /** The execution ARN when an execution of this name exists (running or finished), else undefined. */
+  find(name: string): Promise<string | undefined>;
+  /** Starts one; `started: false` when an execution of that name already existed. */
+  start(name: string, input: ImportPlan): Promise<{ started: boolean; executionArn: string }>;
+}
+
+/** Settings of import-start (the parsed environment). */
+export type StartSettings = Pick<
+  StartEnv,
+  | 'ALLOWED_SOURCES'
+  | 'MAX_OBJECT_BYTES'
+  | 'CHUNK_BYTES'
+  | 'MAX_CONCURRENCY'
+  | 'DISTRIBUTED_MIN_CHUNKS'
+  | 'DEFAULT_SPEC'
+  | 'REPORT_BUCKET'
+  | 'REPORT_PREFIX'
+  | 'PLAN_PREFIX'
+>;
+
+/** What starting an import needs. */
+export interface StartDeps {
+  readonly s3: S3Client;
+  readonly targets: readonly Target[];
+  readonly starter: ExecutionStarter;
+  readonly settings: StartSettings;
+  /** @default console.log */
+  readonly log?: (line: string) => void;
+}
+
+/** What happened to one object. */
+export type StartOutcome =
+  | { status: 'started'; importId: string; executionArn: string; chunks: number; mode: ImportPlan['mode'] }
+  | { status: 'duplicate'; importId: string; executionArn: string }
+  | { status: 'refused'; importId: string; reason: string; report: string }
+  | { status: 'ignored'; reason: string };
+
+/** Suffix of sidecar spec objects: `<key>.import.json` configures the import of `<key>`. */
+export const SIDECAR_SUFFIX = '.import.json';
+
+/**
+ * The import id (and execution name) of one object version: readable, at most 80 characters of
+ * `[A-Za-z0-9_-]`, and the same for the same bucket, key and ETag — so a duplicate event finds the execution.
+ *
+ * @example
+ * importIdFor('b', 'incoming/users.csv', '"9b2c…"'); // 'users-csv-3f9a0c1d2e4b5a69'
+ */
+export function importIdFor(bucket: string, key: string, etag: string): string {
+  const hash = createHash('sha256').update(`${bucket}\n${key}\n${etag}`).digest('hex').slice(0, 16);
+  const base = (key.split('/').pop() ?? key).replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 48);
+  return `${base.replace(/^-+|-+$/g, '') || 'object'}-${hash}`;
+}
+
+/** The format a key's extension implies, or undefined. */
+export function formatFromKey(key: string): ImportSpecInput['format'] | undefined {
+  const name = key.toLowerCase();
+  if (name.endsWith('.csv')) return { type: 'csv' };
+  if (name.endsWith('.tsv')) return { type: 'csv', delimiter: '\t' };
+  if (name.endsWith('.jsonl') || name.endsWith('.ndjson')) return { type: 'jsonl' };
+  return undefined;
+}
+
+/** Thrown inside {@link startImport} for an object that must not be imported; becomes a FAILED report. */
+class Refusal extends Error {}
+
+/**
+ * Handles one created object: checks it (allowlist, size), resolves its import spec (deployment default,
+ * overridden field by field by a sidecar `<key>.import.json`), checks Redis, fixes the bucket parameters,
+ * plans the chunks and starts one execution named after bucket/key/ETag.
+ *
+ * - a duplicate event (the execution exists) starts nothing and logs so;
+ * - an object that is refused (outside the allowlist, too large, of unknown format, with a bad spec, or with
+ *   Redis refusing the credentials) gets a FAILED report with the reason, and nothing is written to Redis;
+ * - a transient problem (S3 or Redis unreachable) is thrown, so the event is retried.
+ *
+ * @example
+ * const outcome = await startImport({ bucket, key, etag, eventTime }, { s3, targets, starter, settings });
+ */
+export async function startImport(request: StartRequest, deps: StartDeps): Promise<StartOutcome> {
+  const log = deps.log ?? console.log;
+  const { bucket, key } = request;
+  const settings = deps.settings;
+  if (key.endsWith(SIDECAR_SUFFIX)) return { status: 'ignored', reason: `${key} is an import spec sidecar` };
+  if (key.endsWith('/')) return { status: 'ignored', reason: `${key} is a folder marker` };
+
+  const source = new S3Source(deps.s3, bucket, key);
+  const allowed = settings.ALLOWED_SOURCES.some((a) => a.bucket === bucket && key.startsWith(a.prefix));
+  if (!allowed) {
+    // Not even a HEAD: an object outside the allowlist is none of this deployment's business.
+    const importId = importIdFor(bucket, key, request.etag ?? '');
+    return refuse(
+      deps,
+      { importId, bucket, key },
+      `s3://${bucket}/${key} is outside the allowed sources`,
+      log,
+    );
+  }
+  const head = await source.head();
+  if (request.etag !== undefined && request.etag.replace(/"/g, '') !== head.etag.replace(/"/g, '')) {
+    return {
+      status: 'ignored',
+      reason: `s3://${bucket}/${key} was replaced since the event; its own event imports it`,
+    };
+  }
+  const importId = importIdFor(bucket, key, head.etag);
+  const ref = { importId, bucket, key, etag: head.etag, size: head.size };
+
+  const existing = await deps.starter.find(importId);
+  if (existing !== undefined) {
+    log(
+      `duplicate event for s3://${bucket}/${key} (ETag ${head.etag}): execution ${importId} already exists, nothing started`,
+    );
+    return { status: 'duplicate', importId, executionArn: existing };
+  }
+
+  let spec: ImportSpec;
+  try {
+    if (head.size > settings.MAX_OBJECT_BYTES) {
+      throw new Refusal(
+        `the object is ${head.size} bytes, over the limit of ${settings.MAX_OBJECT_BYTES} bytes`,
+      );
+    }
+    spec = await resolveSpec(deps.s3, bucket, key, settings.DEFAULT_SPEC);
+    await pingTargets(deps.targets).catch((err: unknown) => {
+      const e = classifyError(err);
+      if (e.retryable) throw e;
+      throw new Refusal(`${e.name}: ${e.message}`);
+    });
+  } catch (err) {
+    if (err instanceof Refusal) return refuse(deps, ref, err.message, log);
+    if (err instanceof ConfigError) return refuse(deps, ref, err.message, log);
+    throw err;
+  }
+
+  const pinned = new S3Source(deps.s3, bucket, key, { etag: head.etag, size: head.size });
+  const memoryBefore = await memorySnapshot(deps.targets);
+  const { chunks, notes } = await planChunks(pinned, spec, settings.CHUNK_BYTES);
+  let buckets: ImportPlan['buckets'] = null;
+  if (spec.model.type === 'bucketed') {
+    const estimate = await estimateRecords(pinned, spec);
+    try {
+      buckets = await resolveBucketParams(spec, deps.targets, estimate.records);
+    } catch (err) {
+      if (err instanceof ConfigError) return refuse(deps, ref, err.message, log);
+      throw err;
+    }
+    notes.push(
+      buckets.scheme === 'hash'
+        ? `bucketed: ${buckets.bucketCount} hash buckets for about ${estimate.records} records`
+        : `bucketed: range scheme, ${buckets.bucketSize} ids per bucket`,
+    );
+  }
+  const distributed = chunks.length >= settings.DISTRIBUTED_MIN_CHUNKS;
+  const planObject = distributed
+    ? { bucket: settings.REPORT_BUCKET, key: `${settings.PLAN_PREFIX}${importId}.json` }
+    : null;
+  if (planObject) await putJson(deps.s3, planObject.bucket, planObject.key, chunks);
+  const plan: ImportPlan = {
+    importId,
+    source: { bucket, key, etag: head.etag, size: head.size },
+    spec,
+    buckets,
+    chunks: distributed ? [] : chunks,
+    chunkCount: chunks.length,
+    chunkBytes: settings.CHUNK_BYTES,
+    maxConcurrency: settings.MAX_CONCURRENCY,
+    mode: distributed ? 'distributed' : 'inline',
+    planObject,
+    requestedAt: request.eventTime,
+    startedAt: new Date().toISOString(),
+    memoryBefore,
+    notes,
+  };
+  const { started, executionArn } = await deps.starter.start(importId, plan);
+  if (!started) {
+    log(
+      `duplicate event for s3://${bucket}/${key}: execution ${importId} was started meanwhile, nothing started`,
+    );
+    return { status: 'duplicate', importId, executionArn };
+  }
+  log(
+    `import ${importId} started: s3://${bucket}/${key} (${head.size} bytes) in ${chunks.length} chunk(s), ${plan.mode} map`,
+  );
+  return { status: 'started', importId, executionArn, chunks: chunks.length, mode: plan.mode };
+}
+
+/** The import spec of an object: the deployment default, overridden field by field by its sidecar. */
+async function resolveSpec(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  defaults: Partial<ImportSpecInput> | undefined,
+): Promise<ImportSpec> {
+  const sidecarKey = `${key}${SIDECAR_SUFFIX}`;
+  const text = await getText(s3, bucket, sidecarKey);
+  let sidecar: Partial<ImportSpecInput> = {};
+  if (text !== undefined) {
+    try {
+      sidecar = JSON.parse(text) as Partial<ImportSpecInput>;
+    } catch (err) {
+      throw new Refusal(`sidecar s3://${bucket}/${sidecarKey} is not valid JSON: ${(err as Error).message}`);
+    }
+    if (sidecar === null || typeof sidecar !== 'object' || Array.isArray(sidecar)) {
+      throw new Refusal(`sidecar s3://${bucket}/${sidecarKey} must hold a JSON object`);
+    }
+  }
+  const merged: Partial<ImportSpecInput> = { ...defaults, ...sidecar };
+  if (merged.format === undefined) {
+    const format = formatFromKey(key);
+    if (format === undefined) {
+      throw new Refusal(
+        `unknown format: ${key} does not end in .csv, .tsv, .jsonl or .ndjson; give "format" in ${sidecarKey}`,
+      );
+    }
+    merged.format = format;
+  }
+  const origin =
+    text === undefined ? 'the import spec (DEFAULT_SPEC)' : `sidecar s3://${bucket}/${sidecarKey}`;
+  return parseImportSpec(merged, origin);
+}
+
+async function refuse(
+  deps: StartDeps,
+  ref: { importId: string; bucket: string; key: string; etag?: string; size?: number },
+  reason: string,
+  log: (line: string) => void,
+): Promise<StartOutcome> {
+  const { importId, ...source } = ref;
+  const report = buildReport({
+    importId,
+    source,
+    planned: 0,
+    chunks: [],
+    errors: [],
+    notes: [],
+    memoryBefore: [],
+    memoryAfter: null,
+    refusal: reason,
+    startedAt: new Date().toISOString(),
+  });
+  const key = reportKey(deps.settings.REPORT_PREFIX, importId);
+  await putJson(deps.s3, deps.settings.REPORT_BUCKET, key, report);
+  const location = `s3://${deps.settings.REPORT_BUCKET}/${key}`;
+  log(`import ${importId} FAILED before it started: ${reason}; report ${location}`);
+  return { status: 'refused', importId, reason, report: location };
+}

@@ -2,6 +2,7 @@ import {
   AuthError,
   ConfigError,
   type LoaderError,
+  PreflightRefusedError,
   RejectBudgetExceededError,
 } from '../shared/errors/index.js';
 
@@ -46,6 +47,7 @@ export function exitCodeFor(error: LoaderError | undefined): ExitCode {
   if (!error) return ExitCode.Ok;
   if (error instanceof ConfigError) return ExitCode.Usage;
   if (error instanceof RejectBudgetExceededError) return ExitCode.RejectBudget;
+  if (error instanceof PreflightRefusedError) return ExitCode.PreflightRefused;
   if (error instanceof AuthError) return ExitCode.Fatal;
   return error.name === 'LoaderError' ? ExitCode.Internal : ExitCode.Fatal;
 }

@@ -18,6 +18,27 @@ function integer(min: number, max: number, fallback: number) {
   );
 }
 
+/** A share in (0, 1]; given as a fraction, e.g. `0.85`. */
+function fraction(fallback: number) {
+  return z.preprocess(
+    (v) => (v === undefined || v === '' ? fallback : Number(v)),
+    z
+      .number({ error: 'must be a number in (0, 1], e.g. 0.85' })
+      .gt(0, 'must be > 0 (a fraction, e.g. 0.85)')
+      .max(1, 'must be <= 1 (a fraction, e.g. 0.85, not a percent)'),
+  );
+}
+
+/** `true`/`false` (also `1`/`0`, any case); unset is `fallback`. Anything else is an error, not `false`. */
+function flag(fallback: boolean) {
+  return z.preprocess(
+    (v) => (v === undefined || v === '' ? String(fallback) : typeof v === 'string' ? v.toLowerCase() : v),
+    z
+      .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+      .transform((v) => v === 'true' || v === '1'),
+  );
+}
+
 const list = z.preprocess(
   (v) =>
     typeof v === 'string'
@@ -111,6 +132,16 @@ export const startEnvSchema = z.strictObject({
   DEFAULT_SPEC: defaultSpec,
   /** @default 'plans/' */
   PLAN_PREFIX: z.string().default('plans/'),
+  /**
+   * Share of a shard's maxmemory the memory pre-flight lets a load reach (projected) before it refuses the
+   * import. A fraction, not a percent. @default 0.85
+   */
+  MEMORY_LIMIT: fraction(0.85),
+  /**
+   * Start imports the memory pre-flight refuses (it then only logs and notes the refusal). An operator decision:
+   * a sidecar spec cannot set it. @default false
+   */
+  PREFLIGHT_FORCE: flag(false),
 });
 
 /** Environment of `import-chunk`. */

@@ -8,6 +8,7 @@ export const ErrorCode = {
   Config: 'CONFIG',
   SourceChanged: 'SOURCE_CHANGED',
   RejectBudgetExceeded: 'REJECT_BUDGET_EXCEEDED',
+  PreflightRefused: 'PREFLIGHT_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

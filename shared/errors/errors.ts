@@ -94,3 +94,30 @@ export class RejectBudgetExceededError extends FatalError {
     this.read = options.read;
   }
 }
+
+/** What the memory pre-flight found, as a {@link PreflightRefusedError} carries it. */
+export interface PreflightRefusal {
+  /** Why: the shard(s) past the limit and the projection (the pre-flight's `refusal`). */
+  readonly refusal: string;
+  /** The models that would fit, or what to do when none does (the pre-flight's `suggestion`). */
+  readonly suggestion?: string;
+  /** Share of maxmemory a shard may reach. */
+  readonly limit: number;
+}
+
+/**
+ * The memory pre-flight refused the load before any write: a shard would pass the memory limit. Retrying
+ * cannot help; change the model, free memory, or force the load (an operator decision).
+ */
+export class PreflightRefusedError extends FatalError {
+  readonly refusal: string;
+  readonly suggestion?: string;
+  readonly limit: number;
+  constructor(message: string, options: PreflightRefusal & { cause?: unknown }) {
+    super(message, { code: ErrorCode.PreflightRefused, cause: options.cause });
+    this.name = 'PreflightRefusedError';
+    this.refusal = options.refusal;
+    if (options.suggestion !== undefined) this.suggestion = options.suggestion;
+    this.limit = options.limit;
+  }
+}

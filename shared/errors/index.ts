@@ -11,6 +11,8 @@ export {
   FatalError,
   InputError,
   LoaderError,
+  type PreflightRefusal,
+  PreflightRefusedError,
   type RecordLocation,
   RedisOutOfMemoryError,
   RejectBudgetExceededError,

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ImportSpec, type ImportSpecInput, parseImportSpec, type StartEnv } from '../config/index.js';
-import { classifyError, ConfigError } from '../errors/index.js';
+import { classifyError, ConfigError, PreflightRefusedError } from '../errors/index.js';
+import { type PreflightReport, runPreflight, sampleSource } from '../memory/index.js';
 import { S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
 import { resolveBucketParams } from './buckets.js';
-import { estimateRecords } from './estimate.js';
-import { memorySnapshot } from './memory.js';
+import { memorySnapshot, type ShardMemory } from './memory.js';
 import { planChunks } from './plan.js';
 import { pingTargets } from './preflight.js';
 import { buildReport, reportKey } from './report.js';
@@ -44,6 +44,8 @@ export type StartSettings = Pick<
   | 'REPORT_BUCKET'
   | 'REPORT_PREFIX'
   | 'PLAN_PREFIX'
+  | 'MEMORY_LIMIT'
+  | 'PREFLIGHT_FORCE'
 >;
 
 /** What starting an import needs. */
@@ -93,12 +95,14 @@ class Refusal extends Error {}
 
 /**
  * Handles one created object: checks it (allowlist, size), resolves its import spec (deployment default,
- * overridden field by field by a sidecar `<key>.import.json`), checks Redis, fixes the bucket parameters,
- * plans the chunks and starts one execution named after bucket/key/ETag.
+ * overridden field by field by a sidecar `<key>.import.json`), checks Redis, runs the memory pre-flight on a
+ * sample of the object, fixes the bucket parameters, plans the chunks and starts one execution named after
+ * bucket/key/ETag.
  *
  * - a duplicate event (the execution exists) starts nothing and logs so;
- * - an object that is refused (outside the allowlist, too large, of unknown format, with a bad spec, or with
- *   Redis refusing the credentials) gets a FAILED report with the reason, and nothing is written to Redis;
+ * - an object that is refused (outside the allowlist, too large, of unknown format, with a bad spec, with
+ *   Redis refusing the credentials, or projected by the memory pre-flight past `MEMORY_LIMIT` of a shard's
+ *   maxmemory — unless `PREFLIGHT_FORCE`) gets a FAILED report with the reason, and nothing is written to Redis;
  * - a transient problem (S3 or Redis unreachable) is thrown, so the event is retried.
  *
  * @example
@@ -162,19 +166,43 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
 
   const pinned = new S3Source(deps.s3, bucket, key, { etag: head.etag, size: head.size });
   const memoryBefore = await memorySnapshot(deps.targets);
+  const sample = await sampleSource(pinned, spec);
+  const preflight = await runPreflight({
+    spec,
+    sample,
+    targets: deps.targets,
+    limit: settings.MEMORY_LIMIT,
+    force: settings.PREFLIGHT_FORCE,
+  });
+  const preflightNotes = preflight.warnings.map((w) => `memory pre-flight: ${w}`);
+  for (const note of preflightNotes) log(`import ${importId}: ${note}`);
+  if (preflight.decision === 'refuse') {
+    const error = preflightError(preflight, bucket, key);
+    return refuse(deps, ref, `${error.name}: ${error.message}`, log, {
+      error,
+      notes: preflightNotes,
+      memoryBefore,
+    });
+  }
+  if (preflight.forced) {
+    const note = `memory pre-flight overridden by PREFLIGHT_FORCE: ${preflight.refusal ?? ''}`;
+    log(`import ${importId}: ${note}`);
+    preflightNotes.push(note);
+  }
+
   const { chunks, notes } = await planChunks(pinned, spec, settings.CHUNK_BYTES);
+  notes.push(...preflightNotes);
   let buckets: ImportPlan['buckets'] = null;
   if (spec.model.type === 'bucketed') {
-    const estimate = await estimateRecords(pinned, spec);
     try {
-      buckets = await resolveBucketParams(spec, deps.targets, estimate.records);
+      buckets = await resolveBucketParams(spec, deps.targets, sample.records, preflight.listpack);
     } catch (err) {
       if (err instanceof ConfigError) return refuse(deps, ref, err.message, log);
       throw err;
     }
     notes.push(
       buckets.scheme === 'hash'
-        ? `bucketed: ${buckets.bucketCount} hash buckets for about ${estimate.records} records`
+        ? `bucketed: ${buckets.bucketCount} hash buckets for about ${sample.records} records`
         : `bucketed: range scheme, ${buckets.bucketSize} ids per bucket`,
     );
   }
@@ -247,11 +275,37 @@ async function resolveSpec(
   return parseImportSpec(merged, origin);
 }
 
+/** The error of a load the pre-flight refused: where it would overflow, and what would fit instead. */
+function preflightError(preflight: PreflightReport, bucket: string, key: string): PreflightRefusedError {
+  const refusal = preflight.refusal ?? 'a shard would pass the memory limit';
+  const where = preflight.alternatives.some((a) => a.fits === true)
+    ? ` (in the sidecar s3://${bucket}/${key}${SIDECAR_SUFFIX})`
+    : '';
+  const what = preflight.suggestion === undefined ? '' : `; ${preflight.suggestion}${where}`;
+  return new PreflightRefusedError(
+    `the memory pre-flight refused the import: ${refusal}${what}. Nothing was written`,
+    {
+      refusal,
+      limit: preflight.limit,
+      ...(preflight.suggestion === undefined ? {} : { suggestion: preflight.suggestion }),
+    },
+  );
+}
+
+/** What a refusal's report carries besides the reason. */
+interface RefusalDetails {
+  /** The error behind the refusal, listed in the report's `errors`. */
+  readonly error?: Error;
+  readonly notes?: readonly string[];
+  readonly memoryBefore?: readonly ShardMemory[];
+}
+
 async function refuse(
   deps: StartDeps,
   ref: { importId: string; bucket: string; key: string; etag?: string; size?: number },
   reason: string,
   log: (line: string) => void,
+  details: RefusalDetails = {},
 ): Promise<StartOutcome> {
   const { importId, ...source } = ref;
   const report = buildReport({
@@ -259,9 +313,9 @@ async function refuse(
     source,
     planned: 0,
     chunks: [],
-    errors: [],
-    notes: [],
-    memoryBefore: [],
+    errors: details.error ? [{ name: details.error.name, message: details.error.message }] : [],
+    notes: [...(details.notes ?? [])],
+    memoryBefore: [...(details.memoryBefore ?? [])],
     memoryAfter: null,
     refusal: reason,
     startedAt: new Date().toISOString(),

@@ -47,10 +47,11 @@ const list = z.preprocess(
           .map((s) => s.trim())
           .filter(Boolean)
       : v,
-  z.array(z.string()),
+  z.array(z.string(), { error: 'is required' }),
 );
 
-const redisUrls = z.preprocess(
+/** A variable holding comma-separated redis:// or rediss:// URLs, one per shard (every function's REDIS_URL). */
+export const redisUrlList = z.preprocess(
   (v) => (v === '' ? undefined : v),
   list.pipe(z.array(z.string()).min(1, 'needs at least one redis:// or rediss:// URL')),
 );
@@ -97,7 +98,7 @@ const defaultSpec = z.preprocess(
 /** Settings every import function shares: where Redis and the S3 objects are. */
 const common = {
   /** Comma-separated redis:// or rediss:// URLs, one per shard. */
-  REDIS_URL: redisUrls,
+  REDIS_URL: redisUrlList,
   /** Applied to URLs without credentials (e.g. from Secrets Manager through the environment). */
   REDIS_USERNAME: optionalText,
   REDIS_PASSWORD: optionalText,

@@ -16,6 +16,7 @@ export {
   type FinishEnv,
   finishEnvSchema,
   parseEnv,
+  redisUrlList,
   type StartEnv,
   startEnvSchema,
 } from './env.js';

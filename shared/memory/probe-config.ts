@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseEnv } from '../config/index.js';
+import { parseEnv, redisUrlList } from '../config/index.js';
 import type { HealthThresholds } from './constants.js';
 
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
@@ -20,16 +20,7 @@ function numberVar(min: number, max: number, fallback: number, int = true) {
 export const probeEnvSchema = z
   .strictObject({
     /** Comma-separated redis:// or rediss:// URLs, one per shard. */
-    REDIS_URL: z.preprocess(
-      (v) =>
-        typeof v === 'string'
-          ? v
-              .split(',')
-              .map((s) => s.trim())
-              .filter(Boolean)
-          : v,
-      z.array(z.string(), { error: 'is required' }).min(1, 'needs at least one redis:// or rediss:// URL'),
-    ),
+    REDIS_URL: redisUrlList,
     /** Applied to URLs without credentials. */
     REDIS_USERNAME: z.preprocess(unsetIfEmpty, z.string().optional()),
     REDIS_PASSWORD: z.preprocess(unsetIfEmpty, z.string().optional()),

@@ -16,8 +16,9 @@ import { createClient } from 'redis';
 import { startLocalRedis } from '../cli/local-redis.js';
 import { writeSampleData } from '../cli/sample-data.js';
 import { type ImportSpec, parseImportSpec } from '../shared/config/index.js';
-import { bucketPrefix, estimateRecords } from '../shared/import/index.js';
-import { type BucketParams, compileTemplate, createMapper } from '../shared/mapping/index.js';
+import { resolveBucketParams } from '../shared/import/index.js';
+import { runPreflight, sampleSource } from '../shared/memory/index.js';
+import { type BucketParams, createMapper } from '../shared/mapping/index.js';
 import { FileSource, readRecords } from '../shared/records/index.js';
 import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js';
 
@@ -72,6 +73,8 @@ interface Context {
   dir: string;
   csv: string;
   keys: number;
+  /** Bucket parameters the `pipe` reference was generated with, per case; the loader must use the same. */
+  buckets: Map<string, BucketParams>;
 }
 
 const KEY = 'user:{id}';
@@ -92,25 +95,25 @@ function specOf(loaderArgs: string[]): ImportSpec {
 }
 
 /** Writes the very commands our loader sends (same reader batches, same mapper) as RESP, before timing. */
-async function respFileFor(ctx: Context, name: string, spec: ImportSpec): Promise<string> {
+async function respFileFor(ctx: Context, name: string, loaderArgs: string[]): Promise<string> {
+  const spec = specOf(loaderArgs);
   const path = join(ctx.dir, `${name}.resp`);
   const source = new FileSource(ctx.csv);
   let buckets: BucketParams | undefined;
   if (spec.model.type === 'bucketed') {
-    const keyPrefix = compileTemplate(spec.key).literalPrefix;
-    const prefix = bucketPrefix(spec);
-    buckets =
-      spec.model.scheme === 'range'
-        ? { scheme: 'range', prefix, keyPrefix, bucketSize: spec.model.bucketSize }
-        : {
-            scheme: 'hash',
-            prefix,
-            keyPrefix,
-            bucketCount: Math.max(
-              1,
-              Math.ceil((await estimateRecords(source, spec)).records / spec.model.bucketSize),
-            ),
-          };
+    // Fix the bucket parameters exactly as `import` does (pre-flight sample, the server's listpack limits),
+    // against a throwaway server, so the reference sends the very same commands.
+    const redis = await startLocalRedis();
+    const target = new TcpTarget(redis.url);
+    try {
+      const sample = await sampleSource(source, spec);
+      const preflight = await runPreflight({ spec, sample, targets: [target], limit: 0.85, force: true });
+      buckets = await resolveBucketParams(spec, [target], sample.records, preflight.listpack);
+    } finally {
+      await target.close();
+      await redis.stop();
+    }
+    ctx.buckets.set(loaderArgs.join(' '), buckets);
   }
   const mapper = createMapper(spec, buckets);
   const out = createWriteStream(path);
@@ -157,7 +160,7 @@ const CASES: Case[] = [
     name: 'flat-csv-ceiling',
     ref: 'pipe',
     loaderArgs: ['--model', 'string'],
-    reference: async (ctx) => pipe(await respFileFor(ctx, 'flat', specOf(['--model', 'string']))),
+    reference: async (ctx) => pipe(await respFileFor(ctx, 'flat', ['--model', 'string'])),
   },
   {
     name: 'flat-csv-naive',
@@ -188,14 +191,14 @@ const CASES: Case[] = [
     name: 'bucketed-csv',
     ref: 'pipe',
     loaderArgs: ['--model', 'bucketed'],
-    reference: async (ctx) => pipe(await respFileFor(ctx, 'bucketed', specOf(['--model', 'bucketed']))),
+    reference: async (ctx) => pipe(await respFileFor(ctx, 'bucketed', ['--model', 'bucketed'])),
   },
   {
     name: 'bucketed-range-csv',
     ref: 'pipe',
     loaderArgs: ['--model', 'bucketed', '--bucket-scheme', 'range'],
     reference: async (ctx) =>
-      pipe(await respFileFor(ctx, 'range', specOf(['--model', 'bucketed', '--bucket-scheme', 'range']))),
+      pipe(await respFileFor(ctx, 'range', ['--model', 'bucketed', '--bucket-scheme', 'range'])),
   },
 ];
 
@@ -228,9 +231,19 @@ function loader(ctx: Context, extra: string[]): Runner {
       const [code] = await once(child, 'exit');
       if (code !== 0) throw new Error(`loader exited with ${code}`);
     });
-    const parsed = JSON.parse(summary) as { counts: { written: number }; peakRssBytes: number };
+    const parsed = JSON.parse(summary) as {
+      counts: { written: number };
+      peakRssBytes: number;
+      buckets?: BucketParams;
+    };
     if (parsed.counts.written !== ctx.keys)
       throw new Error(`loader wrote ${parsed.counts.written} of ${ctx.keys}`);
+    const expected = ctx.buckets.get(extra.join(' '));
+    if (expected && JSON.stringify(parsed.buckets) !== JSON.stringify(expected)) {
+      throw new Error(
+        `the loader used ${JSON.stringify(parsed.buckets)}, the pipe reference ${JSON.stringify(expected)}: not the same commands`,
+      );
+    }
     return { seconds, rss: parsed.peakRssBytes };
   };
 }
@@ -264,7 +277,7 @@ async function main(): Promise<void> {
   try {
     const csv = join(dir, 'data.csv');
     await writeSampleData(csv, args.keys);
-    const ctx: Context = { dir, csv, keys: args.keys };
+    const ctx: Context = { dir, csv, keys: args.keys, buckets: new Map() };
     const size = (await stat(csv)).size;
     const { stdout: version } = await run('redis-server', ['--version']);
     process.stderr.write(`data: ${args.keys} rows, ${(size / 1e6).toFixed(1)} MB; ${version.trim()}\n`);

@@ -27,11 +27,11 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .summary('the S3 → Step Functions → Lambda import pipeline, locally (or --compare-models)')
     .description(
-      'Start redis-server and s3rver on free loopback ports, generate a CSV of --rows records (id,score),\n' +
-        'upload it, hand the S3 event to import-start and run the real state machine (infra/import.asl.json)\n' +
-        'with aws-local-stepfunctions, import-chunk and import-finish in-process; print progress and the report.\n' +
-        'With --compare-models: load the file twice — flat string keys, then bucketed into small hashes — and\n' +
-        'compare speed and Redis memory per key. Everything is stopped and removed at the end.\n' +
+      'Start redis-server and s3rver on free loopback ports, generate a CSV of --rows records (id,score), ' +
+        'upload it, hand the S3 event to import-start and run the real state machine (infra/import.asl.json) ' +
+        'with aws-local-stepfunctions, import-chunk and import-finish in-process; print progress and the report. ' +
+        'With --compare-models: load the file twice — flat string keys, then bucketed into small hashes — and ' +
+        'compare speed and Redis memory per key. Everything is stopped and removed at the end. ' +
         'Needs redis-server on PATH (Debian/Ubuntu: sudo apt-get install -y redis-server).',
     )
     .option('--rows <n>', 'records to generate', (t) => Number.parseInt(t, 10), 1_000_000)

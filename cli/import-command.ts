@@ -40,9 +40,9 @@ export function registerImport(program: Command): void {
     .command('import')
     .summary('load a CSV or JSONL file into Redis')
     .description(
-      'Stream a CSV or JSON Lines file into one or more Redis servers: parse, validate, map each record to\n' +
-        'Redis commands (string, hash or bucketed model), spread keys over shards, and pipeline them with\n' +
-        'every reply checked. Rejected records go to a JSONL rejects file with line, byte offset and reason.\n' +
+      'Stream a CSV or JSON Lines file into one or more Redis servers: parse, validate, map each record to ' +
+        'Redis commands (string, hash or bucketed model), spread keys over shards, and pipeline them with ' +
+        'every reply checked. Rejected records go to a JSONL rejects file with line, byte offset and reason. ' +
         'A spec file (--spec) holds the same settings as the flags; flags override it.',
     )
     .argument('<file>', 'CSV (.csv, .tsv) or JSON Lines (.jsonl, .ndjson) file, or s3://bucket/key')

@@ -20,9 +20,15 @@ function version(): string {
   return '0.0.0';
 }
 
+// `redis-bulk-loader … | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 const program = new Command('redis-bulk-loader')
   .description(
-    'Load hundreds of millions of keys into Redis from CSV/JSONL files: streaming, memory-safe,\n' +
+    'Load hundreds of millions of keys into Redis from CSV/JSONL files: streaming, memory-safe, ' +
       'every reply checked, rejects recorded with line and offset.',
   )
   .version(version())

@@ -3,7 +3,6 @@ import type { ImportSpec } from '../shared/config/index.js';
 import { AuthError, classifyError, FatalError } from '../shared/errors/index.js';
 import {
   bytesPerKey,
-  estimateRecords,
   FileRejectSink,
   type LoadCounts,
   type LoadRange,
@@ -146,8 +145,8 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     if (preflight.decision === 'refuse') return refusedSummary(options, targets, memoryBefore, preflight);
     let buckets: BucketParams | undefined;
     if (options.spec.model.type === 'bucketed') {
-      // The pre-flight's sample spans the whole file; a resumed load estimates the whole file afresh.
-      const records = start === 0 ? sample.records : (await estimateRecords(source, options.spec)).records;
+      // The bucket count is the whole dataset's: a resumed load samples the whole file, not just what is left.
+      const records = start === 0 ? sample.records : (await sampleSource(source, options.spec)).records;
       buckets = await resolveBucketParams(options.spec, targets, records, preflight.listpack);
     }
     const size = await source.size();

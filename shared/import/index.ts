@@ -1,5 +1,4 @@
 export { bucketPrefix, resolveBucketParams } from './buckets.js';
-export { estimateRecords, type SourceEstimate } from './estimate.js';
 export {
   type LoadCounts,
   type LoadOptions,

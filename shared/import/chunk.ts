@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyError, type LoaderError } from '../errors/index.js';
 import { S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
-import { loadRange, type LoadResult } from './load.js';
+import { emptyCounts, loadRange, type LoadResult } from './load.js';
 import { DEFAULT_MARKER_TTL_SECONDS, readMarker, writeMarker } from './marker.js';
 import { S3RejectSink } from './s3-rejects.js';
 import { type ChunkState, type ChunkStats, chunkTaskSchema, type ChunkTask } from './schemas.js';
@@ -32,14 +32,8 @@ function emptyStats(state: ChunkState): ChunkStats {
     start,
     end,
     status: 'running',
-    read: 0,
-    written: 0,
-    rejected: 0,
-    skipped: 0,
-    unsettled: 0,
-    retries: 0,
+    ...emptyCounts(),
     taskRetries: 0,
-    commandErrors: 0,
     invocations: 0,
     durationMs: 0,
     rejectsObjects: [],

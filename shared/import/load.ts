@@ -37,6 +37,11 @@ export interface LoadCounts {
   commandErrors: number;
 }
 
+/** Counters at zero, for a load, a chunk or a report to add up from. */
+export function emptyCounts(): LoadCounts {
+  return { read: 0, written: 0, rejected: 0, skipped: 0, unsettled: 0, retries: 0, commandErrors: 0 };
+}
+
 /** Progress, reported after each reader batch. */
 export interface LoadProgress extends LoadCounts {
   /** Source bytes consumed so far in this range. */
@@ -97,15 +102,7 @@ export async function loadRange(options: LoadOptions): Promise<LoadResult> {
   const size = await source.size();
   const start = options.range?.start ?? 0;
   const end = Math.min(options.range?.end ?? size, size);
-  const counts: LoadCounts = {
-    read: 0,
-    written: 0,
-    rejected: 0,
-    skipped: 0,
-    unsettled: 0,
-    retries: 0,
-    commandErrors: 0,
-  };
+  const counts = emptyCounts();
   const file = source.name;
   const reject = (r: { line: number | undefined; offset: number; raw: string }, reason: string): void => {
     counts.rejected++;

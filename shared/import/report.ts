@@ -1,5 +1,6 @@
 import type { ShardMemory } from './memory.js';
 import type { ChunkStats, StateError } from './schemas.js';
+import { emptyCounts, type LoadCounts } from './load.js';
 
 /**
  * How an import ended:
@@ -16,17 +17,9 @@ export interface MissingChunk {
 }
 
 /** The counters of an import; they reconcile: `read = written + rejected + skipped + unsettled`. */
-export interface ReportCounts {
-  read: number;
-  written: number;
-  rejected: number;
-  skipped: number;
-  unsettled: number;
-  /** Pipeline retries inside chunks. */
-  retries: number;
-  /** Chunk invocations retried by Step Functions. */
+export interface ReportCounts extends LoadCounts {
+  /** Chunk invocations retried by Step Functions (`retries` counts pipeline retries inside chunks). */
   taskRetries: number;
-  commandErrors: number;
 }
 
 /** The JSON report written to `reports/<importId>.json`. */
@@ -53,16 +46,7 @@ export interface ImportReport {
   perChunk: (ChunkStats | MissingChunk)[];
 }
 
-const ZERO: ReportCounts = {
-  read: 0,
-  written: 0,
-  rejected: 0,
-  skipped: 0,
-  unsettled: 0,
-  retries: 0,
-  taskRetries: 0,
-  commandErrors: 0,
-};
+const ZERO: ReportCounts = { ...emptyCounts(), taskRetries: 0 };
 
 /** The report key of an import: `<prefix><importId>.json`. */
 export function reportKey(prefix: string, importId: string): string {

@@ -6,11 +6,10 @@
  *   npm run build && node dist/bench/pipeline.js [--rows 5000000] [--pairs 3] [--chunk-mib 16] [--concurrency 2]
  */
 import { execFile } from 'node:child_process';
-import { createReadStream, readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { startLocalRedis } from '../cli/local-redis.js';
@@ -19,24 +18,13 @@ import { LocalImportStack } from '../cli/local-stack/local-stack.js';
 import { objectCreatedEvent } from '../cli/pipeline-demo.js';
 import { writeSampleData } from '../cli/sample-data.js';
 import { TcpTarget } from '../shared/redis/index.js';
+import { cli, cliFlags, median } from './support.js';
 
 const run = promisify(execFile);
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '..', 'cli', 'main.js');
-const cliFlags = readFileSync(cli, 'utf8')
-  .split('\n', 1)[0]!
-  .split(' ')
-  .filter((a) => a.startsWith('--'));
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
   return i === -1 ? fallback : Number(process.argv[i + 1]);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 async function main(): Promise<void> {

@@ -6,11 +6,10 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream, readFileSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
 import { startLocalRedis } from '../cli/local-redis.js';
@@ -21,15 +20,9 @@ import { runPreflight, sampleSource } from '../shared/memory/index.js';
 import { type BucketParams, createMapper } from '../shared/mapping/index.js';
 import { FileSource, readRecords } from '../shared/records/index.js';
 import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js';
+import { cli, cliFlags, median } from './support.js';
 
 const run = promisify(execFile);
-const here = dirname(fileURLToPath(import.meta.url));
-const cli = join(here, '..', 'cli', 'main.js');
-// Run the loader exactly as its installed bin does: with the node flags of its shebang line.
-const cliFlags = readFileSync(cli, 'utf8')
-  .split('\n', 1)[0]!
-  .split(' ')
-  .filter((a) => a.startsWith('--'));
 
 interface Args {
   keys: number;
@@ -263,12 +256,6 @@ async function measure(runner: Runner, keys: number): Promise<Sample> {
     await target.close();
     await redis.stop();
   }
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function main(): Promise<void> {

@@ -1,0 +1,19 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The built CLI (`dist/cli/main.js`, next to `dist/bench/`). */
+export const cli = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'main.js');
+
+/** The node flags of the CLI's shebang line: benchmarks run the loader exactly as its installed bin does. */
+export const cliFlags = readFileSync(cli, 'utf8')
+  .split('\n', 1)[0]!
+  .split(' ')
+  .filter((a) => a.startsWith('--'));
+
+/** The median of a non-empty list. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}

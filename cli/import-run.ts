@@ -3,6 +3,7 @@ import type { ImportSpec } from '../shared/config/index.js';
 import { AuthError, classifyError, FatalError } from '../shared/errors/index.js';
 import {
   bytesPerKey,
+  emptyCounts,
   FileRejectSink,
   type LoadCounts,
   type LoadRange,
@@ -10,6 +11,8 @@ import {
   memorySnapshot,
   pingTargets,
   resolveBucketParams,
+  type ServerResetNote,
+  type ServerResetPolicy,
   type ShardMemory,
 } from '../shared/import/index.js';
 import type { BucketParams } from '../shared/mapping/index.js';
@@ -49,6 +52,10 @@ export interface ImportRunOptions {
   memoryLimit?: number;
   /** Called with the pre-flight's report before anything is written. */
   onPreflight?: (report: PreflightReport) => void;
+  /** A shard restarted mid-load: load again from the range start, or stop there. @default 'replay' */
+  onServerReset?: ServerResetPolicy;
+  /** Told about each server reset as it is seen. */
+  onReset?: (note: ServerResetNote) => void;
 }
 
 /** The outcome of an import, as printed by the CLI (and as `--json`). */
@@ -68,6 +75,8 @@ export interface ImportSummary {
   rejectsFile: string | undefined;
   nextOffset: number;
   nextLine: number | undefined;
+  /** Shards that restarted or failed over during the load, and what the load did about it. */
+  resets: ServerResetNote[];
   buckets: BucketParams | undefined;
   /** Peak resident memory of this process so far, in bytes. */
   peakRssBytes: number;
@@ -162,6 +171,8 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(buckets ? { buckets } : {}),
       ...(options.range ? { range: options.range } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onServerReset ? { onServerReset: options.onServerReset } : {}),
+      ...(options.onReset ? { onReset: options.onReset } : {}),
       onProgress: (p) => view.update(p),
     });
     view.stop();
@@ -191,6 +202,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       rejectsFile: rejects.count > 0 ? options.rejectsPath : undefined,
       nextOffset: result.nextOffset,
       nextLine: result.nextLine,
+      resets: result.resets,
       buckets,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       ...(result.error ? { error: { name: result.error.name, message: result.error.message } } : {}),
@@ -215,7 +227,7 @@ function refusedSummary(
     shards: targets.map((t) => t.name),
     model: options.spec.model.type,
     status: 'refused',
-    counts: { read: 0, written: 0, rejected: 0, skipped: 0, unsettled: 0, retries: 0, commandErrors: 0 },
+    counts: emptyCounts(),
     bytesRead: 0,
     durationMs: 0,
     keysPerSecond: 0,
@@ -225,6 +237,7 @@ function refusedSummary(
     rejectsFile: undefined,
     nextOffset: start,
     nextLine: options.range?.startLine ?? (start === 0 ? 1 : undefined),
+    resets: [],
     buckets: undefined,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     preflight,

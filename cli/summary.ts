@@ -18,6 +18,10 @@ export function formatSummary(s: ImportSummary): string {
   if (c.unsettled > 0)
     rows.push(['unsettled', `${int(c.unsettled)} (in flight when the load failed; not confirmed)`]);
   if (c.retries > 0) rows.push(['retries', int(c.retries)]);
+  for (const r of s.resets) {
+    const did = r.action === 'replayed' ? 'loaded the range again from its start' : 'stopped';
+    rows.push(['server reset', `${r.message}: ${did}`]);
+  }
   if (c.commandErrors > 0) rows.push(['expire errors', int(c.commandErrors)]);
   rows.push(['duration', `${duration(s.durationMs)}  (${int(s.keysPerSecond)} keys/s)`]);
   const before = s.memoryBefore.reduce((a, m) => a + m.usedMemory, 0);
@@ -33,7 +37,10 @@ export function formatSummary(s: ImportSummary): string {
   rows.push(['loader memory', `${bytes(s.peakRssBytes)} peak RSS`]);
   if (s.status !== 'completed') {
     const line = s.nextLine === undefined ? '' : ` --start-line ${s.nextLine}`;
-    rows.push(['resume', `--start-offset ${s.nextOffset}${line}  (everything before it is handled)`]);
+    rows.push([
+      'resume',
+      `--start-offset ${s.nextOffset}${line}  (every record before it is confirmed by Redis or rejected)`,
+    ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');

@@ -4,10 +4,11 @@ import {
   type Clients,
   createClients,
   type FinishInput,
+  type FinishOutput,
   finishImport,
   finishInputSchema,
-  type ImportStatus,
   loaderErrors,
+  finishOutput,
   oncePerProcess,
   validateEvent,
 } from '../../shared/import/index.js';
@@ -26,15 +27,15 @@ const lambdaRuntime = oncePerProcess(async (): Promise<FinishRuntime> => {
 /** The import-finish handler over a runtime (the local runner passes its own). */
 export function createFinishHandler(runtime: () => FinishRuntime | Promise<FinishRuntime> = lambdaRuntime) {
   return middy(
-    async (input: FinishInput): Promise<{ importId: string; status: ImportStatus; report: string }> => {
+    async (input: FinishInput): Promise<FinishOutput> => {
       const { env, clients } = await runtime();
-      const { report, location } = await finishImport(input, {
+      const result = await finishImport(input, {
         s3: clients.s3,
         targets: clients.targets,
         reports: { bucket: env.REPORT_BUCKET, prefix: env.REPORT_PREFIX },
         markerPrefix: env.MARKER_PREFIX,
       });
-      return { importId: report.importId, status: report.status, report: location };
+      return finishOutput(input.importId, result);
     },
   )
     .use(validateEvent(finishInputSchema, 'import-finish input'))

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   backoffDelay,
   classifyError,
@@ -20,6 +19,11 @@ export interface WriterOptions {
   /** Pipelines awaiting replies at once. */
   inFlight: number;
   retry: RetryPolicy;
+  /**
+   * Aborting cuts a retry short: the backoff wait ends at once and the writer stops with the retryable error
+   * that was being retried (the records not confirmed stay unconfirmed). Pipelines in flight still settle.
+   */
+  signal?: AbortSignal;
 }
 
 /** What the writer reports as pipelines settle (in the order they were sent). */
@@ -51,6 +55,8 @@ interface Pipeline {
   readonly count: number;
   readonly recs: readonly SourceRecord[];
   readonly ends: Uint32Array;
+  /** The highest mark (see {@link ShardWriter.mark}) whose commands all sit in this pipeline or earlier ones. */
+  mark: number;
 }
 
 interface Batch extends Pipeline {
@@ -89,6 +95,9 @@ export class ShardWriter {
   private settling: Promise<void> | undefined;
   private fatal: LoaderError | undefined;
   private slotWaiters: (() => void)[] = [];
+  /** The mark of the commands queued in `current`, for the pipeline they will go out in. */
+  private currentMark = NO_MARK;
+  private confirmedMark = NO_MARK;
 
   constructor(
     private readonly target: Target,
@@ -99,6 +108,25 @@ export class ShardWriter {
   /** The error that stopped this writer, if any. */
   get error(): LoaderError | undefined {
     return this.fatal;
+  }
+
+  /**
+   * The highest mark whose commands (and all commands added before them) have settled: confirmed by the
+   * server, or refused for their data (rejected). Never past a command still in flight, retried or lost.
+   * -1 before the first mark settles.
+   */
+  get confirmed(): number {
+    return this.confirmedMark;
+  }
+
+  /**
+   * Marks the end of a unit of work (the loader: a reader batch, numbered in increasing order). Once every
+   * command added before this call has settled, {@link confirmed} reaches `seq`.
+   */
+  mark(seq: number): void {
+    if (this.current.length > 0) this.currentMark = seq;
+    else if (this.inflight.length > 0) this.inflight[this.inflight.length - 1]!.mark = seq;
+    else if (!this.fatal) this.confirmedMark = seq;
   }
 
   /** Queues a command. Returns a promise only when the caller must wait (window full); it rejects once stopped. */
@@ -137,7 +165,9 @@ export class ShardWriter {
       count: cmds.length,
       recs,
       ends,
+      mark: this.currentMark,
     };
+    this.currentMark = NO_MARK;
     this.inflight.push({ ...pipeline, outcome: this.send(pipeline) });
     this.settling ??= this.settle();
     return undefined;
@@ -202,7 +232,10 @@ export class ShardWriter {
           error: outcome.error,
         });
         attempt++;
-        await sleep(delayMs);
+        if (!(await pause(delayMs, this.options.signal))) {
+          await this.stop(outcome.error);
+          return;
+        }
         for (const b of this.inflight) b.outcome = this.send(b);
         continue;
       }
@@ -213,6 +246,7 @@ export class ShardWriter {
         return;
       }
       this.inflight.shift();
+      if (head.mark > this.confirmedMark) this.confirmedMark = head.mark;
       attempt = 0;
       this.wake();
     }
@@ -250,6 +284,23 @@ export class ShardWriter {
     }
     if (written > 0) this.hooks.onWritten(written);
   }
+}
+
+const NO_MARK = -1;
+
+/** Waits `ms`, or less when `signal` aborts; resolves false when it was cut short. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (completed: boolean) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      resolve(completed);
+    };
+    const onAbort = () => done(false);
+    const timer = setTimeout(() => done(true), ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 function judge(count: number, replies: Reply[]): Outcome {

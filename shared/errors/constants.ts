@@ -9,6 +9,7 @@ export const ErrorCode = {
   SourceChanged: 'SOURCE_CHANGED',
   RejectBudgetExceeded: 'REJECT_BUDGET_EXCEEDED',
   PreflightRefused: 'PREFLIGHT_REFUSED',
+  ServerReset: 'SERVER_RESET',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -121,3 +121,31 @@ export class PreflightRefusedError extends FatalError {
     this.limit = options.limit;
   }
 }
+
+/** What a {@link ServerResetError} says changed about a shard between two connections. */
+export interface ServerResetDetails {
+  /** The shard's name (password redacted). */
+  readonly shard: string;
+  /** The `run_id` (and `master_replid`) seen before, and now. */
+  readonly before: { readonly runId: string; readonly replId?: string };
+  readonly after: { readonly runId: string; readonly replId?: string; readonly uptimeSeconds?: number };
+}
+
+/**
+ * A shard is not the server it was: after a reconnect its `run_id` (a restart) or `master_replid` (a failover
+ * or a resync from another primary) changed, so writes it confirmed earlier may be gone. No retry of the
+ * pipeline can fix that: the load replays its range from the start (writes are idempotent) or stops with the
+ * range start as its resume point.
+ */
+export class ServerResetError extends FatalError {
+  readonly shard: string;
+  readonly before: ServerResetDetails['before'];
+  readonly after: ServerResetDetails['after'];
+  constructor(message: string, options: ServerResetDetails & { cause?: unknown }) {
+    super(message, { code: ErrorCode.ServerReset, cause: options.cause });
+    this.name = 'ServerResetError';
+    this.shard = options.shard;
+    this.before = options.before;
+    this.after = options.after;
+  }
+}

@@ -17,6 +17,8 @@ export {
   RedisOutOfMemoryError,
   RejectBudgetExceededError,
   RetryableError,
+  ServerResetError,
+  type ServerResetDetails,
   SourceChangedError,
 } from './errors.js';
 export { backoffDelay, DEFAULT_RETRY, type RetryEvent, type RetryPolicy, withRetry } from './retry.js';

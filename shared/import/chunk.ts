@@ -2,7 +2,8 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyError, type LoaderError } from '../errors/index.js';
 import { S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
-import { emptyCounts, loadRange, type LoadResult } from './load.js';
+import { emptyCounts, loadRange, type LoadResult, type ServerResetNote } from './load.js';
+import { currentServers, serversChanged, touchTargets } from './servers.js';
 import { DEFAULT_MARKER_TTL_SECONDS, readMarker, writeMarker } from './marker.js';
 import { S3RejectSink } from './s3-rejects.js';
 import { type ChunkState, type ChunkStats, chunkTaskSchema, type ChunkTask } from './schemas.js';
@@ -19,10 +20,16 @@ export interface ChunkDeps {
   readonly markerTtlSeconds?: number;
   /** Milliseconds left before the function is stopped (Lambda's `context.getRemainingTimeInMillis`). */
   readonly remainingMs: () => number;
-  /** Stop this long before the deadline, at a batch boundary. @default 30000 */
+  /**
+   * Stop this long before the deadline, at a batch boundary (retries are cut short too): more than the Redis
+   * command timeout, so a pipeline to a hung server still times out before the function is killed.
+   * @default 30000
+   */
   readonly marginMs?: number;
   /** Reports every retry of a pipeline (for logs). */
   readonly onRetry?: (event: { shard: string; attempt: number; delayMs: number; error: LoaderError }) => void;
+  /** Reports every server reset the chunk saw (for logs); the chunk replays its range. */
+  readonly onReset?: (note: ServerResetNote) => void;
 }
 
 function emptyStats(state: ChunkState): ChunkStats {
@@ -37,6 +44,7 @@ function emptyStats(state: ChunkState): ChunkStats {
     invocations: 0,
     durationMs: 0,
     rejectsObjects: [],
+    servers: [],
   };
 }
 
@@ -57,6 +65,7 @@ function add(
     retries: prev.retries + c.retries,
     taskRetries: prev.taskRetries + attempt,
     commandErrors: prev.commandErrors + c.commandErrors,
+    serverResets: prev.serverResets + c.serverResets,
     invocations: prev.invocations + 1,
     durationMs: prev.durationMs + result.durationMs,
     rejectsObjects: rejectsKey === undefined ? prev.rejectsObjects : [...prev.rejectsObjects, rejectsKey],
@@ -82,11 +91,35 @@ function add(
 export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<ChunkState> {
   const { state, attempt } = chunkTaskSchema.parse(task);
   const { importId, chunk, source: ref } = state;
+  // Connect first: a warm process whose server restarted since its last invocation learns it here, once.
+  await touchTargets(deps.targets);
   const marker = await readMarker(deps.targets[0]!, deps.markerPrefix, importId, chunk.index);
   if (marker) return { ...state, progress: { status: 'done', replayed: true, stats: marker } };
 
-  const previous = state.progress?.status === 'continue' ? state.progress : undefined;
-  const before = previous?.stats ?? emptyStats(state);
+  let previous = state.progress?.status === 'continue' ? state.progress : undefined;
+  let before = previous?.stats ?? emptyStats(state);
+  if (previous) {
+    // The earlier invocations' writes are only as good as the servers that confirmed them: a shard that
+    // restarted since may have lost them, so the chunk starts over (its writes are idempotent).
+    const changed = serversChanged(previous.stats.servers, currentServers(deps.targets));
+    if (changed.length > 0) {
+      for (const i of changed) {
+        deps.onReset?.({
+          shard: deps.targets[i]!.name,
+          message: `${deps.targets[i]!.name} is not the server that confirmed this chunk's earlier writes (restart or failover): loading chunk ${chunk.index} again from its start`,
+          action: 'replayed',
+        });
+      }
+      before = {
+        ...emptyStats(state),
+        invocations: before.invocations,
+        taskRetries: before.taskRetries,
+        retries: before.retries,
+        serverResets: before.serverResets + 1,
+      };
+      previous = undefined;
+    }
+  }
   const part = before.invocations;
   const key = `${deps.rejects.prefix}${importId}/chunk-${chunk.index}${part === 0 ? '' : `.${part}`}.jsonl`;
   const rejects = new S3RejectSink(deps.s3, deps.rejects.bucket, key, deps.rejects.bufferBytes);
@@ -112,6 +145,7 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
       rejects,
       signal: controller.signal,
       ...(deps.onRetry ? { onRetry: deps.onRetry } : {}),
+      ...(deps.onReset ? { onReset: deps.onReset } : {}),
     });
   } finally {
     clearTimeout(timer);
@@ -123,7 +157,10 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
   }
   if (result.status === 'failed' && result.error?.retryable) throw result.error;
 
-  const stats = add(before, result, attempt, rejects.count > 0 ? key : undefined);
+  const stats = {
+    ...add(before, result, attempt, rejects.count > 0 ? key : undefined),
+    servers: currentServers(deps.targets),
+  };
   if (result.status === 'interrupted') {
     return {
       ...state,

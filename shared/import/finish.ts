@@ -1,11 +1,21 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { classifyError } from '../errors/index.js';
-import type { Target } from '../redis/index.js';
-import { readMarkers } from './marker.js';
+import { classifyError, classifyReplyError } from '../errors/index.js';
+import { ReplyError, type Target } from '../redis/index.js';
+import { markerKey, readMarkers } from './marker.js';
 import { memorySnapshot, type ShardMemory } from './memory.js';
 import { buildReport, describeStateError, type ImportReport, reportKey, summaryLine } from './report.js';
-import { putJson } from './s3-objects.js';
-import { type ChunkStats, type FinishInput, finishInputSchema } from './schemas.js';
+import { getText, putJson } from './s3-objects.js';
+import {
+  type ChunkStats,
+  chunkPlanSchema,
+  type FinishInput,
+  finishInputSchema,
+  type ImportPlan,
+} from './schemas.js';
+import { currentServers, serversChanged, touchTargets } from './servers.js';
+
+/** Passes of the Map after the first one that import-finish may ask for after server resets. */
+export const MAX_RERUN_PASSES = 2;
 
 /** What finishing an import needs. */
 export interface FinishDeps {
@@ -17,12 +27,22 @@ export interface FinishDeps {
   readonly log?: (line: string) => void;
 }
 
-/** The report and where it was written. */
-export interface FinishResult {
-  readonly report: ImportReport;
-  /** `s3://bucket/reports/<importId>.json` */
-  readonly location: string;
-}
+/** The report and where it was written, or the plan of a re-run when chunks must be loaded again. */
+export type FinishResult =
+  | {
+      readonly report: ImportReport;
+      /** `s3://bucket/reports/<importId>.json` */
+      readonly location: string;
+      readonly next?: undefined;
+    }
+  | {
+      /**
+       * A shard restarted (or failed over) after confirming some chunks: their data may be gone, so the state
+       * machine runs the Map again over these chunks only (inline, `pass + 1`). Their markers were deleted.
+       */
+      readonly next: ImportPlan;
+      readonly rerun: readonly number[];
+    };
 
 /**
  * Ends an import, whatever happened before: reads every chunk's completion marker (the stats each chunk
@@ -35,13 +55,43 @@ export interface FinishResult {
  */
 export async function finishImport(input: FinishInput, deps: FinishDeps): Promise<FinishResult> {
   const plan = finishInputSchema.parse(input);
+  const log = deps.log ?? console.log;
   const errors: ImportReport['errors'] = [];
+  const notes = [...plan.notes];
   let chunks: (ChunkStats | undefined)[] = [];
+  let markersRead = false;
   try {
+    await touchTargets(deps.targets);
     chunks = await readMarkers(deps.targets[0]!, deps.markerPrefix, plan.importId, plan.chunkCount);
+    markersRead = true;
   } catch (err) {
     const e = classifyError(err);
     errors.push({ name: e.name, message: `completion markers could not be read: ${e.message}` });
+  }
+  if (markersRead && !plan.failure) {
+    const lost = lostChunks(chunks, deps.targets, plan.chunkCount);
+    if (lost.indexes.length > 0) {
+      const what = `${lost.why}: chunk(s) ${lost.indexes.join(', ')} may have lost their data`;
+      if (plan.pass < MAX_RERUN_PASSES) {
+        await deleteMarkers(deps.targets[0]!, deps.markerPrefix, plan.importId, lost.indexes);
+        const note = `${what}; pass ${plan.pass + 1} loads them again`;
+        log(`import ${plan.importId}: ${note}`);
+        const next: ImportPlan = {
+          ...withoutFailure(plan),
+          chunks: await chunksOf(plan, deps, lost.indexes),
+          mode: 'inline',
+          planObject: null,
+          notes: [...notes, note],
+          pass: plan.pass + 1,
+        };
+        return { next, rerun: lost.indexes };
+      }
+      errors.push({
+        name: 'ServerResetError',
+        message: `${what}, and ${MAX_RERUN_PASSES} re-runs did not settle it: import the object again`,
+      });
+      for (const i of lost.indexes) chunks[i] = undefined;
+    }
   }
   if (plan.failure) {
     const failure = describeStateError(plan.failure);
@@ -65,7 +115,7 @@ export async function finishImport(input: FinishInput, deps: FinishDeps): Promis
       c ? { ...c, rejectsObjects: c.rejectsObjects.map((k) => `s3://${rejectsBucket}/${k}`) } : undefined,
     ),
     errors,
-    notes: plan.notes,
+    notes,
     requestedAt: plan.requestedAt,
     startedAt: plan.startedAt,
     memoryBefore: plan.memoryBefore,
@@ -74,6 +124,81 @@ export async function finishImport(input: FinishInput, deps: FinishDeps): Promis
   const key = reportKey(deps.reports.prefix, plan.importId);
   await putJson(deps.s3, deps.reports.bucket, key, report);
   const location = `s3://${deps.reports.bucket}/${key}`;
-  (deps.log ?? console.log)(summaryLine(report, location));
+  log(summaryLine(report, location));
   return { report, location };
+}
+
+/**
+ * Chunks whose data may be gone although the Map succeeded: those whose marker is missing (the marker shard
+ * lost it, e.g. restarted without persistence) and those confirmed by a shard that is another server now.
+ */
+function lostChunks(
+  chunks: readonly (ChunkStats | undefined)[],
+  targets: readonly Target[],
+  count: number,
+): { indexes: number[]; why: string } {
+  const now = currentServers(targets);
+  const indexes: number[] = [];
+  const shards = new Set<string>();
+  let missing = 0;
+  for (let i = 0; i < count; i++) {
+    const stats = chunks[i];
+    if (stats === undefined) {
+      missing++;
+      indexes.push(i);
+      continue;
+    }
+    const changed = serversChanged(stats.servers, now);
+    if (changed.length === 0) continue;
+    for (const s of changed) shards.add(targets[s]!.name);
+    indexes.push(i);
+  }
+  const reasons: string[] = [];
+  if (shards.size > 0) reasons.push(`${[...shards].join(', ')} restarted or failed over since confirming chunks`);
+  if (missing > 0) reasons.push(`${missing} completion marker(s) vanished from ${targets[0]!.name}`);
+  return { indexes, why: reasons.join('; ') };
+}
+
+async function deleteMarkers(
+  target: Target,
+  prefix: string,
+  importId: string,
+  indexes: readonly number[],
+): Promise<void> {
+  for (let from = 0; from < indexes.length; from += 1000) {
+    const keys = indexes.slice(from, from + 1000).map((i) => markerKey(prefix, importId, i));
+    const [reply] = await target.exec([{ key: keys[0]!, args: ['DEL', ...keys] }]);
+    if (reply instanceof ReplyError) throw classifyReplyError(reply.message);
+  }
+}
+
+/** The chunk plans of `indexes`: from the plan itself (inline) or its plan object in S3 (distributed). */
+async function chunksOf(plan: FinishInput, deps: FinishDeps, indexes: readonly number[]) {
+  let all = plan.chunks;
+  if (plan.planObject) {
+    const text = await getText(deps.s3, plan.planObject.bucket, plan.planObject.key);
+    if (text === undefined) throw new Error(`plan object s3://${plan.planObject.bucket}/${plan.planObject.key} is gone`);
+    all = chunkPlanSchema.array().parse(JSON.parse(text));
+  }
+  const wanted = new Set(indexes);
+  return all.filter((c) => wanted.has(c.index));
+}
+
+/**
+ * What the import-finish task returns to the state machine: the report's status and location, or — when chunks
+ * must be loaded again — `next`, the plan the `RerunChunks` state feeds back into the Map.
+ */
+export type FinishOutput =
+  | { importId: string; status: ImportReport['status']; report: string }
+  | { importId: string; rerun: readonly number[]; next: ImportPlan };
+
+/** The task output for a {@link FinishResult}. */
+export function finishOutput(importId: string, result: FinishResult): FinishOutput {
+  if (result.next) return { importId, rerun: result.rerun, next: result.next };
+  return { importId, status: result.report.status, report: result.location };
+}
+
+function withoutFailure(plan: FinishInput): ImportPlan {
+  const { failure: _failure, ...rest } = plan;
+  return rest;
 }

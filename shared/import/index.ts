@@ -1,16 +1,27 @@
 export { bucketPrefix, resolveBucketParams } from './buckets.js';
 export {
+  emptyCounts,
   type LoadCounts,
   type LoadOptions,
   type LoadProgress,
   type LoadRange,
   type LoadResult,
   loadRange,
+  MAX_RESET_REPLAYS,
+  type ServerResetNote,
+  type ServerResetPolicy,
 } from './load.js';
 export { bytesPerKey, memorySnapshot, type ShardMemory } from './memory.js';
 export { excerpt, FileRejectSink, MemoryRejectSink, type RejectEntry, type RejectSink } from './rejects.js';
 export { type ChunkDeps, loadChunk } from './chunk.js';
-export { type FinishDeps, finishImport, type FinishResult } from './finish.js';
+export {
+  type FinishDeps,
+  finishImport,
+  type FinishOutput,
+  finishOutput,
+  type FinishResult,
+  MAX_RERUN_PASSES,
+} from './finish.js';
 export { loaderErrors, validateEvent } from './lambda.js';
 export { DEFAULT_MARKER_TTL_SECONDS, markerKey, readMarker, readMarkers, writeMarker } from './marker.js';
 export { type ChunkPlan, type ChunkPlanResult, DEFAULT_CHUNK_BYTES, planChunks, planRanges } from './plan.js';

@@ -1,6 +1,11 @@
 import type { ImportSpec } from '../config/index.js';
 import { ShardWriter } from '../batching/index.js';
-import { classifyError, type LoaderError, RejectBudgetExceededError } from '../errors/index.js';
+import {
+  classifyError,
+  type LoaderError,
+  RejectBudgetExceededError,
+  ServerResetError,
+} from '../errors/index.js';
 import { type BucketParams, createMapper } from '../mapping/index.js';
 import { type ByteSource, readRecords, type SourceRecord } from '../records/index.js';
 import type { Target } from '../redis/index.js';
@@ -35,32 +40,70 @@ export interface LoadCounts {
   retries: number;
   /** Auxiliary commands (`EXPIRE`) the server refused; their records stay written. */
   commandErrors: number;
+  /**
+   * Times a shard turned out to be another server than before (restart, failover) during the load. With
+   * `onServerReset: 'replay'` each one replayed the range from its start, and the other counters are those of
+   * the last pass.
+   */
+  serverResets: number;
 }
 
 /** Counters at zero, for a load, a chunk or a report to add up from. */
 export function emptyCounts(): LoadCounts {
-  return { read: 0, written: 0, rejected: 0, skipped: 0, unsettled: 0, retries: 0, commandErrors: 0 };
+  return {
+    read: 0,
+    written: 0,
+    rejected: 0,
+    skipped: 0,
+    unsettled: 0,
+    retries: 0,
+    commandErrors: 0,
+    serverResets: 0,
+  };
 }
 
 /** Progress, reported after each reader batch. */
 export interface LoadProgress extends LoadCounts {
-  /** Source bytes consumed so far in this range. */
+  /** Source bytes consumed so far in this range (the current pass, after a replay). */
   bytes: number;
   /** Bytes of the range in all. */
   totalBytes: number;
+  /** The confirmed prefix so far: every record before this offset is settled (see {@link LoadResult.nextOffset}). */
+  confirmedOffset: number;
+}
+
+/** A server reset the load saw, as the summary and the report state it. */
+export interface ServerResetNote {
+  readonly shard: string;
+  readonly message: string;
+  /** What the load did: replayed the range from its start, or stopped. */
+  readonly action: 'replayed' | 'stopped';
 }
 
 /** How a load ended. Failure is a result: the counts of a failed load are exact too. */
 export interface LoadResult {
   status: 'completed' | 'interrupted' | 'failed';
   counts: LoadCounts;
-  /** Where a continuation starts: just past the last record of the range that was fully handled. */
+  /**
+   * Where a continuation starts: the end of the longest prefix of the range whose records are all settled
+   * (confirmed written by Redis, rejected or skipped). Never past a record that was merely queued or in flight,
+   * so resuming here after any failure loads exactly the rest. After a server reset in `fail` mode it is the
+   * range start.
+   */
   nextOffset: number;
   /** Line number at `nextOffset`, when known. */
   nextLine: number | undefined;
   durationMs: number;
+  /** Server resets seen, in order. */
+  resets: ServerResetNote[];
   error?: LoaderError;
 }
+
+/** What to do when a shard turns out to have restarted or failed over mid-load. */
+export type ServerResetPolicy = 'replay' | 'fail';
+
+/** Replays of one range after server resets before the load gives up (a server that keeps restarting). */
+export const MAX_RESET_REPLAYS = 3;
 
 /** Everything one load needs. */
 export interface LoadOptions {
@@ -76,11 +119,24 @@ export interface LoadOptions {
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
   onRetry?: (event: { shard: string; attempt: number; delayMs: number; error: LoaderError }) => void;
+  /**
+   * A shard restarted or failed over (its `run_id` or `master_replid` changed on a reconnect): writes it
+   * confirmed may be gone. `replay` (default) loads the range again from its start (writes are idempotent);
+   * `fail` stops with the range start as the resume point.
+   * @default 'replay'
+   */
+  onServerReset?: ServerResetPolicy;
+  /** Told about each server reset, before the replay starts. */
+  onReset?: (note: ServerResetNote) => void;
 }
 
-function overBudget(counts: LoadCounts, spec: ImportSpec, final: boolean): boolean {
+/**
+ * Whether the rejects are over the budget. Below `minRecords` records read the fraction is never applied, not
+ * even at the end: a 4-line file with one bad line completes with one reject.
+ */
+function overBudget(counts: LoadCounts, spec: ImportSpec): boolean {
   const { fraction, minRecords } = spec.rejectBudget;
-  if (counts.read === 0 || (!final && counts.read < minRecords)) return false;
+  if (counts.read === 0 || counts.read < minRecords) return false;
   return counts.rejected > fraction * counts.read;
 }
 
@@ -89,23 +145,77 @@ function overBudget(counts: LoadCounts, spec: ImportSpec, final: boolean): boole
  * pipeline, every reply checked. Used by the CLI for whole files and by the chunk Lambda for ranges.
  *
  * It never throws for data or server problems: the result says `completed`, `interrupted` (the signal fired;
- * everything up to `nextOffset` is written) or `failed` (with the error, e.g. {@link RejectBudgetExceededError}
- * or an OOM), and its counts are exact in every case.
+ * everything before `nextOffset` is settled) or `failed` (with the error, e.g. {@link RejectBudgetExceededError}
+ * or an OOM), and its counts are exact in every case. `nextOffset` is the confirmed prefix: resuming there after
+ * any outcome loads exactly what is missing. A shard that restarted mid-load (see `onServerReset`) makes it
+ * replay the range or stop with the range start as the resume point; it never reports such writes as done.
  *
  * @example
  * const result = await loadRange({ source: new FileSource('users.csv'), spec, targets: [target], rejects });
- * if (result.status !== 'completed') console.error(result.error?.message);
+ * if (result.status !== 'completed') console.error(result.error?.message, 'resume at', result.nextOffset);
  */
 export async function loadRange(options: LoadOptions): Promise<LoadResult> {
-  const { source, spec, targets, rejects, signal } = options;
   const started = performance.now();
-  const size = await source.size();
+  const size = await options.source.size();
   const start = options.range?.start ?? 0;
   const end = Math.min(options.range?.end ?? size, size);
+  const startLine = options.range?.startLine ?? (start === 0 ? 1 : undefined);
+  const resets: ServerResetNote[] = [];
+  // Offsets already in the rejects sink: a replay after a server reset must not report them twice.
+  const rejectedOffsets = new Set<number>();
+  let retries = 0;
+  for (;;) {
+    const pass = await loadPass(options, { start, end, startLine, rejectedOffsets });
+    retries += pass.counts.retries;
+    const counts = { ...pass.counts, retries, serverResets: resets.length };
+    const reset = pass.error instanceof ServerResetError ? pass.error : undefined;
+    if (reset === undefined) {
+      return { ...pass, counts, resets, durationMs: performance.now() - started };
+    }
+    const replay = (options.onServerReset ?? 'replay') === 'replay' && resets.length < MAX_RESET_REPLAYS;
+    const note: ServerResetNote = {
+      shard: reset.shard,
+      message: reset.message,
+      action: replay ? 'replayed' : 'stopped',
+    };
+    resets.push(note);
+    counts.serverResets = resets.length;
+    options.onReset?.(note);
+    if (!replay) {
+      // What this range wrote before the reset may be gone: the only honest resume point is its start.
+      return {
+        status: 'failed',
+        counts: { ...counts, unsettled: counts.read - counts.rejected - counts.skipped, written: 0 },
+        nextOffset: start,
+        nextLine: startLine,
+        durationMs: performance.now() - started,
+        resets,
+        error: reset,
+      };
+    }
+  }
+}
+
+interface PassRange {
+  start: number;
+  end: number;
+  startLine: number | undefined;
+  rejectedOffsets: Set<number>;
+}
+
+/** One pass over the range; a server reset ends it with a {@link ServerResetError} for the caller to act on. */
+async function loadPass(
+  options: LoadOptions,
+  range: PassRange,
+): Promise<Omit<LoadResult, 'durationMs' | 'resets'>> {
+  const { source, spec, targets, rejects, signal } = options;
+  const { start, end, rejectedOffsets } = range;
   const counts = emptyCounts();
   const file = source.name;
   const reject = (r: { line: number | undefined; offset: number; raw: string }, reason: string): void => {
     counts.rejected++;
+    if (rejectedOffsets.has(r.offset)) return;
+    rejectedOffsets.add(r.offset);
     rejects.write({
       file,
       ...(r.line === undefined ? {} : { line: r.line }),
@@ -127,14 +237,35 @@ export async function loadRange(options: LoadOptions): Promise<LoadResult> {
       options.onRetry?.(event);
     },
   };
-  const writerOptions = { ...spec.batch, retry: spec.retry };
+  const writerOptions = { ...spec.batch, retry: spec.retry, ...(signal ? { signal } : {}) };
   const writers = targets.map((t) => new ShardWriter(t, writerOptions, hooks));
   const router = createJumpRouter(targets.length);
   const single = writers.length === 1 ? writers[0] : undefined;
   const mapper = createMapper(spec, options.buckets);
 
-  let nextOffset = start;
-  let nextLine = options.range?.startLine ?? (start === 0 ? 1 : undefined);
+  // The confirmed prefix: reader batches are numbered; each writer reports the highest batch whose commands
+  // it has settled, and the prefix ends after the highest batch every writer has settled.
+  const pending: { seq: number; offset: number; line: number | undefined }[] = [];
+  let confirmedOffset = start;
+  let confirmedLine = range.startLine;
+  const advance = (): void => {
+    let settled = Number.POSITIVE_INFINITY;
+    for (const w of writers) settled = Math.min(settled, w.confirmed);
+    while (pending.length > 0 && pending[0]!.seq <= settled) {
+      const done = pending.shift()!;
+      confirmedOffset = done.offset;
+      confirmedLine = done.line;
+    }
+  };
+  const progress = (bytes: number): LoadProgress => ({
+    ...counts,
+    bytes,
+    totalBytes: end - start,
+    confirmedOffset,
+  });
+
+  let readOffset = start;
+  let seq = 0;
   let status: LoadResult['status'] = 'completed';
   let error: LoaderError | undefined;
 
@@ -143,7 +274,7 @@ export async function loadRange(options: LoadOptions): Promise<LoadResult> {
       format: spec.format,
       start,
       end,
-      startLine: options.range?.startLine,
+      startLine: range.startLine,
       inQuoteAtStart: options.range?.inQuoteAtStart,
       maxRecordBytes: spec.limits.maxRecordBytes,
     });
@@ -158,36 +289,46 @@ export async function loadRange(options: LoadOptions): Promise<LoadResult> {
         const wait = (single ?? writers[router.route(cmd.key)]!).add(cmd);
         if (wait) await wait;
       }
-      nextOffset = batch.nextOffset;
-      nextLine = batch.nextLine;
+      for (const w of writers) w.mark(seq);
+      pending.push({ seq, offset: batch.nextOffset, line: batch.nextLine });
+      seq++;
+      readOffset = batch.nextOffset;
       const settling = rejects.settle();
       if (settling) await settling;
-      options.onProgress?.({ ...counts, bytes: nextOffset - start, totalBytes: end - start });
-      if (overBudget(counts, spec, false)) throw budgetError(counts, spec);
+      advance();
+      options.onProgress?.(progress(readOffset - start));
+      if (overBudget(counts, spec)) throw budgetError(counts, spec);
       if (signal?.aborted) {
         status = 'interrupted';
         break;
       }
     }
     await drainAll(writers);
-    if (overBudget(counts, spec, true)) throw budgetError(counts, spec);
+    if (overBudget(counts, spec)) throw budgetError(counts, spec);
   } catch (err) {
-    status = 'failed';
     error = classifyError(err);
+    // Cut short while retrying (Ctrl-C, SIGTERM, a Lambda deadline): what is confirmed stays, the rest resumes.
+    status = signal?.aborted && error.retryable ? 'interrupted' : 'failed';
     // Whatever failed, let the other shards settle so the counts say exactly what Redis confirmed.
     await Promise.allSettled(writers.map((w) => w.drain()));
+    // A reset on one shard, seen while another shard failed for its own reason, still means writes may be gone.
+    const reset = writers.find((w) => w.error instanceof ServerResetError)?.error;
+    if (reset) {
+      error = reset;
+      status = 'failed';
+    }
   }
-  if (status === 'failed') {
+  advance();
+  if (status !== 'completed') {
     counts.unsettled = Math.max(0, counts.read - counts.written - counts.rejected - counts.skipped);
   }
-  options.onProgress?.({ ...counts, bytes: nextOffset - start, totalBytes: end - start });
+  options.onProgress?.(progress(readOffset - start));
   return {
     status,
     counts,
-    nextOffset,
-    nextLine,
-    durationMs: performance.now() - started,
-    ...(error ? { error } : {}),
+    nextOffset: confirmedOffset,
+    nextLine: confirmedLine,
+    ...(error && status === 'failed' ? { error } : {}),
   };
 }
 

@@ -8,6 +8,13 @@ import { importSpecSchema } from '../config/index.js';
 
 const nonNegative = z.number().int().min(0);
 
+/** A Redis server's identity (see `ServerIdentity` in shared/redis). */
+export const serverIdentitySchema = z.strictObject({
+  runId: z.string(),
+  replId: z.string().optional(),
+  uptimeSeconds: z.number().optional(),
+});
+
 /** The S3 object version an import is pinned to. */
 export const sourceRefSchema = z.strictObject({
   bucket: z.string().min(1),
@@ -68,6 +75,11 @@ export const importPlanSchema = z.strictObject({
   startedAt: z.string(),
   memoryBefore: z.array(shardMemorySchema),
   notes: z.array(z.string()),
+  /**
+   * 0 for the first run of the Map; import-finish hands the state machine a plan with `pass + 1` (inline, only
+   * the chunks to load again) when a shard restarted after confirming chunks. @default 0
+   */
+  pass: z.number().int().min(0).default(0),
 });
 export type ImportPlan = z.output<typeof importPlanSchema>;
 
@@ -87,6 +99,14 @@ export const chunkStatsSchema = z.strictObject({
   /** Whole-invocation retries by Step Functions (`$$.State.RetryCount`, summed). */
   taskRetries: nonNegative,
   commandErrors: nonNegative,
+  /** Shard restarts or failovers seen while loading this chunk (each replayed the chunk's range). */
+  serverResets: nonNegative.default(0),
+  /**
+   * Who each shard was (by `run_id`/`master_replid`, in shard order) when this chunk's writes were confirmed.
+   * import-finish re-runs a chunk whose shards are no longer those servers: a restart may have lost its data.
+   * `null` for a shard that refuses `INFO`.
+   */
+  servers: z.array(serverIdentitySchema.nullable()).default([]),
   /** Lambda invocations that returned (more than one when the chunk continued after a timeout). */
   invocations: nonNegative,
   durationMs: z.number().min(0),

@@ -226,6 +226,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     startedAt: new Date().toISOString(),
     memoryBefore,
     notes,
+    pass: 0,
   };
   const { started, executionArn } = await deps.starter.start(importId, plan);
   if (!started) {

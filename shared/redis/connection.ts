@@ -2,10 +2,12 @@ import type net from 'node:net';
 import tls from 'node:tls';
 import { ConfigError, classifyError, FatalError, type LoaderError, RetryableError } from '../errors/index.js';
 import { encodeCommands, ReplyParser } from './resp.js';
-import type { Command, Reply } from './types.js';
+import type { Command, Reply, ServerIdentity } from './types.js';
 
 /** How long `close()` waits for the server to hang up after `QUIT` before destroying the socket. */
 const QUIT_WAIT_MS = 1_000;
+/** TCP keepalive probes start after this much idle time, so a peer that vanished (NAT, failover) is noticed. */
+const KEEPALIVE_MS = 15_000;
 
 /** One `exec`: its encoded bytes, how many replies it waits for, and how to settle it. */
 export interface Pipeline {
@@ -14,6 +16,8 @@ export interface Pipeline {
   readonly replies: Reply[];
   readonly resolve: (replies: Reply[]) => void;
   readonly reject: (err: LoaderError) => void;
+  /** Bulk-string replies as Buffers (binary-safe) rather than UTF-8 strings. */
+  buffers: boolean;
   sentAt: number;
 }
 
@@ -33,7 +37,7 @@ export function encodedPipeline(
   resolve: (replies: Reply[]) => void,
   reject: (err: LoaderError) => void,
 ): Pipeline {
-  return { count, payload, replies: [], resolve, reject, sentAt: 0 };
+  return { count, payload, replies: [], resolve, reject, buffers: false, sentAt: 0 };
 }
 
 function errorCode(err: unknown): string | undefined {
@@ -49,9 +53,15 @@ export class Connection {
   readonly closed: Promise<void>;
   /** Why the connection failed; set once, after which every send rejects with it. */
   failure: LoaderError | undefined;
+  /** Who the server is, read during the handshake. */
+  identity: ServerIdentity | undefined;
   private isConnected = false;
   private quitting = false;
   private readonly queue: Pipeline[] = [];
+  /** Payloads waiting for the socket to drain: written once `socket.write` asked us to wait, in order. */
+  private readonly unwritten: Buffer[] = [];
+  private unwrittenBytes = 0;
+  private draining = false;
   private timer: NodeJS.Timeout | undefined;
   private readonly parser = new ReplyParser((reply) => this.onReply(reply));
   private rejectConnected: (err: LoaderError) => void = () => {};
@@ -67,6 +77,7 @@ export class Connection {
       socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
         this.isConnected = true;
         socket.setNoDelay(true);
+        socket.setKeepAlive(true, KEEPALIVE_MS);
         resolve();
       });
     });
@@ -78,6 +89,7 @@ export class Connection {
         this.fail(classifyError(err));
       }
     });
+    socket.on('drain', () => this.onDrain());
     socket.on('error', (err) => this.fail(this.socketError(err)));
     socket.on('close', () => this.fail(this.socketError(new Error('connection closed'))));
   }
@@ -93,9 +105,34 @@ export class Connection {
     if (this.queue.length === 1) {
       // Only work in flight keeps the process alive; an idle pooled connection must not.
       this.socket.ref();
+      this.parser.buffers = p.buffers;
       this.timer ??= this.armTimer(this.commandTimeoutMs);
     }
-    this.socket.write(p.payload);
+    // Honour backpressure: once the socket asks us to wait, later payloads wait here until it drains rather
+    // than piling up in the socket's own buffer behind a server that stopped reading.
+    if (this.draining) {
+      this.unwritten.push(p.payload);
+      this.unwrittenBytes += p.payload.length;
+    } else if (!this.socket.write(p.payload)) this.draining = true;
+  }
+
+  /** Bytes handed to this connection but not yet passed to the kernel (ours plus the socket's buffer). */
+  get bufferedBytes(): number {
+    return this.unwrittenBytes + this.socket.writableLength;
+  }
+
+  /** Pipelines awaiting replies. */
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  private onDrain(): void {
+    this.draining = false;
+    while (this.unwritten.length > 0 && !this.draining) {
+      const payload = this.unwritten.shift()!;
+      this.unwrittenBytes -= payload.length;
+      if (!this.socket.write(payload)) this.draining = true;
+    }
   }
 
   /** Sends `cmds` as one pipeline and resolves with their replies. */
@@ -109,6 +146,8 @@ export class Connection {
     this.failure = err;
     clearTimeout(this.timer);
     this.socket.destroy();
+    this.unwritten.length = 0;
+    this.unwrittenBytes = 0;
     this.rejectConnected(err);
     for (const p of this.queue.splice(0)) p.reject(err);
     this.onDown(this);
@@ -142,6 +181,8 @@ export class Connection {
     p.replies.push(reply);
     if (p.replies.length < p.count) return;
     this.queue.shift();
+    const next = this.queue[0];
+    if (next !== undefined) this.parser.buffers = next.buffers;
     // Idle connections must not keep the process alive — but one that is quitting must stay referenced
     // until the server hangs up, or the process could exit while close() is still awaited.
     if (this.queue.length === 0 && !this.quitting) this.socket.unref();

@@ -11,5 +11,13 @@
 export { maxMemory, parseInfo, usedMemory } from './info.js';
 export { encodeCommands, ReplyParser } from './resp.js';
 export { TcpTarget, type TcpTargetOptions } from './tcp-target.js';
-export { type Command, type RedisInfo, type Reply, ReplyError, type Target } from './types.js';
+export {
+  type Command,
+  type ExecOptions,
+  type RedisInfo,
+  type Reply,
+  ReplyError,
+  type ServerIdentity,
+  type Target,
+} from './types.js';
 export { parseRedisUrl, type RedisEndpoint, redactUrl } from './url.js';

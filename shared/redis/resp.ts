@@ -180,6 +180,11 @@ export class ReplyParser {
   private need = 0;
   /** Arrays still being filled, outermost first. */
   private readonly open: OpenArray[] = [];
+  /**
+   * Deliver bulk strings as `Buffer` copies (binary-safe) instead of UTF-8 strings. The owner may flip it from
+   * `onReply`, between top-level replies (a connection sets it per pipeline).
+   */
+  buffers = false;
 
   /** @param onReply called synchronously for each complete top-level reply; it must not throw. */
   constructor(onReply: (reply: Reply) => void) {
@@ -249,7 +254,7 @@ export class ReplyParser {
             }
             if (buf[end] !== CR || buf[end + 1] !== LF)
               throw protocolError('bulk string not followed by CRLF');
-            value = buf.toString('utf8', pos, end);
+            value = this.buffers ? Buffer.from(buf.subarray(pos, end)) : buf.toString('utf8', pos, end);
             pos = end + 2;
           }
         } else if (type === MINUS) {

@@ -7,12 +7,21 @@ import {
   classifyReplyError,
   FatalError,
   RetryableError,
+  ServerResetError,
   truncate,
 } from '../errors/index.js';
 import { Connection, encodedPipeline, type Pipeline } from './connection.js';
 import { encodeCommands } from './resp.js';
 import { parseInfo } from './info.js';
-import { type Command, type RedisInfo, type Reply, ReplyError, type Target } from './types.js';
+import {
+  type Command,
+  type ExecOptions,
+  type RedisInfo,
+  type Reply,
+  ReplyError,
+  type ServerIdentity,
+  type Target,
+} from './types.js';
 import { parseRedisUrl, type RedisEndpoint } from './url.js';
 
 /** Options of {@link TcpTarget}; unknown keys are rejected. */
@@ -71,6 +80,9 @@ export class TcpTarget implements Target {
   private connecting: Promise<void> | undefined;
   private waiting: Pipeline[] = [];
   private closing: Promise<void> | undefined;
+  /** The identity of the server at the last connection; a reconnect to another one is a reset. */
+  private seen: ServerIdentity | undefined;
+  private resetCount = 0;
 
   /**
    * Parses the URL and options only; the connection is made by the first `exec`.
@@ -91,19 +103,38 @@ export class TcpTarget implements Target {
   }
 
   /** Sends `cmds` as one pipeline; resolves with one reply per command, in order. `[]` needs no I/O. */
-  exec(cmds: readonly Command[]): Promise<Reply[]> {
+  exec(cmds: readonly Command[], options?: ExecOptions): Promise<Reply[]> {
     if (cmds.length === 0) return Promise.resolve([]);
-    return this.execEncoded(encodeCommands(cmds), cmds.length);
+    return this.execEncoded(encodeCommands(cmds), cmds.length, options);
+  }
+
+  /** The server behind the current (or last) connection; see {@link Target.identity}. */
+  identity(): ServerIdentity | undefined {
+    return this.seen;
+  }
+
+  /** How often a reconnect found another server (a restart or failover) since this target was made. */
+  get resets(): number {
+    return this.resetCount;
+  }
+
+  /** Pipelines awaiting replies and bytes not yet handed to the kernel, for backpressure checks. */
+  get stats(): { pending: number; bufferedBytes: number } {
+    return {
+      pending: (this.conn?.pending ?? 0) + this.waiting.length,
+      bufferedBytes: this.conn?.bufferedBytes ?? 0,
+    };
   }
 
   /**
    * Sends `count` commands already encoded as RESP (see `encodeCommands`). The bulk writer encodes each
    * pipeline once and keeps only these bytes for a replay, so the command objects die young.
    */
-  execEncoded(payload: Buffer, count: number): Promise<Reply[]> {
+  execEncoded(payload: Buffer, count: number, options?: ExecOptions): Promise<Reply[]> {
     if (count === 0) return Promise.resolve([]);
     return new Promise((resolve, reject) => {
       const p = encodedPipeline(payload, count, resolve, reject);
+      if (options?.buffers) p.buffers = true;
       if (this.conn) {
         this.conn.send(p);
         return;
@@ -150,7 +181,40 @@ export class TcpTarget implements Target {
       this.connecting = undefined;
     }
     if (!conn.failure) this.conn = conn;
-    for (const p of this.waiting.splice(0)) conn.send(p);
+    const reset = this.checkIdentity(conn.identity);
+    for (const p of this.waiting.splice(0)) {
+      if (reset) p.reject(reset);
+      else conn.send(p);
+    }
+  }
+
+  /**
+   * Compares the identity of a new connection's server with the last one seen. A change is a reset: the
+   * pipelines waiting for this connection fail with it (once), and the new identity is the one compared next.
+   */
+  private checkIdentity(now: ServerIdentity | undefined): ServerResetError | undefined {
+    const before = this.seen;
+    if (now === undefined) return undefined;
+    this.seen = now;
+    if (before === undefined) return undefined;
+    const restarted = now.runId !== before.runId;
+    const replaced = before.replId !== undefined && now.replId !== undefined && now.replId !== before.replId;
+    if (!restarted && !replaced) return undefined;
+    this.resetCount++;
+    const short = (id: string | undefined) => (id === undefined ? '?' : id.slice(0, 12));
+    const what = restarted
+      ? `restarted (run_id ${short(before.runId)} → ${short(now.runId)}` +
+        `${now.uptimeSeconds === undefined ? '' : `, up ${now.uptimeSeconds} s`})`
+      : `changed replication history (master_replid ${short(before.replId)} → ${short(now.replId)}: failover or resync)`;
+    return new ServerResetError(`${this.name} ${what}: writes it confirmed before may be lost`, {
+      shard: this.name,
+      before: { runId: before.runId, ...(before.replId === undefined ? {} : { replId: before.replId }) },
+      after: {
+        runId: now.runId,
+        ...(now.replId === undefined ? {} : { replId: now.replId }),
+        ...(now.uptimeSeconds === undefined ? {} : { uptimeSeconds: now.uptimeSeconds }),
+      },
+    });
   }
 
   private async open(): Promise<Connection> {
@@ -184,7 +248,10 @@ export class TcpTarget implements Target {
     }
     if (db !== 0) cmds.push({ args: ['SELECT', String(db)] });
     cmds.push({ args: ['CLIENT', 'SETNAME', this.clientName] });
+    // Who the server is, so a reconnect can tell a restarted (or failed-over) server from the same one.
+    cmds.push({ args: ['INFO', 'server'] }, { args: ['INFO', 'replication'] });
     const replies = await conn.request(cmds);
+    conn.identity = identityOf(replies[replies.length - 2], replies[replies.length - 1]);
     if (password !== undefined) {
       const auth = replies[0];
       if (auth instanceof ReplyError) throw this.authError(auth);
@@ -196,7 +263,8 @@ export class TcpTarget implements Target {
         throw new ConfigError(`SELECT ${db} on ${this.name} failed: ${this.serverText(select)}`);
       }
     }
-    // CLIENT SETNAME is cosmetic: an error reply (old server, odd name) is ignored.
+    // CLIENT SETNAME is cosmetic: an error reply (old server, odd name) is ignored. So is a refused INFO
+    // (renamed on some managed services): reset detection is then unavailable for this shard.
   }
 
   private authError(reply: ReplyError): AuthError {
@@ -211,4 +279,19 @@ export class TcpTarget implements Target {
     const text = password ? reply.message.split(password).join('***') : reply.message;
     return truncate(text);
   }
+}
+
+/** The identity in `INFO server` and `INFO replication` replies; undefined when the server refused them. */
+function identityOf(server: Reply | undefined, replication: Reply | undefined): ServerIdentity | undefined {
+  if (typeof server !== 'string') return undefined;
+  const info = parseInfo(server).server;
+  const runId = info?.run_id;
+  if (runId === undefined) return undefined;
+  const replId = typeof replication === 'string' ? parseInfo(replication).replication?.master_replid : undefined;
+  const uptime = Number(info?.uptime_in_seconds);
+  return {
+    runId,
+    ...(replId === undefined ? {} : { replId }),
+    ...(Number.isFinite(uptime) ? { uptimeSeconds: uptime } : {}),
+  };
 }

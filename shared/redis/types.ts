@@ -24,8 +24,27 @@ export class ReplyError {
   }
 }
 
-/** One decoded RESP2 reply. Bulk strings are decoded as UTF-8 strings; nil is `null`. */
-export type Reply = string | number | null | ReplyError | Reply[];
+/**
+ * One decoded RESP2 reply. Bulk strings are decoded as UTF-8 strings, or kept as bytes (`Buffer`) for a pipeline
+ * sent with `{ buffers: true }`; nil is `null`.
+ */
+export type Reply = string | number | null | ReplyError | Buffer | Reply[];
+
+/** Options of one `exec`. */
+export interface ExecOptions {
+  /** Return bulk-string replies as `Buffer`s (binary-safe) instead of UTF-8 strings. @default false */
+  readonly buffers?: boolean;
+}
+
+/**
+ * Who a server is: `run_id` changes when the process restarts, `master_replid` when it is promoted, demoted or
+ * resynced from another primary. Either change means writes it confirmed before may be gone.
+ */
+export interface ServerIdentity {
+  readonly runId: string;
+  readonly replId?: string;
+  readonly uptimeSeconds?: number;
+}
 
 /** `INFO` output: section name (lower case) -> field -> raw string value. */
 export type RedisInfo = Record<string, Record<string, string>>;
@@ -42,12 +61,19 @@ export type RedisInfo = Record<string, Record<string, string>>;
 export interface Target {
   /** The endpoint with any password redacted, safe for logs: `redis://user:***@10.0.0.5:6379/0`. */
   readonly name: string;
-  exec(cmds: readonly Command[]): Promise<Reply[]>;
+  exec(cmds: readonly Command[], options?: ExecOptions): Promise<Reply[]>;
   /**
    * Optional fast path of drivers that speak RESP: sends `count` commands already encoded with
    * `encodeCommands`, with the same contract as `exec`.
    */
   execEncoded?(payload: Buffer, count: number): Promise<Reply[]>;
   info(sections?: readonly string[]): Promise<RedisInfo>;
+  /**
+   * The identity of the server behind the current (or last) connection, `undefined` before the first connection
+   * or when the server refuses `INFO`. A driver that sees the identity change on a reconnect fails the pipelines
+   * sent on the new connection with a `ServerResetError` (once), so a load never counts writes a restarted
+   * server may have lost.
+   */
+  identity?(): ServerIdentity | undefined;
   close(): Promise<void>;
 }

@@ -147,7 +147,7 @@ describe('redis-bulk-loader import', () => {
     const p = randomPrefix();
     const file = await tmp.write(
       `${p}.csv`,
-      `id,score\n${Array.from({ length: 20 }, (_, i) => (i % 2 ? `${i},1` : `${i}`)).join('\n')}\n`,
+      `id,score\n${Array.from({ length: 2000 }, (_, i) => (i % 2 ? `${i},1` : `${i}`)).join('\n')}\n`,
     );
     const result = await runCli([
       'import',
@@ -163,7 +163,7 @@ describe('redis-bulk-loader import', () => {
       join(tmp.dir, `${p}.rej`),
     ]);
     expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(/RejectBudgetExceededError: rejected 10 of 20 records/);
+    expect(result.stderr).toMatch(/RejectBudgetExceededError: rejected 1000 of 2000 records/);
   });
 
   it('takes the password from REDIS_PASSWORD and never prints it', async () => {

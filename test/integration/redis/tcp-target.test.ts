@@ -14,6 +14,7 @@ import {
   classifyReplyError,
   InputError,
   RetryableError,
+  ServerResetError,
 } from '../../../shared/errors/index.js';
 import { type Command, ReplyError, TcpTarget, usedMemory } from '../../../shared/redis/index.js';
 import { redisCli, startRedis, useRedis } from '../../support/redis-server.js';
@@ -279,6 +280,11 @@ describe('TcpTarget connection failures', () => {
       expect(refused).toBeInstanceOf(RetryableError);
       expect(refused.message).toBe(`cannot connect to ${server.url}/0: ECONNREFUSED`);
       await server.restart();
+      // Another server process now: what it confirmed before may be gone, and the first exec says so, once.
+      const reset = await rejection(target.exec([{ args: ['PING'] }]));
+      expect(reset).toBeInstanceOf(ServerResetError);
+      expect(reset.message).toMatch(new RegExp(`^${server.url}/0 restarted \\(run_id `));
+      expect(target.resets).toBe(1);
       expect(await target.exec([{ args: ['PING'] }])).toEqual(['PONG']);
       await target.close();
     } finally {

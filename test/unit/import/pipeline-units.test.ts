@@ -26,6 +26,8 @@ function stats(index: number, overrides: Partial<ChunkStats> = {}): ChunkStats {
     retries: 0,
     taskRetries: 0,
     commandErrors: 0,
+    serverResets: 0,
+    servers: [],
     invocations: 1,
     durationMs: 5,
     rejectsObjects: [],
@@ -176,6 +178,8 @@ describe('the state machine definition (infra/import.asl.json)', () => {
         {
           ErrorEquals: [
             'RetryableError',
+            'States.Timeout',
+            'Lambda.Unknown',
             'Lambda.ServiceException',
             'Lambda.AWSLambdaException',
             'Lambda.SdkClientException',

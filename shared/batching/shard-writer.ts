@@ -202,13 +202,12 @@ export class ShardWriter {
     );
   }
 
-  private async settle(): Promise<void> {
-    try {
-      await this.settleInOrder();
-    } finally {
-      // Cleared synchronously as the loop ends: a flush woken in this same tick must start a new loop.
-      this.settling = undefined;
-    }
+  private settle(): Promise<void> {
+    const loop: Promise<void> = this.settleInOrder().finally(() => {
+      // A flush woken by the loop's last settle may already have started the next loop: leave that one be.
+      if (this.settling === loop) this.settling = undefined;
+    });
+    return loop;
   }
 
   private async settleInOrder(): Promise<void> {
@@ -220,7 +219,7 @@ export class ShardWriter {
         const policy = this.options.retry;
         if (policy === false || attempt >= policy.retries) {
           await this.stop(outcome.error);
-          return;
+          break;
         }
         // Let the whole window settle so nothing of the old connection is still in flight, then replay in order.
         await Promise.all(this.inflight.map((b) => b.outcome));
@@ -234,7 +233,7 @@ export class ShardWriter {
         attempt++;
         if (!(await pause(delayMs, this.options.signal))) {
           await this.stop(outcome.error);
-          return;
+          break;
         }
         for (const b of this.inflight) b.outcome = this.send(b);
         continue;
@@ -243,13 +242,16 @@ export class ShardWriter {
       if (outcome.kind === 'fatal') {
         this.inflight.shift();
         await this.stop(outcome.error);
-        return;
+        break;
       }
       this.inflight.shift();
       if (head.mark > this.confirmedMark) this.confirmedMark = head.mark;
       attempt = 0;
       this.wake();
     }
+    // Cleared in the same synchronous step as the last check: a flush that the wake() above lets run (a
+    // microtask later) sees no loop and starts one, instead of queueing behind a loop that has ended.
+    this.settling = undefined;
   }
 
   /** Stops the writer: counts what the server confirmed in the pipelines still in flight, then fails waiters. */

@@ -154,7 +154,8 @@ function lostChunks(
     indexes.push(i);
   }
   const reasons: string[] = [];
-  if (shards.size > 0) reasons.push(`${[...shards].join(', ')} restarted or failed over since confirming chunks`);
+  if (shards.size > 0)
+    reasons.push(`${[...shards].join(', ')} restarted or failed over since confirming chunks`);
   if (missing > 0) reasons.push(`${missing} completion marker(s) vanished from ${targets[0]!.name}`);
   return { indexes, why: reasons.join('; ') };
 }
@@ -177,7 +178,8 @@ async function chunksOf(plan: FinishInput, deps: FinishDeps, indexes: readonly n
   let all = plan.chunks;
   if (plan.planObject) {
     const text = await getText(deps.s3, plan.planObject.bucket, plan.planObject.key);
-    if (text === undefined) throw new Error(`plan object s3://${plan.planObject.bucket}/${plan.planObject.key} is gone`);
+    if (text === undefined)
+      throw new Error(`plan object s3://${plan.planObject.bucket}/${plan.planObject.key} is gone`);
     all = chunkPlanSchema.array().parse(JSON.parse(text));
   }
   const wanted = new Set(indexes);

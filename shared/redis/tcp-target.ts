@@ -287,7 +287,8 @@ function identityOf(server: Reply | undefined, replication: Reply | undefined): 
   const info = parseInfo(server).server;
   const runId = info?.run_id;
   if (runId === undefined) return undefined;
-  const replId = typeof replication === 'string' ? parseInfo(replication).replication?.master_replid : undefined;
+  const replId =
+    typeof replication === 'string' ? parseInfo(replication).replication?.master_replid : undefined;
   const uptime = Number(info?.uptime_in_seconds);
   return {
     runId,

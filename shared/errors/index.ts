@@ -1,9 +1,19 @@
-export { classifyError, classifyReplyError, truncate } from './classify.js';
+export {
+  classifyError,
+  classifyReplyError,
+  matchesReplyPrefix,
+  type ReplyErrorContext,
+  truncate,
+} from './classify.js';
 export {
   AUTH_REPLY_PREFIXES,
   ErrorCode,
+  INPUT_REPLY_PREFIXES,
+  REPLY_ERROR_HINTS,
   RETRYABLE_REPLY_PREFIXES,
   RETRYABLE_SOCKET_CODES,
+  SCRIPT_ERROR_HINT,
+  SCRIPT_ERROR_SUFFIX,
 } from './constants.js';
 export {
   AuthError,

@@ -9,8 +9,10 @@ import {
   loadRange,
   memorySnapshot,
   pingTargets,
+  type RedisCredentials,
   resolveBucketParams,
   type ShardMemory,
+  withCredentials,
 } from '../shared/import/index.js';
 import type { BucketParams } from '../shared/mapping/index.js';
 import {
@@ -22,7 +24,7 @@ import {
   runPreflight,
   sampleSource,
 } from '../shared/memory/index.js';
-import { parseRedisUrl, type Target, TcpTarget } from '../shared/redis/index.js';
+import { type Target, TcpTarget } from '../shared/redis/index.js';
 import { createProgress, type ProgressView, silentProgress } from './progress.js';
 import { openSource } from './source.js';
 
@@ -42,7 +44,7 @@ export interface ImportRunOptions {
   progress: boolean;
   signal?: AbortSignal;
   /** Credentials for URLs that carry none (from REDIS_USERNAME / REDIS_PASSWORD). */
-  credentials?: { username?: string; password?: string };
+  credentials?: RedisCredentials;
   /** Load even when the memory pre-flight projects a shard past the limit. @default false */
   force?: boolean;
   /** Share of maxmemory the pre-flight lets a shard reach. @default 0.85 */
@@ -76,17 +78,6 @@ export interface ImportSummary {
   preflight?: PreflightReport;
   /** `OBJECT ENCODING` of a sample of the hashes written (hash and bucketed models). */
   encodings?: EncodingCheck;
-}
-
-/** Puts credentials from the environment into a URL that has none. */
-export function withCredentials(url: string, credentials: ImportRunOptions['credentials']): string {
-  if (!credentials?.password) return url;
-  const parsed = parseRedisUrl(url);
-  if (parsed.password !== undefined) return url;
-  const u = new URL(url);
-  u.username = encodeURIComponent(credentials.username ?? parsed.username ?? '');
-  u.password = encodeURIComponent(credentials.password);
-  return u.toString();
 }
 
 /**

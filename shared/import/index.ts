@@ -26,7 +26,14 @@ export {
   reportKey,
   summaryLine,
 } from './report.js';
-export { type ClientSettings, type Clients, createClients, oncePerProcess, withPassword } from './runtime.js';
+export {
+  type ClientSettings,
+  type Clients,
+  createClients,
+  oncePerProcess,
+  type RedisCredentials,
+  withCredentials,
+} from './runtime.js';
 export { S3RejectSink } from './s3-rejects.js';
 export { getText, putJson } from './s3-objects.js';
 export {

@@ -15,6 +15,7 @@ export { loaderErrors, validateEvent } from './lambda.js';
 export { DEFAULT_MARKER_TTL_SECONDS, markerKey, readMarker, readMarkers, writeMarker } from './marker.js';
 export { type ChunkPlan, type ChunkPlanResult, DEFAULT_CHUNK_BYTES, planChunks, planRanges } from './plan.js';
 export { pingTargets } from './preflight.js';
+export { type PreparedImport, type PrepareInput, prepareImport } from './prepare.js';
 export {
   buildReport,
   describeStateError,

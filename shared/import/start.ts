@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ImportSpec, type ImportSpecInput, parseImportSpec, type StartEnv } from '../config/index.js';
 import { classifyError, ConfigError, PreflightRefusedError } from '../errors/index.js';
-import { type PreflightReport, runPreflight, sampleSource } from '../memory/index.js';
+import type { PreflightReport } from '../memory/index.js';
 import { S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
-import { resolveBucketParams } from './buckets.js';
-import { memorySnapshot, type ShardMemory } from './memory.js';
+import type { ShardMemory } from './memory.js';
 import { planChunks } from './plan.js';
 import { pingTargets } from './preflight.js';
+import { type PreparedImport, prepareImport } from './prepare.js';
 import { buildReport, reportKey } from './report.js';
 import { getText, putJson } from './s3-objects.js';
 import type { ImportPlan } from './schemas.js';
@@ -93,11 +93,22 @@ export function formatFromKey(key: string): ImportSpecInput['format'] | undefine
 /** Thrown inside {@link startImport} for an object that must not be imported; becomes a FAILED report. */
 class Refusal extends Error {}
 
+/** {@link pingTargets} for import-start: a shard that refuses us (credentials, config) refuses the object. */
+async function refuseUnlessRetryable(targets: readonly Target[]): Promise<void> {
+  try {
+    await pingTargets(targets);
+  } catch (err) {
+    const e = classifyError(err);
+    if (e.retryable) throw e;
+    throw new Refusal(`${e.name}: ${e.message}`);
+  }
+}
+
 /**
  * Handles one created object: checks it (allowlist, size), resolves its import spec (deployment default,
  * overridden field by field by a sidecar `<key>.import.json`), checks Redis, runs the memory pre-flight on a
- * sample of the object, fixes the bucket parameters, plans the chunks and starts one execution named after
- * bucket/key/ETag.
+ * sample of the object and fixes the bucket parameters (these three as the CLI does: {@link prepareImport}),
+ * plans the chunks and starts one execution named after bucket/key/ETag.
  *
  * - a duplicate event (the execution exists) starts nothing and logs so;
  * - an object that is refused (outside the allowlist, too large, of unknown format, with a bad spec, with
@@ -145,7 +156,9 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     return { status: 'duplicate', importId, executionArn: existing };
   }
 
+  const pinned = new S3Source(deps.s3, bucket, key, { etag: head.etag, size: head.size });
   let spec: ImportSpec;
+  let prepared: PreparedImport;
   try {
     if (head.size > settings.MAX_OBJECT_BYTES) {
       throw new Refusal(
@@ -153,27 +166,22 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
       );
     }
     spec = await resolveSpec(deps.s3, bucket, key, settings.DEFAULT_SPEC);
-    await pingTargets(deps.targets).catch((err: unknown) => {
-      const e = classifyError(err);
-      if (e.retryable) throw e;
-      throw new Refusal(`${e.name}: ${e.message}`);
+    prepared = await prepareImport({
+      source: pinned,
+      spec,
+      targets: deps.targets,
+      limit: settings.MEMORY_LIMIT,
+      force: settings.PREFLIGHT_FORCE,
+      ping: refuseUnlessRetryable,
     });
   } catch (err) {
+    // A Refusal (the object, its spec, or Redis refusing the credentials) or a ConfigError (e.g. bucket
+    // parameters that clash with the dataset's) cannot be fixed by a retry: a FAILED report says why.
     if (err instanceof Refusal) return refuse(deps, ref, err.message, log);
     if (err instanceof ConfigError) return refuse(deps, ref, err.message, log);
     throw err;
   }
-
-  const pinned = new S3Source(deps.s3, bucket, key, { etag: head.etag, size: head.size });
-  const memoryBefore = await memorySnapshot(deps.targets);
-  const sample = await sampleSource(pinned, spec);
-  const preflight = await runPreflight({
-    spec,
-    sample,
-    targets: deps.targets,
-    limit: settings.MEMORY_LIMIT,
-    force: settings.PREFLIGHT_FORCE,
-  });
+  const { memoryBefore, sample, preflight, buckets } = prepared;
   const preflightNotes = preflight.warnings.map((w) => `memory pre-flight: ${w}`);
   for (const note of preflightNotes) log(`import ${importId}: ${note}`);
   if (preflight.decision === 'refuse') {
@@ -192,14 +200,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
 
   const { chunks, notes } = await planChunks(pinned, spec, settings.CHUNK_BYTES);
   notes.push(...preflightNotes);
-  let buckets: ImportPlan['buckets'] = null;
-  if (spec.model.type === 'bucketed') {
-    try {
-      buckets = await resolveBucketParams(spec, deps.targets, sample.records, preflight.listpack);
-    } catch (err) {
-      if (err instanceof ConfigError) return refuse(deps, ref, err.message, log);
-      throw err;
-    }
+  if (buckets !== undefined) {
     notes.push(
       buckets.scheme === 'hash'
         ? `bucketed: ${buckets.bucketCount} hash buckets for about ${sample.records} records`
@@ -215,7 +216,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     importId,
     source: { bucket, key, etag: head.etag, size: head.size },
     spec,
-    buckets,
+    buckets: buckets ?? null,
     chunks: distributed ? [] : chunks,
     chunkCount: chunks.length,
     chunkBytes: settings.CHUNK_BYTES,

@@ -57,6 +57,7 @@ export {
   type ExecutionStarter,
   formatFromKey,
   importIdFor,
+  outsideAllowlist,
   SIDECAR_SUFFIX,
   type StartDeps,
   type StartOutcome,

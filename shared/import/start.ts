@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ImportSpec, type ImportSpecInput, parseImportSpec, type StartEnv } from '../config/index.js';
-import { classifyError, ConfigError, PreflightRefusedError } from '../errors/index.js';
+import { classifyError, ConfigError, PreflightRefusedError, SourceChangedError } from '../errors/index.js';
 import type { PreflightReport } from '../memory/index.js';
-import { S3Source } from '../records/index.js';
+import { type S3ObjectInfo, S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
 import type { ShardMemory } from './memory.js';
 import { planChunks } from './plan.js';
@@ -22,6 +22,11 @@ export interface StartRequest {
   readonly etag?: string;
   /** ISO time of the event. */
   readonly eventTime: string;
+  /**
+   * Why the event's record cannot name an object, when it cannot (its key is not valid URL encoding; `key`
+   * is then the key as the event sent it). {@link startImport} refuses such a request with a FAILED report.
+   */
+  readonly invalid?: string;
 }
 
 /** Starts state machine executions by name, at most once per name. */
@@ -93,6 +98,25 @@ export function formatFromKey(key: string): ImportSpecInput['format'] | undefine
 /** Thrown inside {@link startImport} for an object that must not be imported; becomes a FAILED report. */
 class Refusal extends Error {}
 
+/**
+ * Why `s3://bucket/key` is outside `allowed`, or undefined when an entry covers it. A key with a `..` segment
+ * is never covered: S3 keys are plain strings, but a prefix check must not be passed by a key that reads as
+ * leaving its prefix (`incoming/../secret/x.csv`) to whatever later treats keys as paths.
+ *
+ * @example
+ * outsideAllowlist([{ bucket: 'data', prefix: 'incoming/' }], 'data', 'incoming/../x.csv');
+ * // 's3://data/incoming/../x.csv is outside the allowed sources: its key has a ".." path segment'
+ */
+export function outsideAllowlist(
+  allowed: StartSettings['ALLOWED_SOURCES'],
+  bucket: string,
+  key: string,
+): string | undefined {
+  const where = `s3://${bucket}/${key} is outside the allowed sources`;
+  if (key.split('/').includes('..')) return `${where}: its key has a ".." path segment`;
+  return allowed.some((a) => a.bucket === bucket && key.startsWith(a.prefix)) ? undefined : where;
+}
+
 /** {@link pingTargets} for import-start: a shard that refuses us (credentials, config) refuses the object. */
 async function refuseUnlessRetryable(targets: readonly Target[]): Promise<void> {
   try {
@@ -111,9 +135,10 @@ async function refuseUnlessRetryable(targets: readonly Target[]): Promise<void> 
  * plans the chunks and starts one execution named after bucket/key/ETag.
  *
  * - a duplicate event (the execution exists) starts nothing and logs so;
- * - an object that is refused (outside the allowlist, too large, of unknown format, with a bad spec, with
- *   Redis refusing the credentials, or projected by the memory pre-flight past `MEMORY_LIMIT` of a shard's
- *   maxmemory — unless `PREFLIGHT_FORCE`) gets a FAILED report with the reason, and nothing is written to Redis;
+ * - an object that is refused (its key unreadable in the event, outside the allowlist or with a `..` segment,
+ *   not found, too large, of unknown format, with a bad spec, with Redis refusing the credentials, or
+ *   projected by the memory pre-flight past `MEMORY_LIMIT` of a shard's maxmemory — unless `PREFLIGHT_FORCE`)
+ *   gets a FAILED report with the reason, and nothing is written to Redis;
  * - a transient problem (S3 or Redis unreachable) is thrown, so the event is retried.
  *
  * @example
@@ -123,22 +148,30 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
   const log = deps.log ?? console.log;
   const { bucket, key } = request;
   const settings = deps.settings;
+  if (request.invalid !== undefined) {
+    // The key cannot be read, so neither the object nor its sidecar can be found: refuse this record alone.
+    const importId = importIdFor(bucket, key, request.etag ?? '');
+    return refuse(deps, { importId, bucket, key }, `s3://${bucket}/${key}: ${request.invalid}`, log);
+  }
   if (key.endsWith(SIDECAR_SUFFIX)) return { status: 'ignored', reason: `${key} is an import spec sidecar` };
   if (key.endsWith('/')) return { status: 'ignored', reason: `${key} is a folder marker` };
 
-  const source = new S3Source(deps.s3, bucket, key);
-  const allowed = settings.ALLOWED_SOURCES.some((a) => a.bucket === bucket && key.startsWith(a.prefix));
-  if (!allowed) {
+  const outside = outsideAllowlist(settings.ALLOWED_SOURCES, bucket, key);
+  if (outside !== undefined) {
     // Not even a HEAD: an object outside the allowlist is none of this deployment's business.
     const importId = importIdFor(bucket, key, request.etag ?? '');
-    return refuse(
-      deps,
-      { importId, bucket, key },
-      `s3://${bucket}/${key} is outside the allowed sources`,
-      log,
-    );
+    return refuse(deps, { importId, bucket, key }, outside, log);
   }
-  const head = await source.head();
+  let head: S3ObjectInfo;
+  try {
+    head = await new S3Source(deps.s3, bucket, key).head();
+  } catch (err) {
+    // An unpinned HEAD fails this way only when the object is gone ("s3://b/k not found"): deleted after
+    // its event. No retry can bring it back, and the event's other objects still start.
+    if (!(err instanceof SourceChangedError)) throw err;
+    const importId = importIdFor(bucket, key, request.etag ?? '');
+    return refuse(deps, { importId, bucket, key }, err.message, log);
+  }
   if (request.etag !== undefined && request.etag.replace(/"/g, '') !== head.etag.replace(/"/g, '')) {
     return {
       status: 'ignored',

@@ -10,22 +10,21 @@ import {
   loadRange,
   memorySnapshot,
   pingTargets,
-  resolveBucketParams,
+  prepareImport,
+  type RedisCredentials,
   type ServerResetNote,
   type ServerResetPolicy,
   type ShardMemory,
+  withCredentials,
 } from '../shared/import/index.js';
 import type { BucketParams } from '../shared/mapping/index.js';
 import {
   checkEncodings,
-  DEFAULT_MEMORY_LIMIT,
   type EncodingCheck,
   encodingSampleKeys,
   type PreflightReport,
-  runPreflight,
-  sampleSource,
 } from '../shared/memory/index.js';
-import { parseRedisUrl, type Target, TcpTarget } from '../shared/redis/index.js';
+import { type Target, TcpTarget } from '../shared/redis/index.js';
 import { createProgress, type ProgressView, silentProgress } from './progress.js';
 import { openSource } from './source.js';
 
@@ -45,7 +44,7 @@ export interface ImportRunOptions {
   progress: boolean;
   signal?: AbortSignal;
   /** Credentials for URLs that carry none (from REDIS_USERNAME / REDIS_PASSWORD). */
-  credentials?: { username?: string; password?: string };
+  credentials?: RedisCredentials;
   /** Load even when the memory pre-flight projects a shard past the limit. @default false */
   force?: boolean;
   /** Share of maxmemory the pre-flight lets a shard reach. @default 0.85 */
@@ -87,17 +86,6 @@ export interface ImportSummary {
   encodings?: EncodingCheck;
 }
 
-/** Puts credentials from the environment into a URL that has none. */
-export function withCredentials(url: string, credentials: ImportRunOptions['credentials']): string {
-  if (!credentials?.password) return url;
-  const parsed = parseRedisUrl(url);
-  if (parsed.password !== undefined) return url;
-  const u = new URL(url);
-  u.username = encodeURIComponent(credentials.username ?? parsed.username ?? '');
-  u.password = encodeURIComponent(credentials.password);
-  return u.toString();
-}
-
 /**
  * {@link pingTargets}, with the CLI's hints: an unreachable or misconfigured Redis fails before anything is read,
  * in one line that says what to check.
@@ -120,9 +108,10 @@ export async function checkTargets(targets: readonly Target[]): Promise<void> {
 }
 
 /**
- * Runs one import from a local file: checks the shards, fixes bucket parameters, loads with progress, and
- * measures Redis memory before and after. Throws only for problems found before any write (config,
- * connection, credentials); problems during the load are in the summary's `status` and `error`.
+ * Runs one import from a local file or an S3 object: prepares it as import-start does ({@link prepareImport}:
+ * shards checked with the CLI's hints, memory pre-flight, bucket parameters), loads with progress, and measures
+ * Redis memory before and after. Throws only for problems found before any write (config, connection,
+ * credentials); problems during the load are in the summary's `status` and `error`.
  */
 export async function runImport(options: ImportRunOptions): Promise<ImportSummary> {
   const source = await openSource(
@@ -132,32 +121,18 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
   const targets = options.redis.map((url) => new TcpTarget(withCredentials(url, options.credentials)));
   try {
     await source.size();
-    await checkTargets(targets);
-    // INFO may be disabled (managed Redis): the pre-flight says so; the summary then shows memory as unreadable.
-    const memoryBefore = await memorySnapshot(targets).catch((): ShardMemory[] => []);
     const start = options.range?.start ?? 0;
-    const sample = await sampleSource(source, options.spec, {
-      start,
-      ...(options.range?.startLine === undefined ? {} : { startLine: options.range.startLine }),
-      ...(options.range?.inQuoteAtStart === undefined
-        ? {}
-        : { inQuoteAtStart: options.range.inQuoteAtStart }),
-    });
-    const preflight = await runPreflight({
+    const { memoryBefore, sample, preflight, buckets } = await prepareImport({
+      source,
       spec: options.spec,
-      sample,
       targets,
-      limit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
-      force: options.force ?? false,
+      ping: checkTargets,
+      ...(options.range ? { range: options.range } : {}),
+      ...(options.memoryLimit === undefined ? {} : { limit: options.memoryLimit }),
+      ...(options.force === undefined ? {} : { force: options.force }),
+      ...(options.onPreflight ? { onPreflight: options.onPreflight } : {}),
     });
-    options.onPreflight?.(preflight);
     if (preflight.decision === 'refuse') return refusedSummary(options, targets, memoryBefore, preflight);
-    let buckets: BucketParams | undefined;
-    if (options.spec.model.type === 'bucketed') {
-      // The bucket count is the whole dataset's: a resumed load samples the whole file, not just what is left.
-      const records = start === 0 ? sample.records : (await sampleSource(source, options.spec)).records;
-      buckets = await resolveBucketParams(options.spec, targets, records, preflight.listpack);
-    }
     const size = await source.size();
     const view: ProgressView = options.progress
       ? createProgress(basename(options.source), size - start)

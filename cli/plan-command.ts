@@ -10,10 +10,10 @@ import {
   type ShardProjection,
 } from '../shared/memory/index.js';
 import { FileSource } from '../shared/records/index.js';
+import { withCredentials } from '../shared/import/index.js';
 import { TcpTarget } from '../shared/redis/index.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, duration, int } from './format.js';
-import { withCredentials } from './import-run.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
 
 /** Default chunk size of the Lambda import (one `import-chunk` invocation per chunk). */

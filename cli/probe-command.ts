@@ -7,10 +7,10 @@ import {
   probeShards,
   type ShardHealth,
 } from '../shared/memory/index.js';
+import { withCredentials } from '../shared/import/index.js';
 import { TcpTarget } from '../shared/redis/index.js';
 import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, int } from './format.js';
-import { withCredentials } from './import-run.js';
 
 interface ProbeFlags {
   redis: string;

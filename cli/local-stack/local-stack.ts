@@ -21,7 +21,7 @@ import {
   type ImportPlan,
   type ImportReport,
   type StartOutcome,
-  withPassword,
+  withCredentials,
 } from '../../shared/import/index.js';
 import { createS3Client } from '../../shared/records/index.js';
 import { TcpTarget } from '../../shared/redis/index.js';
@@ -232,7 +232,8 @@ export class LocalImportStack {
     const clients: Clients = {
       s3,
       targets: env.REDIS_URL.map(
-        (url) => new TcpTarget(withPassword(url, env.REDIS_USERNAME, env.REDIS_PASSWORD)),
+        (url) =>
+          new TcpTarget(withCredentials(url, { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD })),
       ),
     };
     this.clients.push(clients);

@@ -1,5 +1,5 @@
 import middy, { type MiddlewareObj } from '@middy/core';
-import { loaderErrors, validateEvent, withPassword } from '../../shared/import/index.js';
+import { loaderErrors, validateEvent, withCredentials } from '../../shared/import/index.js';
 import {
   healthLogLine,
   healthMetrics,
@@ -26,7 +26,7 @@ function lambdaRuntime(): ProbeRuntime {
   const env = parseProbeEnv(process.env);
   const targets = env.REDIS_URL.map(
     (url) =>
-      new TcpTarget(withPassword(url, env.REDIS_USERNAME, env.REDIS_PASSWORD), {
+      new TcpTarget(withCredentials(url, { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD }), {
         connectTimeoutMs: env.PROBE_TIMEOUT_MS,
         commandTimeoutMs: env.PROBE_TIMEOUT_MS,
         clientName: 'redis-bulk-loader-probe',

@@ -26,6 +26,7 @@ export { loaderErrors, validateEvent } from './lambda.js';
 export { DEFAULT_MARKER_TTL_SECONDS, markerKey, readMarker, readMarkers, writeMarker } from './marker.js';
 export { type ChunkPlan, type ChunkPlanResult, DEFAULT_CHUNK_BYTES, planChunks, planRanges } from './plan.js';
 export { pingTargets } from './preflight.js';
+export { type PreparedImport, type PrepareInput, prepareImport } from './prepare.js';
 export {
   buildReport,
   describeStateError,
@@ -37,7 +38,14 @@ export {
   reportKey,
   summaryLine,
 } from './report.js';
-export { type ClientSettings, type Clients, createClients, oncePerProcess, withPassword } from './runtime.js';
+export {
+  type ClientSettings,
+  type Clients,
+  createClients,
+  oncePerProcess,
+  type RedisCredentials,
+  withCredentials,
+} from './runtime.js';
 export { S3RejectSink } from './s3-rejects.js';
 export { getText, putJson } from './s3-objects.js';
 export {
@@ -60,6 +68,7 @@ export {
   type ExecutionStarter,
   formatFromKey,
   importIdFor,
+  outsideAllowlist,
   SIDECAR_SUFFIX,
   type StartDeps,
   type StartOutcome,

@@ -10,13 +10,32 @@ export interface ClientSettings {
   readonly S3_ENDPOINT?: string | undefined;
 }
 
-/** A URL with `REDIS_USERNAME`/`REDIS_PASSWORD` filled in when it carries no password of its own. */
-export function withPassword(url: string, username?: string, password?: string): string {
-  if (password === undefined) return url;
-  const parsed = parseRedisUrl(url);
-  if (parsed.password !== undefined) return url;
+/** A user name and password for Redis URLs that carry none (`REDIS_USERNAME` / `REDIS_PASSWORD`). */
+export interface RedisCredentials {
+  /** ACL user; without one the password is for the `default` user. */
+  readonly username?: string | undefined;
+  /** Never logged: URLs are shown through their redacted `name`. */
+  readonly password?: string | undefined;
+}
+
+/**
+ * The URL with `credentials` filled in, when it carries no password of its own (a password in the URL wins).
+ * Without a password in `credentials` the URL is returned as it is. The URL is checked first
+ * (`parseRedisUrl`), so a malformed one is a `ConfigError` whose message shows it redacted; the
+ * password given here appears in no message either.
+ *
+ * @example
+ * withCredentials('redis://cache:6379', { username: 'loader', password: 'p@ss' });
+ * // 'redis://loader:p%40ss@cache:6379'
+ */
+export function withCredentials(url: string, credentials?: RedisCredentials): string {
+  const password = credentials?.password;
+  // An empty password is no password (an unset variable in some deployment tools).
+  if (password === undefined || password === '') return url;
+  if (parseRedisUrl(url).password !== undefined) return url;
+  // Only reached for a URL parseRedisUrl accepted: `new URL` cannot throw (and echo the URL) here.
   const u = new URL(url);
-  u.username = encodeURIComponent(username ?? parsed.username ?? '');
+  u.username = encodeURIComponent(credentials?.username ?? '');
   u.password = encodeURIComponent(password);
   return u.toString();
 }
@@ -39,7 +58,10 @@ export async function createClients(settings: ClientSettings): Promise<Clients> 
   return {
     s3: await createS3Client(settings.S3_ENDPOINT === undefined ? {} : { endpoint: settings.S3_ENDPOINT }),
     targets: settings.REDIS_URL.map(
-      (url) => new TcpTarget(withPassword(url, settings.REDIS_USERNAME, settings.REDIS_PASSWORD)),
+      (url) =>
+        new TcpTarget(
+          withCredentials(url, { username: settings.REDIS_USERNAME, password: settings.REDIS_PASSWORD }),
+        ),
     ),
   };
 }

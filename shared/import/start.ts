@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ImportSpec, type ImportSpecInput, parseImportSpec, type StartEnv } from '../config/index.js';
-import { classifyError, ConfigError, PreflightRefusedError } from '../errors/index.js';
-import { type PreflightReport, runPreflight, sampleSource } from '../memory/index.js';
-import { S3Source } from '../records/index.js';
+import { classifyError, ConfigError, PreflightRefusedError, SourceChangedError } from '../errors/index.js';
+import type { PreflightReport } from '../memory/index.js';
+import { type S3ObjectInfo, S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
-import { resolveBucketParams } from './buckets.js';
-import { memorySnapshot, type ShardMemory } from './memory.js';
+import type { ShardMemory } from './memory.js';
 import { planChunks } from './plan.js';
 import { pingTargets } from './preflight.js';
+import { type PreparedImport, prepareImport } from './prepare.js';
 import { buildReport, reportKey } from './report.js';
 import { getText, putJson } from './s3-objects.js';
 import type { ImportPlan } from './schemas.js';
@@ -22,6 +22,11 @@ export interface StartRequest {
   readonly etag?: string;
   /** ISO time of the event. */
   readonly eventTime: string;
+  /**
+   * Why the event's record cannot name an object, when it cannot (its key is not valid URL encoding; `key`
+   * is then the key as the event sent it). {@link startImport} refuses such a request with a FAILED report.
+   */
+  readonly invalid?: string;
 }
 
 /** Starts state machine executions by name, at most once per name. */
@@ -94,15 +99,46 @@ export function formatFromKey(key: string): ImportSpecInput['format'] | undefine
 class Refusal extends Error {}
 
 /**
+ * Why `s3://bucket/key` is outside `allowed`, or undefined when an entry covers it. A key with a `..` segment
+ * is never covered: S3 keys are plain strings, but a prefix check must not be passed by a key that reads as
+ * leaving its prefix (`incoming/../secret/x.csv`) to whatever later treats keys as paths.
+ *
+ * @example
+ * outsideAllowlist([{ bucket: 'data', prefix: 'incoming/' }], 'data', 'incoming/../x.csv');
+ * // 's3://data/incoming/../x.csv is outside the allowed sources: its key has a ".." path segment'
+ */
+export function outsideAllowlist(
+  allowed: StartSettings['ALLOWED_SOURCES'],
+  bucket: string,
+  key: string,
+): string | undefined {
+  const where = `s3://${bucket}/${key} is outside the allowed sources`;
+  if (key.split('/').includes('..')) return `${where}: its key has a ".." path segment`;
+  return allowed.some((a) => a.bucket === bucket && key.startsWith(a.prefix)) ? undefined : where;
+}
+
+/** {@link pingTargets} for import-start: a shard that refuses us (credentials, config) refuses the object. */
+async function refuseUnlessRetryable(targets: readonly Target[]): Promise<void> {
+  try {
+    await pingTargets(targets);
+  } catch (err) {
+    const e = classifyError(err);
+    if (e.retryable) throw e;
+    throw new Refusal(`${e.name}: ${e.message}`);
+  }
+}
+
+/**
  * Handles one created object: checks it (allowlist, size), resolves its import spec (deployment default,
  * overridden field by field by a sidecar `<key>.import.json`), checks Redis, runs the memory pre-flight on a
- * sample of the object, fixes the bucket parameters, plans the chunks and starts one execution named after
- * bucket/key/ETag.
+ * sample of the object and fixes the bucket parameters (these three as the CLI does: {@link prepareImport}),
+ * plans the chunks and starts one execution named after bucket/key/ETag.
  *
  * - a duplicate event (the execution exists) starts nothing and logs so;
- * - an object that is refused (outside the allowlist, too large, of unknown format, with a bad spec, with
- *   Redis refusing the credentials, or projected by the memory pre-flight past `MEMORY_LIMIT` of a shard's
- *   maxmemory — unless `PREFLIGHT_FORCE`) gets a FAILED report with the reason, and nothing is written to Redis;
+ * - an object that is refused (its key unreadable in the event, outside the allowlist or with a `..` segment,
+ *   not found, too large, of unknown format, with a bad spec, with Redis refusing the credentials, or
+ *   projected by the memory pre-flight past `MEMORY_LIMIT` of a shard's maxmemory — unless `PREFLIGHT_FORCE`)
+ *   gets a FAILED report with the reason, and nothing is written to Redis;
  * - a transient problem (S3 or Redis unreachable) is thrown, so the event is retried.
  *
  * @example
@@ -112,22 +148,30 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
   const log = deps.log ?? console.log;
   const { bucket, key } = request;
   const settings = deps.settings;
+  if (request.invalid !== undefined) {
+    // The key cannot be read, so neither the object nor its sidecar can be found: refuse this record alone.
+    const importId = importIdFor(bucket, key, request.etag ?? '');
+    return refuse(deps, { importId, bucket, key }, `s3://${bucket}/${key}: ${request.invalid}`, log);
+  }
   if (key.endsWith(SIDECAR_SUFFIX)) return { status: 'ignored', reason: `${key} is an import spec sidecar` };
   if (key.endsWith('/')) return { status: 'ignored', reason: `${key} is a folder marker` };
 
-  const source = new S3Source(deps.s3, bucket, key);
-  const allowed = settings.ALLOWED_SOURCES.some((a) => a.bucket === bucket && key.startsWith(a.prefix));
-  if (!allowed) {
+  const outside = outsideAllowlist(settings.ALLOWED_SOURCES, bucket, key);
+  if (outside !== undefined) {
     // Not even a HEAD: an object outside the allowlist is none of this deployment's business.
     const importId = importIdFor(bucket, key, request.etag ?? '');
-    return refuse(
-      deps,
-      { importId, bucket, key },
-      `s3://${bucket}/${key} is outside the allowed sources`,
-      log,
-    );
+    return refuse(deps, { importId, bucket, key }, outside, log);
   }
-  const head = await source.head();
+  let head: S3ObjectInfo;
+  try {
+    head = await new S3Source(deps.s3, bucket, key).head();
+  } catch (err) {
+    // An unpinned HEAD fails this way only when the object is gone ("s3://b/k not found"): deleted after
+    // its event. No retry can bring it back, and the event's other objects still start.
+    if (!(err instanceof SourceChangedError)) throw err;
+    const importId = importIdFor(bucket, key, request.etag ?? '');
+    return refuse(deps, { importId, bucket, key }, err.message, log);
+  }
   if (request.etag !== undefined && request.etag.replace(/"/g, '') !== head.etag.replace(/"/g, '')) {
     return {
       status: 'ignored',
@@ -145,7 +189,9 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     return { status: 'duplicate', importId, executionArn: existing };
   }
 
+  const pinned = new S3Source(deps.s3, bucket, key, { etag: head.etag, size: head.size });
   let spec: ImportSpec;
+  let prepared: PreparedImport;
   try {
     if (head.size > settings.MAX_OBJECT_BYTES) {
       throw new Refusal(
@@ -153,27 +199,22 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
       );
     }
     spec = await resolveSpec(deps.s3, bucket, key, settings.DEFAULT_SPEC);
-    await pingTargets(deps.targets).catch((err: unknown) => {
-      const e = classifyError(err);
-      if (e.retryable) throw e;
-      throw new Refusal(`${e.name}: ${e.message}`);
+    prepared = await prepareImport({
+      source: pinned,
+      spec,
+      targets: deps.targets,
+      limit: settings.MEMORY_LIMIT,
+      force: settings.PREFLIGHT_FORCE,
+      ping: refuseUnlessRetryable,
     });
   } catch (err) {
+    // A Refusal (the object, its spec, or Redis refusing the credentials) or a ConfigError (e.g. bucket
+    // parameters that clash with the dataset's) cannot be fixed by a retry: a FAILED report says why.
     if (err instanceof Refusal) return refuse(deps, ref, err.message, log);
     if (err instanceof ConfigError) return refuse(deps, ref, err.message, log);
     throw err;
   }
-
-  const pinned = new S3Source(deps.s3, bucket, key, { etag: head.etag, size: head.size });
-  const memoryBefore = await memorySnapshot(deps.targets);
-  const sample = await sampleSource(pinned, spec);
-  const preflight = await runPreflight({
-    spec,
-    sample,
-    targets: deps.targets,
-    limit: settings.MEMORY_LIMIT,
-    force: settings.PREFLIGHT_FORCE,
-  });
+  const { memoryBefore, sample, preflight, buckets } = prepared;
   const preflightNotes = preflight.warnings.map((w) => `memory pre-flight: ${w}`);
   for (const note of preflightNotes) log(`import ${importId}: ${note}`);
   if (preflight.decision === 'refuse') {
@@ -192,14 +233,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
 
   const { chunks, notes } = await planChunks(pinned, spec, settings.CHUNK_BYTES);
   notes.push(...preflightNotes);
-  let buckets: ImportPlan['buckets'] = null;
-  if (spec.model.type === 'bucketed') {
-    try {
-      buckets = await resolveBucketParams(spec, deps.targets, sample.records, preflight.listpack);
-    } catch (err) {
-      if (err instanceof ConfigError) return refuse(deps, ref, err.message, log);
-      throw err;
-    }
+  if (buckets !== undefined) {
     notes.push(
       buckets.scheme === 'hash'
         ? `bucketed: ${buckets.bucketCount} hash buckets for about ${sample.records} records`
@@ -215,7 +249,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     importId,
     source: { bucket, key, etag: head.etag, size: head.size },
     spec,
-    buckets,
+    buckets: buckets ?? null,
     chunks: distributed ? [] : chunks,
     chunkCount: chunks.length,
     chunkBytes: settings.CHUNK_BYTES,

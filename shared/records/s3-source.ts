@@ -45,7 +45,8 @@ function sameEtag(a: string | undefined, b: string | undefined): boolean {
 /**
  * An S3 object as a {@link ByteSource}: consecutive ranged GETs (`windowBytes` each), every one pinned to the
  * object's ETag with `If-Match`, so a load never mixes two versions of an object. A changed or deleted object
- * (HTTP 412, 404, 416, or a reply whose ETag or total size differs) is a {@link SourceChangedError}; throttling
+ * (HTTP 412, 404, 416, or a reply whose ETag or total size differs) is a {@link SourceChangedError} (a 404 says
+ * `s3://bucket/key not found`); throttling
  * and lost connections are retried per window, resuming at the byte reached.
  *
  * @example
@@ -187,7 +188,10 @@ export class S3Source implements ByteSource {
     const name = errorName(err);
     if (code === 412 || name === 'PreconditionFailed') return this.changed('If-Match failed', err);
     if (code === 404 || name === 'NoSuchKey' || name === 'NotFound') {
-      return this.changed('the object is gone', err);
+      // Not "changed": nothing was read yet when an unpinned HEAD finds no object (deleted after its event,
+      // or a wrong key); the ETag is named only when a load had pinned one.
+      const pinned = this.etag === undefined ? '' : ` (deleted after the import pinned ETag ${this.etag})`;
+      return new SourceChangedError(`${this.name} not found${pinned}`, { cause: err });
     }
     if (code === 416 || name === 'InvalidRange') return this.changed('the range is past its end', err);
     const error = classifyError(err);

@@ -2,7 +2,8 @@ import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { S3RejectSink } from '../../../shared/import/index.js';
-import { S3Source } from '../../../shared/records/index.js';
+import { LOCAL_S3_CREDENTIALS } from '../../../cli/local-stack/local-s3.js';
+import { createS3Client, S3Source } from '../../../shared/records/index.js';
 import { randomPrefix } from '../../support/files.js';
 import { getObjectText, putObject, TEST_BUCKET, useS3 } from '../../support/s3.js';
 
@@ -60,7 +61,35 @@ describe('S3Source against s3rver', () => {
     const etag = await putObject(s3.server, key, 'id\n1\n');
     await s3.server.client.send(new DeleteObjectCommand({ Bucket: TEST_BUCKET, Key: key }));
     const source = new S3Source(s3.server.client, TEST_BUCKET, key, { etag, size: 5 });
-    await expect(collect(source, 0)).rejects.toMatchObject({ name: 'SourceChangedError' });
+    await expect(collect(source, 0)).rejects.toMatchObject({
+      name: 'SourceChangedError',
+      message: `s3://${TEST_BUCKET}/${key} not found (deleted after the import pinned ETag ${etag})`,
+    });
+  });
+
+  it('a missing object: HEAD says "s3://bucket/key not found", after one request and no retries', async () => {
+    const key = `${randomPrefix()}/never-put.csv`;
+    const client = await createS3Client({ endpoint: s3.server.endpoint, credentials: LOCAL_S3_CREDENTIALS });
+    let requests = 0;
+    // The deserialize step runs once per HTTP attempt, the SDK's own retries included.
+    client.middlewareStack.add(
+      (next) => (args) => {
+        requests++;
+        return next(args);
+      },
+      { step: 'deserialize' },
+    );
+    try {
+      const error = await new S3Source(client, TEST_BUCKET, key).head().catch((err: unknown) => err);
+      expect(error).toMatchObject({
+        name: 'SourceChangedError',
+        retryable: false,
+        message: `s3://${TEST_BUCKET}/${key} not found`,
+      });
+      expect(requests).toBe(1);
+    } finally {
+      client.destroy();
+    }
   });
 });
 

@@ -1,0 +1,91 @@
+import type { ImportSpec } from '../config/index.js';
+import type { BucketParams } from '../mapping/index.js';
+import {
+  DEFAULT_MEMORY_LIMIT,
+  type PreflightReport,
+  runPreflight,
+  sampleSource,
+  type SourceSample,
+} from '../memory/index.js';
+import type { ByteSource } from '../records/index.js';
+import type { Target } from '../redis/index.js';
+import { resolveBucketParams } from './buckets.js';
+import { memorySnapshot, type ShardMemory } from './memory.js';
+import { pingTargets } from './preflight.js';
+
+/** What {@link prepareImport} looks at. */
+export interface PrepareInput {
+  readonly source: ByteSource;
+  readonly spec: ImportSpec;
+  readonly targets: readonly Target[];
+  /** Where the load starts, for a resumed load (the sample is taken from there). @default the whole source */
+  readonly range?: {
+    readonly start?: number;
+    readonly startLine?: number;
+    readonly inQuoteAtStart?: boolean;
+  };
+  /** Share of maxmemory the pre-flight lets a shard reach. @default 0.85 */
+  readonly limit?: number;
+  /** Proceed even when the pre-flight projects a shard past `limit`. @default false */
+  readonly force?: boolean;
+  /**
+   * How the targets are checked before anything is read: callers turn its errors into their own messages
+   * (the CLI adds hints, import-start refuses the object). @default pingTargets
+   */
+  readonly ping?: (targets: readonly Target[]) => Promise<void>;
+  /** Told the pre-flight's report as soon as it is made, before the bucket parameters are fixed. */
+  readonly onPreflight?: (report: PreflightReport) => void;
+}
+
+/** What a load needs to know before its first write. */
+export interface PreparedImport {
+  /** `INFO memory` of every shard before the load; empty when INFO cannot be read (the pre-flight warns). */
+  readonly memoryBefore: ShardMemory[];
+  /** The sample of the source the pre-flight projected from (also the records behind the bucket count). */
+  readonly sample: SourceSample;
+  readonly preflight: PreflightReport;
+  /**
+   * The bucketed model's parameters, stored with the dataset; undefined for the other models and when the
+   * pre-flight refused (then nothing was written to Redis).
+   */
+  readonly buckets: BucketParams | undefined;
+}
+
+/**
+ * Everything before a load's first write, the same for the CLI and import-start: pings the shards, reads their
+ * memory, samples the source, runs the memory pre-flight and — unless it refused — fixes the bucket
+ * parameters (the only step that writes: the dataset's meta hash). Errors are thrown as they come (see
+ * `ping` for the first step); a refusal is a result: `preflight.decision === 'refuse'`.
+ *
+ * @example
+ * const prepared = await prepareImport({ source, spec, targets, limit: 0.85 });
+ * if (prepared.preflight.decision === 'refuse') return refuse(prepared.preflight.refusal);
+ * await loadRange({ source, spec, targets, rejects, ...(prepared.buckets ? { buckets: prepared.buckets } : {}) });
+ */
+export async function prepareImport(input: PrepareInput): Promise<PreparedImport> {
+  const { source, spec, targets, range } = input;
+  await (input.ping ?? pingTargets)(targets);
+  // INFO may be disabled (managed Redis): the pre-flight says so, and the reports show memory as unreadable.
+  const memoryBefore = await memorySnapshot(targets).catch((): ShardMemory[] => []);
+  const start = range?.start ?? 0;
+  const sample = await sampleSource(source, spec, {
+    start,
+    ...(range?.startLine === undefined ? {} : { startLine: range.startLine }),
+    ...(range?.inQuoteAtStart === undefined ? {} : { inQuoteAtStart: range.inQuoteAtStart }),
+  });
+  const preflight = await runPreflight({
+    spec,
+    sample,
+    targets,
+    limit: input.limit ?? DEFAULT_MEMORY_LIMIT,
+    force: input.force ?? false,
+  });
+  input.onPreflight?.(preflight);
+  if (preflight.decision === 'refuse' || spec.model.type !== 'bucketed') {
+    return { memoryBefore, sample, preflight, buckets: undefined };
+  }
+  // The bucket count is the whole dataset's: a resumed load samples the whole source, not just what is left.
+  const records = start === 0 ? sample.records : (await sampleSource(source, spec)).records;
+  const buckets = await resolveBucketParams(spec, targets, records, preflight.listpack);
+  return { memoryBefore, sample, preflight, buckets };
+}

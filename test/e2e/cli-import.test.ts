@@ -116,7 +116,9 @@ describe('redis-bulk-loader import', () => {
     const result = await runCli(['import', file, '--redis', redis.server.url, '--spec', spec]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain(`spec file ${spec} is invalid: format: Unrecognized key: "delimeter"`);
+    expect(result.stderr).toContain(
+      `spec file ${spec} is invalid: format.delimeter: unknown key; did you mean delimiter?`,
+    );
     const noKey = await runCli(['import', file, '--redis', redis.server.url, '--value', 'score']);
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toMatch(/--key is required/);

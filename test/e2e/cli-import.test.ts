@@ -151,9 +151,13 @@ describe('redis-bulk-loader import', () => {
       `${p}.csv`,
       `id,score\n${Array.from({ length: 20 }, (_, i) => (i % 2 ? `${i},1` : `${i}`)).join('\n')}\n`,
     );
+    // 20 records are fewer than the default minRecords (1000), below which the budget is not applied.
+    const spec = await tmp.write(`${p}.json`, JSON.stringify({ rejectBudget: { minRecords: 10 } }));
     const result = await runCli([
       'import',
       file,
+      '--spec',
+      spec,
       '--redis',
       redis.server.url,
       '--key',

@@ -40,7 +40,8 @@ Exit codes:
   2    bad command line or import spec, a CSV header without a field the spec needs, or a TLS setting
        the server refutes (CA, server name, plain-text port); nothing was written
   3    fatal: Redis unreachable, wrong credentials, Redis out of memory, source unreadable, retries spent
-  4    the reject budget was exceeded (rejectBudget.fraction of the records read)
+  4    the reject budget was exceeded: more than rejectBudget.fraction of the records read were rejected,
+       once rejectBudget.minRecords were read (a smaller file never fails on the fraction)
   5    refused by the memory pre-flight: the load would fill a shard past --memory-limit of maxmemory;
        nothing was written (use the suggested model, free memory, or --force)
   6    probe: a shard is at or above the --fail-on status (default critical)

@@ -116,7 +116,7 @@ export function registerImport(program: Command): void {
     )
     .option(
       '--reject-budget <fraction>',
-      'stop when more than this share of records is rejected (default 0.01)',
+      'stop when more than this share of records is rejected, once rejectBudget.minRecords (1000) were read (default 0.01)',
       fraction,
     )
     .option('--rejects <file>', 'rejects file (default: ./<file name>.rejects.jsonl)')

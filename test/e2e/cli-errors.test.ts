@@ -47,6 +47,27 @@ describe('import --json: a failure before loading is a JSON error object on stdo
     });
   });
 
+  it('a typo in the spec file is named, not hidden behind "--value is required"', async () => {
+    const p = randomPrefix();
+    const file = await tmp.write(`${p}.csv`, 'id,score\n1,10\n');
+    const spec = await tmp.write(`${p}.json`, JSON.stringify({ model: { type: 'string', valu: 'score' } }));
+    const result = await runCli([
+      'import',
+      file,
+      '--redis',
+      redis.server.url,
+      '-k',
+      `${p}:{id}`,
+      '--spec',
+      spec,
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `redis-bulk-loader: spec file ${spec} is invalid: model.value: required (expected a string or an array); ` +
+        'model.valu: unknown key; did you mean value?',
+    );
+  });
+
   it('an unreachable Redis: FatalError, exit 3', async () => {
     const p = randomPrefix();
     const file = await tmp.write(`${p}.csv`, 'id,score\n1,10\n');

@@ -1,13 +1,15 @@
 import { basename } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, classifyError } from '../shared/errors/index.js';
-import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
+import { ConfigError, type LoaderError } from '../shared/errors/index.js';
+import { commandError, EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 import { runImport } from './import-run.js';
 import { formatPreflight, memoryLimitOption } from './plan-command.js';
+import { checkColumns, checkSource } from './source-checks.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
 import { formatSummary } from './summary.js';
+import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
-interface ImportFlags extends SpecFlags {
+interface ImportFlags extends SpecFlags, TlsFlags {
   redis: string;
   rejects?: string;
   startOffset?: number;
@@ -34,9 +36,20 @@ function fraction(text: string): number {
   return n;
 }
 
+/** The exit code of a load a signal stopped at a batch boundary (128 + the signal's number). */
+const SIGNAL_EXIT = { SIGINT: ExitCode.Interrupted, SIGTERM: ExitCode.Terminated } as const;
+type StopSignal = keyof typeof SIGNAL_EXIT;
+
+/** What `import --json` prints on stdout when it fails before loading: no summary exists yet. */
+export interface ImportErrorOutput {
+  status: 'error';
+  error: { name: string; code: string; message: string };
+  exitCode: number;
+}
+
 /** Registers `import <file>` on the program. */
 export function registerImport(program: Command): void {
-  program
+  const command = program
     .command('import')
     .summary('load a CSV or JSONL file into Redis')
     .description(
@@ -103,7 +116,7 @@ export function registerImport(program: Command): void {
     )
     .option(
       '--reject-budget <fraction>',
-      'stop when more than this share of records is rejected (default 0.01)',
+      'stop when more than this share of records is rejected, once rejectBudget.minRecords (1000) were read (default 0.01)',
       fraction,
     )
     .option('--rejects <file>', 'rejects file (default: ./<file name>.rejects.jsonl)')
@@ -124,18 +137,28 @@ export function registerImport(program: Command): void {
     )
     .option('--force', 'load even when the memory pre-flight refuses (Redis may run out of memory)', false)
     .option('--no-progress', 'no progress bar')
-    .option('--json', 'print the summary as JSON on stdout', false)
+    .option(
+      '--json',
+      'print the summary as JSON on stdout; a failure before loading prints {"status":"error",…}',
+      false,
+    );
+  addTlsOptions(command)
     .addHelpText(
       'after',
       `
 Credentials: put them in the URL (redis://user:password@host:6379/0) or in REDIS_USERNAME and
 REDIS_PASSWORD, which apply to URLs without a password. Passwords are never printed.
+${TLS_HELP}
+
+Stopping: Ctrl-C or SIGTERM stops at the next batch boundary; the summary prints the --start-offset and
+--start-line to resume from (everything before it is handled). An offset past the end of the file is an error.
 ${EXIT_CODES_HELP}
 
 Examples:
   redis-bulk-loader import users.csv --key 'user:{id}' --value score
   redis-bulk-loader import users.csv --key 'user:{id}' --value score --model bucketed --ttl 86400 --ttl-jitter 10
-  redis-bulk-loader import events.jsonl --spec events.import.json --redis redis://10.0.0.1:6379,redis://10.0.0.2:6379`,
+  redis-bulk-loader import events.jsonl --spec events.import.json --redis redis://10.0.0.1:6379,redis://10.0.0.2:6379
+  redis-bulk-loader import users.csv -k 'user:{id}' -v score --redis rediss://cache.internal:6380 --tls-ca ca.pem`,
     )
     .action(async (file: string, flags: ImportFlags) => {
       process.exitCode = await importAction(file, flags);
@@ -144,21 +167,28 @@ Examples:
 
 async function importAction(file: string, flags: ImportFlags): Promise<number> {
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts > 1) process.exit(ExitCode.Interrupted);
-    process.stderr.write('\nstopping at the next batch boundary (Ctrl-C again to quit at once)…\n');
+  let stoppedBy: StopSignal | undefined;
+  const onSignal = (signal: StopSignal) => {
+    // The second signal, whichever it is, quits at once: the user (or the supervisor) will not wait.
+    if (stoppedBy !== undefined) process.exit(SIGNAL_EXIT[signal]);
+    stoppedBy = signal;
+    const again = signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal';
+    process.stderr.write(`\n${signal}: stopping at the next batch boundary (${again} to quit at once)…\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const spec = await resolveSpec(file, flags);
+    if (spec.format.type === 'csv' && spec.format.columns) {
+      checkColumns(spec, spec.format.columns, flags.columns ? '--columns' : 'format.columns');
+    }
     const redis = flags.redis
       .split(',')
       .map((u) => u.trim())
       .filter(Boolean);
     if (redis.length === 0) throw new ConfigError('--redis needs at least one URL');
+    const tls = await tlsOptions(flags, redis);
     const summary = await runImport({
       source: file,
       redis,
@@ -168,6 +198,12 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       signal: controller.signal,
       credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
       force: flags.force,
+      ...(tls ? { tls } : {}),
+      inspectSource: (source) =>
+        checkSource(source, spec, {
+          label: file,
+          ...(flags.startOffset === undefined ? {} : { startOffset: flags.startOffset }),
+        }),
       ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
       ...(flags.memoryLimit === undefined ? {} : { memoryLimit: flags.memoryLimit }),
       onPreflight: (report) => {
@@ -191,16 +227,27 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       process.stderr.write('refused by the memory pre-flight: nothing was written (--force loads anyway)\n');
     } else process.stderr.write(`${formatSummary(summary)}\n`);
     if (summary.status === 'refused') return ExitCode.PreflightRefused;
-    if (summary.status === 'interrupted') return ExitCode.Interrupted;
+    if (summary.status === 'interrupted') return SIGNAL_EXIT[stoppedBy ?? 'SIGINT'];
     if (summary.status === 'failed') {
       return summary.error?.name === 'RejectBudgetExceededError' ? ExitCode.RejectBudget : ExitCode.Fatal;
     }
     return ExitCode.Ok;
   } catch (err) {
-    const e = classifyError(err);
+    const e = commandError(err);
+    const exitCode = exitCodeFor(e);
+    if (flags.json) process.stdout.write(`${JSON.stringify(errorOutput(e, exitCode), null, 2)}\n`);
     process.stderr.write(`redis-bulk-loader: ${e.message}\n`);
-    return exitCodeFor(e);
+    return exitCode;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
+}
+
+function errorOutput(error: LoaderError, exitCode: number): ImportErrorOutput {
+  return {
+    status: 'error',
+    error: { name: error.name, code: error.code, message: error.message },
+    exitCode,
+  };
 }

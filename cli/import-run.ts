@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import type tls from 'node:tls';
 import type { ImportSpec } from '../shared/config/index.js';
 import { AuthError, classifyError, FatalError } from '../shared/errors/index.js';
 import {
@@ -24,6 +25,7 @@ import {
   encodingSampleKeys,
   type PreflightReport,
 } from '../shared/memory/index.js';
+import type { ByteSource } from '../shared/records/index.js';
 import { type Target, TcpTarget } from '../shared/redis/index.js';
 import { createProgress, type ProgressView, silentProgress } from './progress.js';
 import { openSource } from './source.js';
@@ -55,6 +57,13 @@ export interface ImportRunOptions {
   onServerReset?: ServerResetPolicy;
   /** Told about each server reset as it is seen. */
   onReset?: (note: ServerResetNote) => void;
+  /** `tls.connect` options for `rediss://` shards (CA, server name). */
+  tls?: tls.ConnectionOptions;
+  /**
+   * Checks the opened source before any shard is contacted (resume offset, CSV header); a thrown error ends the
+   * import before anything is written.
+   */
+  inspectSource?: (source: ByteSource) => Promise<void>;
 }
 
 /** The outcome of an import, as printed by the CLI (and as `--json`). */
@@ -118,9 +127,13 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     options.source,
     options.s3Endpoint === undefined ? {} : { endpoint: options.s3Endpoint },
   );
-  const targets = options.redis.map((url) => new TcpTarget(withCredentials(url, options.credentials)));
+  const targets = options.redis.map(
+    (url) =>
+      new TcpTarget(withCredentials(url, options.credentials), options.tls ? { tls: options.tls } : {}),
+  );
   try {
     await source.size();
+    await options.inspectSource?.(source);
     const start = options.range?.start ?? 0;
     const { memoryBefore, sample, preflight, buckets } = await prepareImport({
       source,

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, classifyError } from '../shared/errors/index.js';
+import { ConfigError } from '../shared/errors/index.js';
 import {
   assessPreflight,
   DEFAULT_MEMORY_LIMIT,
@@ -12,9 +12,10 @@ import {
 import { FileSource } from '../shared/records/index.js';
 import { withCredentials } from '../shared/import/index.js';
 import { TcpTarget } from '../shared/redis/index.js';
-import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, duration, int } from './format.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
+import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
 /** Default chunk size of the Lambda import (one `import-chunk` invocation per chunk). */
 const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -32,7 +33,7 @@ export const DEFAULT_RATES = {
   bucketed: 550_000,
 } as const;
 
-interface PlanFlags extends SpecFlags {
+interface PlanFlags extends SpecFlags, TlsFlags {
   redis?: string;
   chunkSize: number;
   concurrency: number;
@@ -129,7 +130,7 @@ export function formatPreflight(r: PreflightReport, extra: readonly [string, str
 
 /** Registers `plan <file>`: rows, memory per model, chunks and time, without writing anything. */
 export function registerPlan(program: Command): void {
-  program
+  const command = program
     .command('plan')
     .summary('estimate rows, Redis memory per model, chunks and time; writes nothing')
     .description(
@@ -142,7 +143,7 @@ export function registerPlan(program: Command): void {
     .argument('<file>', 'CSV (.csv, .tsv) or JSON Lines (.jsonl, .ndjson) file')
     .option(
       '-r, --redis <urls>',
-      'comma-separated redis:// URLs, one per shard (default: env REDIS_URL; none: offline)',
+      'comma-separated redis:// or rediss:// URLs, one per shard (default: env REDIS_URL; none: offline)',
     )
     .option('-s, --spec <file>', 'import spec JSON file')
     .addOption(
@@ -173,10 +174,12 @@ export function registerPlan(program: Command): void {
       memoryLimitOption,
     )
     .option('--rate <keys/s>', 'expected keys per second of one loader process', positive('--rate'))
-    .option('--json', 'print the plan as JSON on stdout', false)
+    .option('--json', 'print the plan as JSON on stdout', false);
+  addTlsOptions(command)
     .addHelpText(
       'after',
-      `
+      `${TLS_HELP}
+
 Expected time assumes one loader process at a rate measured on a 2-core machine against a local Redis
 (string ${int(DEFAULT_RATES.string)}/s, with TTL ${int(DEFAULT_RATES.stringTtl)}/s, hash ${int(DEFAULT_RATES.hash)}/s, bucketed ${int(DEFAULT_RATES.bucketed)}/s): pass --rate for yours.
 
@@ -204,8 +207,11 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
     await source.size().catch((err: unknown) => {
       throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
     });
-    for (const url of urls)
-      targets.push(new TcpTarget(withCredentials(url, credentials), { connectTimeoutMs: 3000 }));
+    const tls = await tlsOptions(flags, urls);
+    for (const url of urls) {
+      const options = { connectTimeoutMs: 3000, ...(tls ? { tls } : {}) };
+      targets.push(new TcpTarget(withCredentials(url, credentials), options));
+    }
     const sample = await sampleSource(source, spec);
     const readings = await Promise.all(targets.map((t) => readShard(t)));
     const report = assessPreflight({
@@ -258,7 +264,7 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
     }
     return ExitCode.Ok;
   } catch (err) {
-    const e = classifyError(err);
+    const e = commandError(err);
     process.stderr.write(`redis-bulk-loader plan: ${e.message}\n`);
     return exitCodeFor(e);
   } finally {

@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import { ConfigError, classifyError } from '../shared/errors/index.js';
+import { ConfigError } from '../shared/errors/index.js';
 import {
   DEFAULT_THRESHOLDS,
   type HealthStatus,
@@ -9,10 +9,11 @@ import {
 } from '../shared/memory/index.js';
 import { withCredentials } from '../shared/import/index.js';
 import { TcpTarget } from '../shared/redis/index.js';
-import { ExitCode, exitCodeFor } from './exit-codes.js';
+import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, int } from './format.js';
+import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
-interface ProbeFlags {
+interface ProbeFlags extends TlsFlags {
   redis: string;
   warn: number;
   critical: number;
@@ -111,7 +112,7 @@ const RANK: Record<HealthStatus, number> = { ok: 0, warn: 1, critical: 2 };
 
 /** Registers `probe`: the health/memory probe of the health-probe Lambda, as a table or JSON. */
 export function registerProbe(program: Command): void {
-  program
+  const command = program
     .command('probe')
     .summary('check the health and memory of each Redis shard')
     .description(
@@ -156,10 +157,12 @@ export function registerProbe(program: Command): void {
         .choices(['warn', 'critical', 'never'])
         .default('critical'),
     )
-    .option('--json', 'print the report as JSON on stdout', false)
+    .option('--json', 'print the report as JSON on stdout', false);
+  addTlsOptions(command)
     .addHelpText(
       'after',
-      `
+      `${TLS_HELP}
+
 Exit codes: 0 no shard at or above --fail-on; 2 bad command line; 6 a shard at or above --fail-on.
 
 Examples:
@@ -181,11 +184,13 @@ async function probeAction(flags: ProbeFlags): Promise<number> {
       .filter(Boolean);
     if (urls.length === 0) throw new ConfigError('--redis needs at least one URL');
     const credentials = { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD };
+    const tls = await tlsOptions(flags, urls);
     for (const url of urls) {
       targets.push(
         new TcpTarget(withCredentials(url, credentials), {
           connectTimeoutMs: flags.timeout,
           commandTimeoutMs: flags.timeout,
+          ...(tls ? { tls } : {}),
         }),
       );
     }
@@ -198,7 +203,7 @@ async function probeAction(flags: ProbeFlags): Promise<number> {
     if (flags.failOn !== 'never' && RANK[report.status] >= RANK[flags.failOn]) return ExitCode.Unhealthy;
     return ExitCode.Ok;
   } catch (err) {
-    const e = classifyError(err);
+    const e = commandError(err);
     process.stderr.write(`redis-bulk-loader probe: ${e.message}\n`);
     return exitCodeFor(e);
   } finally {

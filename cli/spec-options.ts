@@ -99,7 +99,9 @@ export async function resolveSpec(sourcePath: string, flags: SpecFlags): Promise
   if (flags.bucketSize !== undefined) model.bucketSize = flags.bucketSize;
   if (flags.bucketCount !== undefined) model.bucketCount = flags.bucketCount;
   if (flags.bucketPrefix) model.prefix = flags.bucketPrefix;
-  if ((model.type === 'string' || model.type === 'bucketed') && model.value === undefined) {
+  // With a spec file, zod names the missing model.value next to a typo such as `valu` (did you mean value?).
+  const needsValue = model.type === 'string' || model.type === 'bucketed';
+  if (needsValue && model.value === undefined && !flags.spec) {
     throw new ConfigError(
       `--value is required for the ${String(model.type)} model (the field to store, e.g. --value score)`,
     );

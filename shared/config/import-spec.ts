@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
+import { formatZodError, specErrorMap } from './spec-errors.js';
 
 const fieldName = z.string().min(1, 'a field name cannot be empty');
 
@@ -102,7 +103,10 @@ const limits = z.strictObject({
 const rejectBudget = z.strictObject({
   /** Share of read records that may be rejected before the load stops as fatal. @default 0.01 */
   fraction: z.number().min(0).max(1).default(0.01),
-  /** The fraction is enforced during the load only once this many records were read (always at the end). @default 1000 */
+  /**
+   * The fraction is enforced only once this many records were read — during the load and at its end alike, so
+   * a small file with a few bad lines completes with those lines rejected. @default 1000
+   */
   minRecords: z.number().int().min(0).default(1000),
 });
 
@@ -154,22 +158,17 @@ export type TtlSpec = ImportSpec['ttl'];
 export type LimitsSpec = ImportSpec['limits'];
 export type BatchSpec = ImportSpec['batch'];
 
-/** One line per problem, `path: message`, so a user sees every mistake at once. */
-export function formatZodError(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : '(spec)'}: ${issue.message}`)
-    .join('; ');
-}
-
 /**
  * Validates an import spec (unknown keys are errors, so typos fail loudly) and fills in the defaults.
- * Throws {@link ConfigError} naming every problem, prefixed with `origin` (e.g. the spec file's path).
+ * Throws {@link ConfigError} naming every problem, prefixed with `origin` (e.g. the spec file's path): each
+ * with its full path, the expected type and what was given, and for an unknown key the closest allowed one
+ * (`ttl.seconds: expected a number, got the string "86400"; model.valu: unknown key; did you mean value?`).
  *
  * @example
  * const spec = parseImportSpec({ format: { type: 'csv' }, key: 'user:{id}', model: { type: 'string', value: 'score' } });
  */
 export function parseImportSpec(input: unknown, origin = 'import spec'): ImportSpec {
-  const result = importSpecSchema.safeParse(input);
+  const result = importSpecSchema.safeParse(input, { error: specErrorMap });
   if (!result.success) throw new ConfigError(`${origin} is invalid: ${formatZodError(result.error)}`);
   const spec = result.data;
   if (

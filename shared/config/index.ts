@@ -1,6 +1,5 @@
 export {
   type BatchSpec,
-  formatZodError,
   type ImportSpec,
   type ImportSpecInput,
   importSpecSchema,
@@ -9,6 +8,7 @@ export {
   parseImportSpec,
   type TtlSpec,
 } from './import-spec.js';
+export { closestMatch, formatZodError, specErrorMap } from './spec-errors.js';
 export {
   type AllowedSource,
   type ChunkEnv,

@@ -13,6 +13,7 @@ export {
 export { fnv1a32 } from './fnv.js';
 export { exceedsBytes } from './limits.js';
 export { createMapper } from './mapper.js';
+export { missingFields, type RequiredField, requiredFields } from './required-fields.js';
 export { compileTemplate, type KeyTemplate, type RenderFailure, valueToString } from './template.js';
 export { createTtl } from './ttl.js';
 export type { LoadCommand, Mapper, MapReject, MapResult } from './types.js';

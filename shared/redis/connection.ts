@@ -55,6 +55,8 @@ export class Connection {
   failure: LoaderError | undefined;
   /** Who the server is, read during the handshake. */
   identity: ServerIdentity | undefined;
+  /** The TCP connection is up (for `rediss://`, the TLS handshake may still be under way). */
+  private tcpConnected = false;
   private isConnected = false;
   private quitting = false;
   private readonly queue: Pipeline[] = [];
@@ -72,6 +74,9 @@ export class Connection {
     private readonly commandTimeoutMs: number,
     private readonly onDown: (conn: Connection) => void,
   ) {
+    socket.once('connect', () => {
+      this.tcpConnected = true;
+    });
     this.connected = new Promise((resolve, reject) => {
       this.rejectConnected = reject;
       socket.once(socket instanceof tls.TLSSocket ? 'secureConnect' : 'connect', () => {
@@ -133,6 +138,24 @@ export class Connection {
       this.unwrittenBytes -= payload.length;
       if (!this.socket.write(payload)) this.draining = true;
     }
+  }
+
+  /** True while the TCP connection is up but the TLS handshake has not finished (`rediss://` only). */
+  get inTlsHandshake(): boolean {
+    return this.tcpConnected && !this.isConnected && this.socket instanceof tls.TLSSocket;
+  }
+
+  /**
+   * The error for a connection not ready within `ms`, naming the phase that got no answer: the TCP connect,
+   * the TLS handshake, or the AUTH/SELECT/CLIENT SETNAME handshake (a port that accepts but never replies).
+   */
+  timeoutError(ms: number): RetryableError {
+    const phase = !this.tcpConnected
+      ? `connect timeout after ${ms} ms`
+      : this.isConnected
+        ? `connected, but no reply within ${ms} ms to the handshake (AUTH/SELECT/CLIENT SETNAME): is it a Redis server?`
+        : `connected, but no reply within ${ms} ms to the TLS handshake`;
+    return new RetryableError(`cannot connect to ${this.name}: ${phase}`);
   }
 
   /** Sends `cmds` as one pipeline and resolves with their replies. */
@@ -221,11 +244,23 @@ export class Connection {
       const message = `TLS connection to ${this.name} failed: ${what}; check the CA and the tls options`;
       return new ConfigError(message, { cause: err });
     }
+    // Bytes that are not TLS in answer to the ClientHello: a plain-text server. It will answer so again.
+    if (this.inTlsHandshake && code !== undefined && /^ERR_SSL_|^EPROTO$/.test(code)) {
+      return plainTextPort(this.name, { cause: err });
+    }
     const message = this.isConnected
       ? `connection to ${this.name} lost: ${what}`
       : `cannot connect to ${this.name}: ${what}`;
     return new RetryableError(message, { cause: err });
   }
+}
+
+/** The error for a `rediss://` URL that reached a plain-text port: a configuration mistake, never retried. */
+export function plainTextPort(name: string, options: { cause?: unknown } = {}): ConfigError {
+  return new ConfigError(
+    `${name} did not answer the TLS handshake: is this a plain-text port? use redis://`,
+    options,
+  );
 }
 
 function noop(): void {}

@@ -10,7 +10,7 @@ import {
   ServerResetError,
   truncate,
 } from '../errors/index.js';
-import { Connection, encodedPipeline, type Pipeline } from './connection.js';
+import { Connection, encodedPipeline, type Pipeline, plainTextPort } from './connection.js';
 import { encodeCommands } from './resp.js';
 import { parseInfo } from './info.js';
 import {
@@ -42,6 +42,39 @@ const DEFAULTS = {
   clientName: 'redis-bulk-loader',
 } as const;
 const OPTION_KEYS = new Set(['connectTimeoutMs', 'commandTimeoutMs', 'tls', 'clientName']);
+/**
+ * A TLS server answers the ClientHello within a round trip; a plain-text Redis never does (it waits for a
+ * newline that the binary ClientHello lacks). After this long without an answer a second, plain connection
+ * asks the port `PING`: a RESP reply means the port speaks plain text.
+ */
+const TLS_SILENCE_MS = 1_000;
+
+/**
+ * Whether `host:port` answers an inline `PING` with RESP (`+PONG`, or `-NOAUTH`…): a plain-text Redis. Anything
+ * else — TLS alert bytes, a hang-up, silence until `timeoutMs` — is not. `cancel` ends the probe early.
+ */
+function answersPlainText(
+  host: string,
+  port: number,
+  timeoutMs: number,
+): { result: Promise<boolean>; cancel(): void } {
+  const socket = net.connect({ host, port });
+  let settle: (plain: boolean) => void = () => {};
+  const result = new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => settle(false), timeoutMs);
+    timer.unref();
+    settle = (plain) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(plain);
+    };
+  });
+  socket.once('connect', () => socket.write('PING\r\n'));
+  socket.once('data', (chunk: Buffer) => settle(chunk[0] === 0x2b || chunk[0] === 0x2d));
+  socket.once('error', () => settle(false));
+  socket.once('close', () => settle(false));
+  return { result, cancel: () => settle(false) };
+}
 
 function checkOptions(options: TcpTargetOptions): void {
   for (const key of Object.keys(options)) {
@@ -61,8 +94,11 @@ function checkOptions(options: TcpTargetOptions): void {
  * pipelines may be in flight at once. It connects on first use (`AUTH`, `SELECT`, `CLIENT SETNAME`), never
  * retries by itself, and after a connection failure the next `exec` connects again.
  *
- * Errors: connection refused, lost or timed out → {@link RetryableError}; wrong credentials at connect →
- * {@link AuthError}; a bad db → {@link ConfigError}. Server error replies to commands are {@link ReplyError}
+ * Errors: connection refused, lost or timed out → {@link RetryableError} (a timeout names the phase that got no
+ * answer: TCP connect, TLS handshake, or `no reply within N ms` to AUTH/SELECT/CLIENT SETNAME); wrong
+ * credentials at connect → {@link AuthError}; a bad db, a certificate the CA does not vouch for, or a
+ * `rediss://` URL reaching a plain-text port (`… did not answer the TLS handshake: is this a plain-text port?
+ * use redis://`) → {@link ConfigError}, which no retry can fix. Server error replies to commands are {@link ReplyError}
  * values in the reply array.
  *
  * @example
@@ -225,9 +261,31 @@ export class TcpTarget implements Target {
     const conn = new Connection(socket, this.name, this.commandTimeoutMs, (down) => {
       if (this.conn === down) this.conn = undefined;
     });
-    const timeout = `cannot connect to ${this.name}: connect timeout after ${this.connectTimeoutMs} ms`;
-    const timer = setTimeout(() => conn.fail(new RetryableError(timeout)), this.connectTimeoutMs);
+    const started = Date.now();
+    const timer = setTimeout(
+      () => conn.fail(conn.timeoutError(this.connectTimeoutMs)),
+      this.connectTimeoutMs,
+    );
     timer.unref();
+    let probe: { cancel(): void } | undefined;
+    let silence: NodeJS.Timeout | undefined;
+    if (this.endpoint.tls) {
+      // Silence after the TCP connect is the sign of a plain-text port: ask it in plain text.
+      socket.once('connect', () => {
+        silence = setTimeout(
+          () => {
+            if (!conn.inTlsHandshake) return;
+            const plain = answersPlainText(host, port, this.connectTimeoutMs - (Date.now() - started));
+            probe = plain;
+            void plain.result.then((yes) => {
+              if (yes) conn.fail(plainTextPort(this.name));
+            });
+          },
+          Math.min(TLS_SILENCE_MS, this.connectTimeoutMs / 2),
+        );
+        silence.unref();
+      });
+    }
     try {
       await conn.connected;
       await this.handshake(conn);
@@ -237,6 +295,8 @@ export class TcpTarget implements Target {
       throw err;
     } finally {
       clearTimeout(timer);
+      clearTimeout(silence);
+      probe?.cancel();
     }
   }
 

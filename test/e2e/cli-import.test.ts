@@ -116,7 +116,9 @@ describe('redis-bulk-loader import', () => {
     const result = await runCli(['import', file, '--redis', redis.server.url, '--spec', spec]);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
-    expect(result.stderr).toContain(`spec file ${spec} is invalid: format: Unrecognized key: "delimeter"`);
+    expect(result.stderr).toContain(
+      `spec file ${spec} is invalid: format.delimeter: unknown key; did you mean delimiter?`,
+    );
     const noKey = await runCli(['import', file, '--redis', redis.server.url, '--value', 'score']);
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toMatch(/--key is required/);
@@ -147,11 +149,15 @@ describe('redis-bulk-loader import', () => {
     const p = randomPrefix();
     const file = await tmp.write(
       `${p}.csv`,
-      `id,score\n${Array.from({ length: 2000 }, (_, i) => (i % 2 ? `${i},1` : `${i}`)).join('\n')}\n`,
+      `id,score\n${Array.from({ length: 20 }, (_, i) => (i % 2 ? `${i},1` : `${i}`)).join('\n')}\n`,
     );
+    // 20 records are fewer than the default minRecords (1000), below which the budget is not applied.
+    const spec = await tmp.write(`${p}.json`, JSON.stringify({ rejectBudget: { minRecords: 10 } }));
     const result = await runCli([
       'import',
       file,
+      '--spec',
+      spec,
       '--redis',
       redis.server.url,
       '--key',
@@ -163,7 +169,7 @@ describe('redis-bulk-loader import', () => {
       join(tmp.dir, `${p}.rej`),
     ]);
     expect(result.code).toBe(4);
-    expect(result.stderr).toMatch(/RejectBudgetExceededError: rejected 1000 of 2000 records/);
+    expect(result.stderr).toMatch(/RejectBudgetExceededError: rejected 10 of 20 records/);
   });
 
   it('takes the password from REDIS_PASSWORD and never prints it', async () => {

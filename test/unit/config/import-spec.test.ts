@@ -36,10 +36,10 @@ describe('parseImportSpec', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
     expect(message).toMatch(/^spec file x\.json is invalid: /);
-    expect(message).toMatch(/format: Unrecognized key: "delimeter"/);
+    expect(message).toMatch(/format\.delimeter: unknown key; did you mean delimiter\?/);
     expect(message).toMatch(/key: key template needs at least one \{field\} placeholder/);
-    expect(message).toMatch(/model\.value/);
-    expect(message).toMatch(/ttl/);
+    expect(message).toMatch(/model\.value: required \(expected a string or an array\)/);
+    expect(message).toMatch(/ttl\.seconds: expected a number >= 1, got the number 0/);
   });
 
   it('refuses a bucket count for the range scheme', () => {

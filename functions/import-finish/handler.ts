@@ -26,18 +26,16 @@ const lambdaRuntime = oncePerProcess(async (): Promise<FinishRuntime> => {
 
 /** The import-finish handler over a runtime (the local runner passes its own). */
 export function createFinishHandler(runtime: () => FinishRuntime | Promise<FinishRuntime> = lambdaRuntime) {
-  return middy(
-    async (input: FinishInput): Promise<FinishOutput> => {
-      const { env, clients } = await runtime();
-      const result = await finishImport(input, {
-        s3: clients.s3,
-        targets: clients.targets,
-        reports: { bucket: env.REPORT_BUCKET, prefix: env.REPORT_PREFIX },
-        markerPrefix: env.MARKER_PREFIX,
-      });
-      return finishOutput(input.importId, result);
-    },
-  )
+  return middy(async (input: FinishInput): Promise<FinishOutput> => {
+    const { env, clients } = await runtime();
+    const result = await finishImport(input, {
+      s3: clients.s3,
+      targets: clients.targets,
+      reports: { bucket: env.REPORT_BUCKET, prefix: env.REPORT_PREFIX },
+      markerPrefix: env.MARKER_PREFIX,
+    });
+    return finishOutput(input.importId, result);
+  })
     .use(validateEvent(finishInputSchema, 'import-finish input'))
     .use(loaderErrors('import-finish'));
 }

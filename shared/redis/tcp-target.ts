@@ -6,7 +6,6 @@ import {
   classifyError,
   classifyReplyError,
   FatalError,
-  RetryableError,
   ServerResetError,
   truncate,
 } from '../errors/index.js';

@@ -8,7 +8,7 @@ import {
 } from '../errors/index.js';
 import type { LoadCommand } from '../mapping/index.js';
 import type { SourceRecord } from '../records/index.js';
-import { encodeCommands, type Reply, ReplyError, type Target } from '../redis/index.js';
+import { commandNameAt, encodeCommands, type Reply, ReplyError, type Target } from '../redis/index.js';
 
 /** Limits of one shard's pipeline. */
 export interface WriterOptions {
@@ -194,7 +194,7 @@ export class ShardWriter {
       ? this.target.execEncoded!(batch.payload, batch.count)
       : this.target.exec(batch.cmds!);
     return sent.then(
-      (replies) => judge(batch.count, replies),
+      (replies) => judge(batch, replies, this.target.name),
       (err: unknown) => {
         const error = classifyError(err);
         return error.retryable ? { kind: 'retry', error } : { kind: 'fatal', error };
@@ -305,18 +305,28 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
   });
 }
 
-function judge(count: number, replies: Reply[]): Outcome {
+/**
+ * Settles a pipeline's replies: ok (data errors included: they reject their records), retry, or fatal. A fatal
+ * or retryable reply names the shard, the command and its 1-based place in the pipeline.
+ */
+function judge(batch: Pipeline, replies: Reply[], shard: string): Outcome {
+  const count = batch.count;
   if (replies.length !== count) {
     return {
       kind: 'fatal',
-      error: classifyError(new Error(`protocol: ${count} commands got ${replies.length} replies`)),
+      error: classifyError(
+        new Error(`protocol: ${count} commands to ${shard} got ${replies.length} replies`),
+      ),
     };
   }
-  for (const reply of replies) {
+  for (let i = 0; i < count; i++) {
+    const reply = replies[i];
     if (!(reply instanceof ReplyError)) continue;
-    const error = classifyReplyError(reply.message);
-    if (error.retryable) return { kind: 'retry', error, replies };
-    if (!(error instanceof InputError)) return { kind: 'fatal', error, replies };
+    const plain = classifyReplyError(reply.message);
+    if (plain instanceof InputError) continue;
+    const command = batch.payload ? commandNameAt(batch.payload, i) : String(batch.cmds?.[i]?.args[0] ?? '');
+    const error = classifyReplyError(reply.message, { shard, index: i, ...(command ? { command } : {}) });
+    return { kind: error.retryable ? 'retry' : 'fatal', error, replies };
   }
   return { kind: 'ok', replies };
 }

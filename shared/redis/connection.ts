@@ -1,8 +1,16 @@
 import type net from 'node:net';
 import tls from 'node:tls';
-import { ConfigError, classifyError, FatalError, type LoaderError, RetryableError } from '../errors/index.js';
+import {
+  ConfigError,
+  classifyError,
+  classifyReplyError,
+  FatalError,
+  InputError,
+  type LoaderError,
+  RetryableError,
+} from '../errors/index.js';
 import { encodeCommands, ReplyParser } from './resp.js';
-import type { Command, Reply, ServerIdentity } from './types.js';
+import { type Command, type Reply, ReplyError, type ServerIdentity } from './types.js';
 
 /** How long `close()` waits for the server to hang up after `QUIT` before destroying the socket. */
 const QUIT_WAIT_MS = 1_000;
@@ -172,8 +180,19 @@ export class Connection {
     this.unwritten.length = 0;
     this.unwrittenBytes = 0;
     this.rejectConnected(err);
-    for (const p of this.queue.splice(0)) p.reject(err);
+    for (const p of this.queue.splice(0)) p.reject(this.lastWord(p) ?? err);
     this.onDown(this);
+  }
+
+  /**
+   * A server that refuses a client says why and hangs up (`-ERR max number of clients reached`): that reason,
+   * not the broken pipe that follows, is the pipeline's error, so it is not retried as a lost connection.
+   */
+  private lastWord(p: Pipeline): LoaderError | undefined {
+    const said = p.replies.find((r): r is ReplyError => r instanceof ReplyError);
+    if (said === undefined) return undefined;
+    const error = classifyReplyError(said.message, { shard: this.name });
+    return error.retryable || error instanceof InputError ? undefined : error;
   }
 
   /** Ends politely with `QUIT` when idle, else destroys (pipelines in flight reject); resolves once closed. */

@@ -9,7 +9,7 @@
  * @module
  */
 export { maxMemory, parseInfo, usedMemory } from './info.js';
-export { encodeCommands, ReplyParser } from './resp.js';
+export { commandNameAt, encodeCommands, ReplyParser } from './resp.js';
 export { TcpTarget, type TcpTargetOptions } from './tcp-target.js';
 export {
   type Command,

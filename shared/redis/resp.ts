@@ -298,3 +298,33 @@ export class ReplyParser {
     this.need = need;
   }
 }
+
+/**
+ * The name (first argument) of command `index` in a RESP payload made by {@link encodeCommands}, for error
+ * messages: scanning the bytes on the error path costs nothing while everything succeeds.
+ * Returns undefined when the payload does not hold that many commands.
+ *
+ * @example
+ * commandNameAt(encodeCommands([{ args: ['SET', 'k', 'v'] }, { args: ['EXPIRE', 'k', '9'] }]), 1); // 'EXPIRE'
+ */
+export function commandNameAt(payload: Buffer, index: number): string | undefined {
+  let pos = 0;
+  const line = (): number => {
+    const cr = payload.indexOf(CR, pos);
+    if (cr === -1 || payload[pos] === undefined) return -1;
+    const n = Number(payload.toString('latin1', pos + 1, cr));
+    pos = cr + 2;
+    return n;
+  };
+  for (let i = 0; pos < payload.length; i++) {
+    if (payload[pos] !== STAR) return undefined;
+    const argc = line();
+    for (let a = 0; a < argc; a++) {
+      if (payload[pos] !== DOLLAR) return undefined;
+      const len = line();
+      if (i === index && a === 0) return payload.toString('utf8', pos, pos + len);
+      pos += len + 2;
+    }
+  }
+  return undefined;
+}

@@ -71,7 +71,10 @@ describe('import pre-flight against a redis-server with maxmemory 16mb', () => {
     const run = await runCli([...base(), '--force', '--no-progress']);
     expect(run.code, run.stderr).toBe(3);
     expect(run.stderr).toMatch(/forced +loading ~/);
-    expect(run.stderr).toMatch(/status +failed — RedisOutOfMemoryError: redis: OOM command not allowed/);
+    // The message names the command, its place in the pipeline and the shard.
+    expect(run.stderr).toMatch(
+      /status +failed — RedisOutOfMemoryError: Command \d+ \[ SET \] on redis:\/\/127\.0\.0\.1:\d+\/0 failed: redis: OOM command not allowed/,
+    );
     const written = Number(/written +([\d,]+)/.exec(run.stderr)![1]!.replace(/,/g, ''));
     expect(run.stderr).toMatch(
       /out of memory +Redis refused writes at maxmemory: the [\d,]+ rows written before stay/,

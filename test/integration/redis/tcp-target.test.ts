@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import {
   AuthError,
   ConfigError,
+  FatalError,
   classifyReplyError,
   InputError,
   RetryableError,
@@ -396,6 +397,27 @@ describe('TcpTarget connection failures', () => {
       expect(result).toEqual({ code: 0, stdout: 'closed\n' });
     } finally {
       peer.close();
+    }
+  });
+});
+
+describe('a server at maxclients', () => {
+  const redis = useRedis();
+
+  it('is a FatalError that says so, not a lost connection retried', async () => {
+    const holder = new TcpTarget(redis.server.url);
+    try {
+      expect(await holder.exec([{ args: ['CONFIG', 'SET', 'maxclients', '1'] }])).toEqual(['OK']);
+      const refused = new TcpTarget(redis.server.url);
+      const error = await rejection(refused.exec([{ args: ['PING'] }]));
+      expect(error).toBeInstanceOf(FatalError);
+      expect(error).not.toBeInstanceOf(RetryableError);
+      expect(error.message).toMatch(/max number of clients reached/);
+      expect(error.message).toContain(redis.server.url);
+      await refused.close();
+    } finally {
+      await holder.exec([{ args: ['CONFIG', 'SET', 'maxclients', '10000'] }]);
+      await holder.close();
     }
   });
 });

@@ -19,6 +19,7 @@ interface ImportFlags extends SpecFlags, TlsFlags {
   force: boolean;
   memoryLimit?: number;
   s3Endpoint?: string;
+  onServerReset: 'replay' | 'fail';
 }
 
 function integer(name: string, min = 0) {
@@ -124,6 +125,15 @@ export function registerImport(program: Command): void {
     .option('--batch-bytes <n>', 'bytes per pipeline (default 2 MiB)', integer('--batch-bytes', 1024))
     .option('--in-flight <n>', 'pipelines in flight per shard (default 4)', integer('--in-flight', 1))
     .option('--retries <n>', 'retries of a failed pipeline, 0 = none (default 8)', integer('--retries', 0))
+    .addOption(
+      new Option(
+        '--on-server-reset <action>',
+        'a shard restarted or failed over mid-load (writes it confirmed may be gone): replay loads the ' +
+          'file (or the resumed range) again from its start; fail stops with that start as the resume point',
+      )
+        .choices(['replay', 'fail'])
+        .default('replay'),
+    )
     .option(
       '--start-offset <bytes>',
       'resume: start at this byte offset (from an interrupted run)',
@@ -198,6 +208,10 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       signal: controller.signal,
       credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
       force: flags.force,
+      onServerReset: flags.onServerReset,
+      onReset: (note) => {
+        if (!flags.json) process.stderr.write(`\nserver reset: ${note.message}\n`);
+      },
       ...(tls ? { tls } : {}),
       inspectSource: (source) =>
         checkSource(source, spec, {

@@ -16,15 +16,15 @@ import { ConfigError } from '../../shared/errors/index.js';
 import {
   type ChunkState,
   type ChunkTask,
+  type ClientSettings,
   type Clients,
+  createTargets,
   type ExecutionStarter,
   type ImportPlan,
   type ImportReport,
   type StartOutcome,
-  withCredentials,
 } from '../../shared/import/index.js';
 import { createS3Client } from '../../shared/records/index.js';
-import { TcpTarget } from '../../shared/redis/index.js';
 import { LOCAL_S3_CREDENTIALS } from './local-s3.js';
 import { bindTasks, type FunctionName, readImportDefinition } from './state-machine.js';
 import { installWithResolvers } from './with-resolvers.js';
@@ -52,6 +52,11 @@ export interface LocalStackOptions {
   readonly env?: Partial<Record<FunctionName, Record<string, string>>>;
   /** Replaces the pauses of the ASL's Retry policies (milliseconds), e.g. to keep tests short. */
   readonly retryDelayMs?: number;
+  /**
+   * Replaces the `TimeoutSeconds` of the import-chunk Task states: an invocation running longer fails with
+   * `States.Timeout` (and is retried), as Step Functions does when a Lambda outlives its task timeout.
+   */
+  readonly chunkTaskTimeoutSeconds?: number;
   /** Told about every chunk invocation that returned; the Map waits for a returned promise. */
   readonly onChunk?: (state: ChunkState) => void | Promise<void>;
 }
@@ -167,6 +172,9 @@ export class LocalImportStack {
       });
     }
     const { definition, tasks } = bindTasks(await readImportDefinition());
+    if (options.chunkTaskTimeoutSeconds !== undefined) {
+      setTaskTimeout(definition, tasks, 'import-chunk', options.chunkTaskTimeoutSeconds);
+    }
     const machine = new StateMachine(definition as never);
     // One S3 client per function, as each Lambda function runs in its own process.
     const s3 = () => createS3Client({ endpoint: options.s3Endpoint, credentials: LOCAL_S3_CREDENTIALS });
@@ -221,21 +229,8 @@ export class LocalImportStack {
     return `arn:aws:states:us-east-1:000000000000:execution:redis-bulk-loader-import:${name}`;
   }
 
-  private clientsFor(
-    env: {
-      REDIS_URL: readonly string[];
-      REDIS_USERNAME?: string | undefined;
-      REDIS_PASSWORD?: string | undefined;
-    },
-    s3: S3Client,
-  ): Clients {
-    const clients: Clients = {
-      s3,
-      targets: env.REDIS_URL.map(
-        (url) =>
-          new TcpTarget(withCredentials(url, { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD })),
-      ),
-    };
+  private clientsFor(env: ClientSettings, s3: S3Client): Clients {
+    const clients: Clients = { s3, targets: createTargets(env) };
     this.clients.push(clients);
     return clients;
   }
@@ -309,4 +304,23 @@ export class LocalImportStack {
     this.calls[fn]++;
     return this.startHandler(input, lambdaContext(fn, 900_000));
   }
+}
+
+/** Sets `TimeoutSeconds` on every Task state bound to `fn`, at any depth of the definition. */
+function setTaskTimeout(
+  definition: Record<string, unknown>,
+  tasks: Readonly<Record<string, FunctionName>>,
+  fn: FunctionName,
+  seconds: number,
+): void {
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const states = (node as { States?: Record<string, Record<string, unknown>> }).States;
+    for (const [name, state] of Object.entries(states ?? {})) {
+      if (state.Type === 'Task' && tasks[name] === fn) state.TimeoutSeconds = seconds;
+      visit(state.ItemProcessor);
+      visit(state.Iterator);
+    }
+  };
+  visit(definition);
 }

@@ -112,6 +112,14 @@ const common = {
   S3_ENDPOINT: optionalText,
   /** Prefix of the per-chunk completion markers in Redis. @default 'rbl:import:' */
   MARKER_PREFIX: z.string().min(1).default('rbl:import:'),
+  /** Time allowed for connecting to a shard (TCP, TLS, AUTH). @default 5000 */
+  REDIS_CONNECT_TIMEOUT_MS: integer(100, 120_000, 5_000),
+  /**
+   * Longest wait for a pipeline's replies before the connection counts as lost (a hung server). Keep it well
+   * under import-chunk's TIMEOUT_MARGIN_MS, so a chunk stuck on a hung shard still returns a continuation
+   * before its Lambda is stopped. @default 10000
+   */
+  REDIS_COMMAND_TIMEOUT_MS: integer(100, 600_000, 10_000),
 };
 
 /** Environment of `import-start`. */

@@ -42,6 +42,7 @@ export {
   type ClientSettings,
   type Clients,
   createClients,
+  createTargets,
   oncePerProcess,
   type RedisCredentials,
   withCredentials,

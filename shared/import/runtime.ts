@@ -8,6 +8,10 @@ export interface ClientSettings {
   readonly REDIS_USERNAME?: string | undefined;
   readonly REDIS_PASSWORD?: string | undefined;
   readonly S3_ENDPOINT?: string | undefined;
+  /** @default 5000 in the functions' environment */
+  readonly REDIS_CONNECT_TIMEOUT_MS?: number | undefined;
+  /** @default 10000 in the functions' environment */
+  readonly REDIS_COMMAND_TIMEOUT_MS?: number | undefined;
 }
 
 /** A user name and password for Redis URLs that carry none (`REDIS_USERNAME` / `REDIS_PASSWORD`). */
@@ -57,13 +61,22 @@ export interface Clients {
 export async function createClients(settings: ClientSettings): Promise<Clients> {
   return {
     s3: await createS3Client(settings.S3_ENDPOINT === undefined ? {} : { endpoint: settings.S3_ENDPOINT }),
-    targets: settings.REDIS_URL.map(
-      (url) =>
-        new TcpTarget(
-          withCredentials(url, { username: settings.REDIS_USERNAME, password: settings.REDIS_PASSWORD }),
-        ),
-    ),
+    targets: createTargets(settings),
   };
+}
+
+/** One {@link TcpTarget} per `REDIS_URL` entry, with the credentials and timeouts of `settings`. */
+export function createTargets(settings: ClientSettings): TcpTarget[] {
+  const credentials = { username: settings.REDIS_USERNAME, password: settings.REDIS_PASSWORD };
+  const options = {
+    ...(settings.REDIS_CONNECT_TIMEOUT_MS === undefined
+      ? {}
+      : { connectTimeoutMs: settings.REDIS_CONNECT_TIMEOUT_MS }),
+    ...(settings.REDIS_COMMAND_TIMEOUT_MS === undefined
+      ? {}
+      : { commandTimeoutMs: settings.REDIS_COMMAND_TIMEOUT_MS }),
+  };
+  return settings.REDIS_URL.map((url) => new TcpTarget(withCredentials(url, credentials), options));
 }
 
 /**

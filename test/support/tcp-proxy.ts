@@ -16,6 +16,8 @@ export interface TcpProxy {
   readonly url: string;
   /** Bytes forwarded from clients to the server so far. */
   readonly forwarded: number;
+  /** Connections accepted so far (refused ones included). */
+  readonly accepted: number;
   mode: ProxyMode;
   /**
    * Cuts every open connection once `bytes` more client bytes have been forwarded (the cut lands inside a
@@ -37,12 +39,16 @@ export interface TcpProxy {
 export async function startTcpProxy(upstreamPort: number): Promise<TcpProxy> {
   const open = new Set<net.Socket>();
   let forwarded = 0;
+  let accepted = 0;
   let cut: { at: number; then: ProxyMode; done: () => void } | undefined;
   const proxy: TcpProxy = {
     port: 0,
     url: '',
     get forwarded() {
       return forwarded;
+    },
+    get accepted() {
+      return accepted;
     },
     mode: 'forward',
     cutAfter(bytes, then = 'refuse') {
@@ -66,6 +72,7 @@ export async function startTcpProxy(upstreamPort: number): Promise<TcpProxy> {
     s.on('error', () => s.destroy());
   };
   const server = net.createServer((client) => {
+    accepted++;
     track(client);
     if (proxy.mode === 'refuse') {
       client.destroy();

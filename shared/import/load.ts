@@ -196,6 +196,9 @@ export async function loadRange(options: LoadOptions): Promise<LoadResult> {
   }
 }
 
+/** Rejects remembered so that a replay after a server reset does not write them to the sink again. */
+const REJECT_DEDUPE_LIMIT = 100_000;
+
 interface PassRange {
   start: number;
   end: number;
@@ -215,7 +218,8 @@ async function loadPass(
   const reject = (r: { line: number | undefined; offset: number; raw: string }, reason: string): void => {
     counts.rejected++;
     if (rejectedOffsets.has(r.offset)) return;
-    rejectedOffsets.add(r.offset);
+    // Bounded: past this many rejects a replay may list a reject twice, which beats losing one or the memory.
+    if (rejectedOffsets.size < REJECT_DEDUPE_LIMIT) rejectedOffsets.add(r.offset);
     rejects.write({
       file,
       ...(r.line === undefined ? {} : { line: r.line }),

@@ -133,17 +133,50 @@ export async function loadBucketParams(target: Target, prefix: string): Promise<
 }
 
 /**
- * Reads one key of a bucketed dataset: `HGET bucket field`. Returns null when the key is absent.
+ * Reads one key of a bucketed dataset: `HGET bucket field`. Returns null when the key is absent. The value is a
+ * UTF-8 string, or with `options.buffer: true` (default false) the exact bytes stored as a `Buffer`: a value that
+ * is not valid UTF-8 would otherwise come back with replacement characters.
  *
+ * @throws {ConfigError} when the key does not fit the scheme or the server's reply is not a value.
  * @example
  * const params = await loadBucketParams(target, 'user:bkt:');
- * const score = await readKey(target, 'user:42', params!);
+ * const score = await readKey(target, 'user:42', params!); // '17'
+ * const avatar = await readKey(target, 'user:42', params!, { buffer: true }); // <Buffer 89 50 4e 47 …>
  */
-export async function readKey(target: Target, key: string, params: BucketParams): Promise<string | null> {
+export function readKey(
+  target: Target,
+  key: string,
+  params: BucketParams,
+  options?: { buffer?: false },
+): Promise<string | null>;
+export function readKey(
+  target: Target,
+  key: string,
+  params: BucketParams,
+  options: { buffer: true },
+): Promise<Buffer | null>;
+export function readKey(
+  target: Target,
+  key: string,
+  params: BucketParams,
+  options?: { buffer?: boolean },
+): Promise<string | Buffer | null>;
+export async function readKey(
+  target: Target,
+  key: string,
+  params: BucketParams,
+  options: { buffer?: boolean } = {},
+): Promise<string | Buffer | null> {
   const address = bucketOf(key, params);
   if (typeof address === 'string') throw new ConfigError(`readKey("${key.slice(0, 100)}"): ${address}`);
-  const [reply] = await target.exec([{ key: address.bucket, args: ['HGET', address.bucket, address.field] }]);
-  if (reply === null || typeof reply === 'string') return reply;
+  const buffers = options.buffer === true;
+  const [reply] = await target.exec(
+    [{ key: address.bucket, args: ['HGET', address.bucket, address.field] }],
+    buffers ? { buffers } : undefined,
+  );
+  if (reply === null || (buffers && Buffer.isBuffer(reply)) || (!buffers && typeof reply === 'string')) {
+    return reply;
+  }
   throw new ConfigError(
     `readKey("${key.slice(0, 100)}"): unexpected reply ${JSON.stringify(reply).slice(0, 200)}`,
   );

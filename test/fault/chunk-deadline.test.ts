@@ -2,8 +2,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseImportSpec } from '../../shared/config/index.js';
 import { type ChunkState, loadChunk, type StartOutcome } from '../../shared/import/index.js';
 import { TcpTarget } from '../../shared/redis/index.js';
+import { expectExactKeys, idValueRows } from '../support/read-back.js';
 import { randomPrefix } from '../support/files.js';
-import { redisCli, useRedis } from '../support/redis-server.js';
+import { useRedis } from '../support/redis-server.js';
 import { putObject, s3Event, TEST_BUCKET, useS3 } from '../support/s3.js';
 import { useImportStacks } from '../support/stepfunctions.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -24,22 +25,10 @@ afterAll(async () => {
   await Promise.all(proxies.map((p) => p.close()));
 });
 
-function rows(n: number): string {
-  return `id,v\n${Array.from({ length: n }, (_, i) => `${i},v${i}`).join('\n')}\n`;
-}
-
-async function expectExact(p: string, n: number): Promise<void> {
-  const port = redis.server.port;
-  const count = Number(await redisCli(port, 'EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', `${p}:*`));
-  expect(count).toBe(n);
-  const script = `local ok = 0 for i = 0, tonumber(ARGV[2]) - 1 do if redis.call('GET', ARGV[1] .. ':' .. i) == 'v' .. i then ok = ok + 1 end end return ok`;
-  expect(Number(await redisCli(port, 'EVAL', script, '0', p, String(n)))).toBe(n);
-}
-
 /** One chunk covering a whole object, as the Map's ItemSelector builds it. */
 async function chunkState(p: string, n: number): Promise<ChunkState> {
   const key = `incoming/${p}.csv`;
-  const body = rows(n);
+  const body = idValueRows(n);
   const etag = await putObject(s3.server, key, body);
   const size = Buffer.byteLength(body);
   return {
@@ -97,7 +86,7 @@ describe('import-chunk with little time left', () => {
     const second = await runChunk(first.next, target, 60_000);
     expect(second.next.progress?.status).toBe('done');
     expect(second.next.progress?.stats).toMatchObject({ status: 'completed', invocations: 2 });
-    await expectExact(p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 
   it('a shard that hangs (accepts, never answers): each attempt costs one command timeout, the chunk still returns in time', async () => {
@@ -116,7 +105,7 @@ describe('import-chunk with little time left', () => {
     proxy.mode = 'forward';
     const second = await runChunk(first.next, target, 60_000);
     expect(second.next.progress?.status).toBe('done');
-    await expectExact(p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 });
 
@@ -125,7 +114,7 @@ describe('a chunk invocation that outlives its task timeout', () => {
     const p = randomPrefix();
     const n = 20_000;
     const key = `incoming/${p}/timeout.csv`;
-    const etag = await putObject(s3.server, key, rows(n));
+    const etag = await putObject(s3.server, key, idValueRows(n));
     const proxy = await startTcpProxy(redis.server.port);
     proxies.push(proxy);
     // import-start and import-finish go straight to Redis; import-chunk through a proxy whose first
@@ -156,6 +145,6 @@ describe('a chunk invocation that outlives its task timeout', () => {
     expect(result).toMatchObject({ status: 'SUCCEEDED' });
     // The timed-out invocation, then at least one more.
     expect(stack.invocations['import-chunk']).toBeGreaterThanOrEqual(2);
-    await expectExact(p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 });

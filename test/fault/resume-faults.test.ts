@@ -4,6 +4,7 @@ import { type ImportSpecInput, parseImportSpec } from '../../shared/config/index
 import { type LoadResult, loadRange, MemoryRejectSink } from '../../shared/import/index.js';
 import { FileSource } from '../../shared/records/index.js';
 import { TcpTarget } from '../../shared/redis/index.js';
+import { expectExactKeys, idValueRows } from '../support/read-back.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -29,10 +30,6 @@ function target(url: string): TcpTarget {
   return t;
 }
 
-async function csv(p: string, n: number): Promise<string> {
-  return tmp.write(`${p}.csv`, `id,v\n${Array.from({ length: n }, (_, i) => `${i},v${i}`).join('\n')}\n`);
-}
-
 function spec(p: string, extra: Partial<ImportSpecInput> = {}) {
   return parseImportSpec({
     format: { type: 'csv' },
@@ -41,15 +38,6 @@ function spec(p: string, extra: Partial<ImportSpecInput> = {}) {
     batch: { maxCommands: 500, inFlight: 4 },
     ...extra,
   });
-}
-
-/** Every key `p:0 … p:n-1` holds `v<i>` and nothing else has the prefix. */
-async function expectExact(port: number, p: string, n: number): Promise<void> {
-  const count = Number(await redisCli(port, 'EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', `${p}:*`));
-  expect(count).toBe(n);
-  // One Lua pass over all ids: how many hold exactly their source value.
-  const script = `local ok = 0 for i = 0, tonumber(ARGV[2]) - 1 do if redis.call('GET', ARGV[1] .. ':' .. i) == 'v' .. i then ok = ok + 1 end end return ok`;
-  expect(Number(await redisCli(port, 'EVAL', script, '0', p, String(n)))).toBe(n);
 }
 
 function reconcile(result: LoadResult): void {
@@ -81,7 +69,7 @@ describe('resume after Redis ran out of memory', () => {
   it('the resume point is before every unconfirmed record: raising maxmemory and resuming loads exactly the source', async () => {
     const p = randomPrefix();
     const n = 120_000;
-    const file = await csv(p, n);
+    const file = await tmp.write(`${p}.csv`, idValueRows(n));
     const failed = await loadRange({
       source: new FileSource(file, { highWaterMark: 16 * 1024 }),
       spec: spec(p),
@@ -94,7 +82,7 @@ describe('resume after Redis ran out of memory', () => {
     expect(failed.nextOffset).toBeGreaterThan(0);
     await redisCli(redis.server.port, 'CONFIG', 'SET', 'maxmemory', '0');
     await resume(file, redis.server.url, p, failed);
-    await expectExact(redis.server.port, p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 });
 
@@ -104,7 +92,7 @@ describe('resume after the connection was cut and stayed down', () => {
   it('a cut inside a pipeline, retries spent on a refused port: resuming loads exactly the source', async () => {
     const p = randomPrefix();
     const n = 100_000;
-    const file = await csv(p, n);
+    const file = await tmp.write(`${p}.csv`, idValueRows(n));
     const proxy = await startTcpProxy(redis.server.port);
     proxies.push(proxy);
     const cut = proxy.cutAfter(600_000);
@@ -120,13 +108,13 @@ describe('resume after the connection was cut and stayed down', () => {
     reconcile(failed);
     expect(failed.counts.unsettled).toBeGreaterThan(0);
     await resume(file, redis.server.url, p, failed);
-    await expectExact(redis.server.port, p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 
   it('property: for any cut point, the resume offset plus the resumed load is exactly the source', async () => {
     const n = 8_000;
     const base = randomPrefix();
-    const file = await csv(base, n);
+    const file = await tmp.write(`${base}.csv`, idValueRows(n));
     const size = (await new FileSource(file).size()) * 1.2; // RESP is a little larger than the CSV
     let run = 0;
     await fc.assert(
@@ -148,7 +136,7 @@ describe('resume after the connection was cut and stayed down', () => {
           });
           reconcile(first);
           if (first.status !== 'completed') await resume(file, redis.server.url, p, first, extra);
-          await expectExact(redis.server.port, p, n);
+          await expectExactKeys(redis.server.port, p, n);
           await proxy.close();
         },
       ),
@@ -164,7 +152,7 @@ describe('resume after redis-server was killed and not restarted', () => {
   it('fails once retries are spent; after a restart, resuming loads exactly the source', async () => {
     const p = randomPrefix();
     const n = 80_000;
-    const file = await csv(p, n);
+    const file = await tmp.write(`${p}.csv`, idValueRows(n));
     let killed: Promise<void> | undefined;
     const failed = await loadRange({
       source: new FileSource(file, { highWaterMark: 16 * 1024 }),
@@ -181,6 +169,6 @@ describe('resume after redis-server was killed and not restarted', () => {
     reconcile(failed);
     await redis.server.restart();
     await resume(file, redis.server.url, p, failed);
-    await expectExact(redis.server.port, p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 });

@@ -4,6 +4,7 @@ import { loadRange, MemoryRejectSink, type StartOutcome } from '../../shared/imp
 import { FileSource } from '../../shared/records/index.js';
 import { TcpTarget } from '../../shared/redis/index.js';
 import { finish, spawnCli } from '../support/cli.js';
+import { expectExactKeys, idValueRows } from '../support/read-back.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { type RedisServer, redisCli, useRedis } from '../support/redis-server.js';
 import { putObject, s3Event, useS3 } from '../support/s3.js';
@@ -22,18 +23,6 @@ const targets: TcpTarget[] = [];
 afterAll(async () => {
   await Promise.all(targets.map((t) => t.close()));
 });
-
-function rows(n: number): string {
-  return `id,v\n${Array.from({ length: n }, (_, i) => `${i},v${i}`).join('\n')}\n`;
-}
-
-/** Every key `p:0 … p:n-1` holds `v<i>`, and no other key has the prefix. */
-async function expectExact(port: number, p: string, n: number): Promise<void> {
-  const count = Number(await redisCli(port, 'EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', `${p}:*`));
-  expect(count).toBe(n);
-  const script = `local ok = 0 for i = 0, tonumber(ARGV[2]) - 1 do if redis.call('GET', ARGV[1] .. ':' .. i) == 'v' .. i then ok = ok + 1 end end return ok`;
-  expect(Number(await redisCli(port, 'EVAL', script, '0', p, String(n)))).toBe(n);
-}
 
 /** Kills the server and starts it again, empty, on the same port. */
 async function forget(server: RedisServer): Promise<void> {
@@ -55,7 +44,7 @@ describe('a load whose redis-server restarts empty mid-way', () => {
   it('replay (default): loads the range again, names the reset, every key exact', async () => {
     const p = randomPrefix();
     const n = 60_000;
-    const file = await tmp.write(`${p}.csv`, rows(n));
+    const file = await tmp.write(`${p}.csv`, idValueRows(n));
     const t = new TcpTarget(redis.server.url);
     targets.push(t);
     let reset: Promise<void> | undefined;
@@ -78,13 +67,13 @@ describe('a load whose redis-server restarts empty mid-way', () => {
         message: expect.stringMatching(/restarted \(run_id /),
       }),
     ]);
-    await expectExact(redis.server.port, p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 
   it('fail: stops with the range start as the resume point and counts nothing as written', async () => {
     const p = randomPrefix();
     const n = 60_000;
-    const file = await tmp.write(`${p}.csv`, rows(n));
+    const file = await tmp.write(`${p}.csv`, idValueRows(n));
     const t = new TcpTarget(redis.server.url);
     targets.push(t);
     let reset: Promise<void> | undefined;
@@ -113,13 +102,13 @@ describe('a load whose redis-server restarts empty mid-way', () => {
       range: { start: result.nextOffset, startLine: result.nextLine ?? 1 },
     });
     expect(resumed.status).toBe('completed');
-    await expectExact(redis.server.port, p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 
   it('the CLI replays, says so in the summary, and exits 0 with every key exact', async () => {
     const p = randomPrefix();
     const n = 300_000;
-    const file = await tmp.write(`${p}.csv`, rows(n));
+    const file = await tmp.write(`${p}.csv`, idValueRows(n));
     const child = spawnCli([
       'import',
       file,
@@ -151,7 +140,7 @@ describe('a load whose redis-server restarts empty mid-way', () => {
       /server reset +redis:\/\/127\.0\.0\.1:\d+\/0 restarted \(run_id .*loaded the range again/,
     );
     expect(result.stderr).toMatch(/written +300,000/);
-    await expectExact(redis.server.port, p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 });
 
@@ -162,7 +151,7 @@ describe('an S3 pipeline import whose redis-server restarts empty', () => {
     const p = randomPrefix();
     const n = 60_000;
     const key = `incoming/${p}/reset.csv`;
-    const etag = await putObject(s3.server, key, rows(n));
+    const etag = await putObject(s3.server, key, idValueRows(n));
     let returned = 0;
     const stack = await stacks.create({
       redisUrls: [redis.server.url],
@@ -190,6 +179,6 @@ describe('an S3 pipeline import whose redis-server restarts empty', () => {
     const report = await stack.report(outcome.importId);
     expect(report.counts).toMatchObject({ read: n, written: n, rejected: 0, unsettled: 0 });
     expect(report.notes.join('\n')).toMatch(/pass 1 loads them again/);
-    await expectExact(redis.server.port, p, n);
+    await expectExactKeys(redis.server.port, p, n);
   });
 });

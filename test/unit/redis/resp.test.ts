@@ -213,3 +213,148 @@ describe('ReplyParser', () => {
     expect(() => new ReplyParser(() => {}).push(Buffer.from('$2\r\nabcd'))).toThrow(/CRLF/);
   });
 });
+
+/** What a parser with `buffers = true` yields for `w`: bulk strings as their bytes, everything else as before. */
+function expectedBuffers(w: Wire): Reply {
+  if (w.t === 'bulk') return Buffer.from(w.s, 'utf8');
+  if (w.t === 'array') return w.items.map(expectedBuffers);
+  return expected(w);
+}
+
+/** A bulk string reply carrying exactly `bytes`. */
+function bulk(bytes: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`$${bytes.length}\r\n`), bytes, Buffer.from('\r\n')]);
+}
+
+/** Like {@link parseSplit}, with bulk strings kept as Buffers. */
+function parseBytesSplit(bytes: Buffer, cuts: readonly number[]): Reply[] {
+  const replies: Reply[] = [];
+  const parser = new ReplyParser((reply) => replies.push(reply));
+  parser.buffers = true;
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  let from = 0;
+  for (const point of [...points, bytes.length]) {
+    parser.push(bytes.subarray(from, point));
+    from = point;
+  }
+  expect(parser.idle).toBe(true);
+  return replies;
+}
+
+describe('ReplyParser with buffers = true', () => {
+  /** NUL, 0xff, a lone continuation byte, a truncated sequence, CRLF and a fake RESP header inside. */
+  const binary = Buffer.from([0x00, 0xff, 0x80, 0xc3, 0x28, 0x0d, 0x0a, 0x24, 0x2d, 0x31, 0x0d, 0x0a, 0xe2]);
+
+  it('keeps bulk strings as bytes, nested and nil included; other types are unchanged', () => {
+    const bytes = Buffer.concat([
+      Buffer.from('+OK\r\n-ERR no\r\n:5\r\n$-1\r\n*-1\r\n*0\r\n'),
+      bulk(binary),
+      bulk(Buffer.alloc(0)),
+      Buffer.from('*3\r\n'),
+      bulk(Buffer.from('héllo')),
+      Buffer.from('$-1\r\n*2\r\n'),
+      bulk(binary),
+      Buffer.from('*1\r\n:7\r\n'),
+    ]);
+    const replies = parseBytesSplit(bytes, []);
+    expect(replies).toStrictEqual([
+      'OK',
+      new ReplyError('ERR no'),
+      5,
+      null,
+      null,
+      [],
+      Buffer.from(binary),
+      Buffer.alloc(0),
+      [Buffer.from('héllo'), null, [Buffer.from(binary), [7]]],
+    ]);
+    expect(Buffer.isBuffer(replies[6])).toBe(true);
+  });
+
+  it('yields the same bytes for arbitrary binary bulks and nested arrays split at any points', () => {
+    const value: fc.Arbitrary<{ wire: Buffer; reply: Reply }> = fc.letrec<{
+      value: { wire: Buffer; reply: Reply };
+    }>((tie) => ({
+      value: fc.oneof(
+        { depthSize: 'small' },
+        fc.uint8Array({ maxLength: 60 }).map((b) => ({ wire: bulk(b), reply: Buffer.from(b) })),
+        fc.constant({ wire: Buffer.from('$-1\r\n'), reply: null }),
+        fc.integer().map((n) => ({ wire: Buffer.from(`:${n}\r\n`), reply: n })),
+        fc.array(tie('value'), { maxLength: 4 }).map((items) => ({
+          wire: Buffer.concat([Buffer.from(`*${items.length}\r\n`), ...items.map((i) => i.wire)]),
+          reply: items.map((i) => i.reply),
+        })),
+      ),
+    })).value;
+    fc.assert(
+      fc.property(
+        fc.array(value, { maxLength: 15 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (values, cuts) => {
+          const bytes = Buffer.concat(values.map((v) => v.wire));
+          expect(parseBytesSplit(bytes, cuts)).toStrictEqual(values.map((v) => v.reply));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('yields the UTF-8 bytes of text replies for any reply list split at any points', () => {
+    fc.assert(
+      fc.property(
+        fc.array(wire, { maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (replies, cuts) => {
+          const bytes = Buffer.concat(replies.map(encodeWire));
+          expect(parseBytesSplit(bytes, cuts)).toStrictEqual(replies.map(expectedBuffers));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('splits a binary bulk inside its header, its bytes and its CRLF, byte by byte', () => {
+    const bytes = Buffer.concat([bulk(binary), Buffer.from('*2\r\n'), bulk(binary), Buffer.from('$-1\r\n')]);
+    const cuts = Array.from({ length: bytes.length }, (_, i) => i);
+    expect(parseBytesSplit(bytes, cuts)).toStrictEqual([Buffer.from(binary), [Buffer.from(binary), null]]);
+  });
+
+  it('assembles a 5 MB binary bulk fed in 1000-byte chunks into a copy it owns', () => {
+    const payload = Buffer.alloc(5_000_000);
+    for (let i = 0; i < payload.length; i++) payload[i] = (i * 131) & 0xff;
+    const bytes = Buffer.concat([Buffer.from('*2\r\n'), bulk(payload), Buffer.from(':1\r\n'), bulk(binary)]);
+    const replies: Reply[] = [];
+    const parser = new ReplyParser((reply) => replies.push(reply));
+    parser.buffers = true;
+    for (let from = 0; from < bytes.length; from += 1000) parser.push(bytes.subarray(from, from + 1000));
+    expect(parser.idle).toBe(true);
+    expect(replies).toHaveLength(2);
+    const [array, last] = replies as [Reply[], Buffer];
+    expect(Buffer.isBuffer(array[0]) && payload.equals(array[0])).toBe(true);
+    expect(array[1]).toBe(1);
+    expect(last.equals(binary)).toBe(true);
+    // The socket may reuse its chunks: a reply must not be a view of them.
+    bytes.fill(0);
+    expect(last.equals(binary)).toBe(true);
+  });
+
+  it('decodes each top-level reply by the flag set when the previous one was delivered', () => {
+    // As a connection does: the flag follows the pipeline whose reply comes next, flipped from onReply.
+    const modes = [true, false, true, true, false];
+    const replies: Reply[] = [];
+    const parser = new ReplyParser((reply) => {
+      replies.push(reply);
+      parser.buffers = modes[replies.length] ?? false;
+    });
+    parser.buffers = modes[0]!;
+    const one = Buffer.concat([Buffer.from('*2\r\n'), bulk(Buffer.from('ab')), bulk(Buffer.from('é'))]);
+    parser.push(Buffer.concat([one, bulk(Buffer.from('é')), one, bulk(Buffer.from('x')), one]));
+    expect(replies).toStrictEqual([
+      [Buffer.from('ab'), Buffer.from('é')],
+      'é',
+      [Buffer.from('ab'), Buffer.from('é')],
+      Buffer.from('x'),
+      ['ab', 'é'],
+    ]);
+  });
+});

@@ -8,7 +8,15 @@ import {
 } from '../errors/index.js';
 import type { LoadCommand } from '../mapping/index.js';
 import type { SourceRecord } from '../records/index.js';
-import { commandNameAt, encodeCommands, type Reply, ReplyError, type Target } from '../redis/index.js';
+import {
+  commandNameAt,
+  encodeCommands,
+  type Reply,
+  ReplyError,
+  type ServerIdentity,
+  serverReset,
+  type Target,
+} from '../redis/index.js';
 
 /** Limits of one shard's pipeline. */
 export interface WriterOptions {
@@ -98,6 +106,8 @@ export class ShardWriter {
   /** The mark of the commands queued in `current`, for the pipeline they will go out in. */
   private currentMark = NO_MARK;
   private confirmedMark = NO_MARK;
+  /** The server that confirmed this writer's first pipeline: every later one must be confirmed by it too. */
+  private confirmedBy: ServerIdentity | undefined;
 
   constructor(
     private readonly target: Target,
@@ -238,6 +248,13 @@ export class ShardWriter {
         for (const b of this.inflight) b.outcome = this.send(b);
         continue;
       }
+      const reset = this.resetSince();
+      if (reset) {
+        // Confirmed by another server than the earlier pipelines: those may be gone, so this writer's count
+        // means nothing any more. The loader replays the range (or stops) on this error.
+        await this.stop(reset);
+        break;
+      }
       this.record(head, outcome.replies);
       if (outcome.kind === 'fatal') {
         this.inflight.shift();
@@ -252,6 +269,24 @@ export class ShardWriter {
     // Cleared in the same synchronous step as the last check: a flush that the wake() above lets run (a
     // microtask later) sees no loop and starts one, instead of queueing behind a loop that has ended.
     this.settling = undefined;
+  }
+
+  /**
+   * Whether the target's server is another one than the one that confirmed this writer's first pipeline. The
+   * target reports a reset once, to whichever pipelines meet it; this check catches it for every writer that
+   * shares the target (two loads on one process's connection), whenever it reconnected.
+   */
+  private resetSince(): LoaderError | undefined {
+    const now = this.target.identity?.();
+    if (now === undefined) return undefined;
+    if (this.confirmedBy === undefined) {
+      this.confirmedBy = now;
+      return undefined;
+    }
+    if (now === this.confirmedBy) return undefined;
+    const reset = serverReset(this.target.name, this.confirmedBy, now);
+    if (reset === undefined) this.confirmedBy = now;
+    return reset;
   }
 
   /** Stops the writer: counts what the server confirmed in the pipelines still in flight, then fails waiters. */

@@ -1,5 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { classifyError, type LoaderError } from '../errors/index.js';
+import { classifyError, type LoaderError, ServerResetError } from '../errors/index.js';
 import { S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
 import { emptyCounts, loadRange, type LoadResult, type ServerResetNote } from './load.js';
@@ -135,13 +135,16 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
       spec: state.spec,
       targets: deps.targets,
       ...(state.buckets ? { buckets: state.buckets } : {}),
-      range: previous?.resume
-        ? {
-            start: previous.resume.offset,
-            end: chunk.end,
-            ...(previous.resume.line === undefined ? {} : { startLine: previous.resume.line }),
-          }
-        : { start: chunk.start, end: chunk.end, inQuoteAtStart: chunk.inQuoteAtStart },
+      // A continuation at the chunk's own start (a restart after a server reset) reads it as a fresh chunk:
+      // the cut may lie inside a quoted field, which only the plan's parity knows.
+      range:
+        previous?.resume && previous.resume.offset !== chunk.start
+          ? {
+              start: previous.resume.offset,
+              end: chunk.end,
+              ...(previous.resume.line === undefined ? {} : { startLine: previous.resume.line }),
+            }
+          : { start: chunk.start, end: chunk.end, inQuoteAtStart: chunk.inQuoteAtStart },
       rejects,
       signal: controller.signal,
       ...(deps.onRetry ? { onRetry: deps.onRetry } : {}),
@@ -191,12 +194,33 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
     };
   }
   const done: ChunkStats = { ...stats, status: 'completed' };
-  await writeMarker(
-    deps.targets[0]!,
-    deps.markerPrefix,
-    importId,
-    done,
-    deps.markerTtlSeconds ?? DEFAULT_MARKER_TTL_SECONDS,
-  );
+  try {
+    await writeMarker(
+      deps.targets[0]!,
+      deps.markerPrefix,
+      importId,
+      done,
+      deps.markerTtlSeconds ?? DEFAULT_MARKER_TTL_SECONDS,
+    );
+  } catch (err) {
+    if (!(err instanceof ServerResetError)) throw err;
+    // The server restarted between the chunk's last write and its marker: the data may be gone. Start over,
+    // through the state machine's continuation loop, from the chunk's start.
+    deps.onReset?.({ shard: err.shard, message: err.message, action: 'replayed' });
+    const again: ChunkStats = {
+      ...emptyStats(state),
+      invocations: done.invocations,
+      taskRetries: done.taskRetries,
+      retries: done.retries,
+      serverResets: done.serverResets + 1,
+      servers: currentServers(deps.targets),
+    };
+    return { ...state, progress: { status: 'continue', resume: restart(chunk), stats: again } };
+  }
   return { ...state, progress: { status: 'done', stats: done } };
+}
+
+/** The continuation point of a chunk that starts over: its own start (and line 1 for the first chunk). */
+function restart(chunk: ChunkState['chunk']): { offset: number; line?: number } {
+  return { offset: chunk.start, ...(chunk.start === 0 ? { line: 1 } : {}) };
 }

@@ -10,7 +10,7 @@
  */
 export { maxMemory, parseInfo, usedMemory } from './info.js';
 export { commandNameAt, encodeCommands, ReplyParser } from './resp.js';
-export { TcpTarget, type TcpTargetOptions } from './tcp-target.js';
+export { serverReset, TcpTarget, type TcpTargetOptions } from './tcp-target.js';
 export {
   type Command,
   type ExecOptions,

@@ -232,24 +232,9 @@ export class TcpTarget implements Target {
     if (now === undefined) return undefined;
     this.seen = now;
     if (before === undefined) return undefined;
-    const restarted = now.runId !== before.runId;
-    const replaced = before.replId !== undefined && now.replId !== undefined && now.replId !== before.replId;
-    if (!restarted && !replaced) return undefined;
-    this.resetCount++;
-    const short = (id: string | undefined) => (id === undefined ? '?' : id.slice(0, 12));
-    const what = restarted
-      ? `restarted (run_id ${short(before.runId)} → ${short(now.runId)}` +
-        `${now.uptimeSeconds === undefined ? '' : `, up ${now.uptimeSeconds} s`})`
-      : `changed replication history (master_replid ${short(before.replId)} → ${short(now.replId)}: failover or resync)`;
-    return new ServerResetError(`${this.name} ${what}: writes it confirmed before may be lost`, {
-      shard: this.name,
-      before: { runId: before.runId, ...(before.replId === undefined ? {} : { replId: before.replId }) },
-      after: {
-        runId: now.runId,
-        ...(now.replId === undefined ? {} : { replId: now.replId }),
-        ...(now.uptimeSeconds === undefined ? {} : { uptimeSeconds: now.uptimeSeconds }),
-      },
-    });
+    const reset = serverReset(this.name, before, now);
+    if (reset) this.resetCount++;
+    return reset;
   }
 
   private async open(): Promise<Connection> {
@@ -354,4 +339,35 @@ function identityOf(server: Reply | undefined, replication: Reply | undefined): 
     ...(replId === undefined ? {} : { replId }),
     ...(Number.isFinite(uptime) ? { uptimeSeconds: uptime } : {}),
   };
+}
+
+/**
+ * The {@link ServerResetError} for a shard that was `before` and is `now` another server (another `run_id`, or
+ * another `master_replid`), or undefined when it is the same one.
+ *
+ * @example
+ * serverReset('redis://10.0.0.5:6379/0', { runId: 'a' }, { runId: 'b' })?.message; // '… restarted (run_id a → b): …'
+ */
+export function serverReset(
+  shard: string,
+  before: ServerIdentity,
+  now: ServerIdentity,
+): ServerResetError | undefined {
+  const restarted = now.runId !== before.runId;
+  const replaced = before.replId !== undefined && now.replId !== undefined && now.replId !== before.replId;
+  if (!restarted && !replaced) return undefined;
+  const short = (id: string | undefined) => (id === undefined ? '?' : id.slice(0, 12));
+  const what = restarted
+    ? `restarted (run_id ${short(before.runId)} → ${short(now.runId)}` +
+      `${now.uptimeSeconds === undefined ? '' : `, up ${now.uptimeSeconds} s`})`
+    : `changed replication history (master_replid ${short(before.replId)} → ${short(now.replId)}: failover or resync)`;
+  return new ServerResetError(`${shard} ${what}: writes it confirmed before may be lost`, {
+    shard,
+    before: { runId: before.runId, ...(before.replId === undefined ? {} : { replId: before.replId }) },
+    after: {
+      runId: now.runId,
+      ...(now.replId === undefined ? {} : { replId: now.replId }),
+      ...(now.uptimeSeconds === undefined ? {} : { uptimeSeconds: now.uptimeSeconds }),
+    },
+  });
 }

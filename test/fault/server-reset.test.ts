@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { ShardWriter } from '../../shared/batching/index.js';
 import { parseImportSpec } from '../../shared/config/index.js';
+import { ServerResetError } from '../../shared/errors/index.js';
 import { loadRange, MemoryRejectSink, type StartOutcome } from '../../shared/import/index.js';
 import { FileSource } from '../../shared/records/index.js';
 import { TcpTarget } from '../../shared/redis/index.js';
@@ -7,6 +9,7 @@ import { finish, spawnCli } from '../support/cli.js';
 import { expectExactKeys, idValueRows } from '../support/read-back.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { type RedisServer, redisCli, useRedis } from '../support/redis-server.js';
+import { recordFactory } from '../support/records.js';
 import { putObject, s3Event, useS3 } from '../support/s3.js';
 import { useImportStacks } from '../support/stepfunctions.js';
 
@@ -180,5 +183,34 @@ describe('an S3 pipeline import whose redis-server restarts empty', () => {
     expect(report.counts).toMatchObject({ read: n, written: n, rejected: 0, unsettled: 0 });
     expect(report.notes.join('\n')).toMatch(/pass 1 loads them again/);
     await expectExactKeys(redis.server.port, p, n);
+  });
+});
+
+describe('two loads sharing one connection, one of them idle while the server restarts', () => {
+  const redis = useRedis();
+
+  it('the writer that did not meet the reconnect still stops with a ServerResetError', async () => {
+    const p = randomPrefix();
+    const target = new TcpTarget(redis.server.url);
+    targets.push(target);
+    const stopped: string[] = [];
+    const writer = new ShardWriter(
+      target,
+      { maxCommands: 100, maxBytes: 1 << 20, inFlight: 2, retry: { retries: 3, baseMs: 10, maxMs: 20 } },
+      { onWritten: () => {}, onRejected: (_r, reason) => stopped.push(reason) },
+    );
+    const set = (i: number) => ({
+      key: `${p}:${i}`,
+      args: ['SET', `${p}:${i}`, `v${i}`],
+      records: [recordFactory({ id: i })],
+    });
+    for (let i = 0; i < 300; i++) await writer.add(set(i));
+    await writer.drain();
+    await forget(redis.server);
+    // Another user of the target meets the reconnect first and is told, once.
+    await expect(target.exec([{ args: ['PING'] }])).rejects.toBeInstanceOf(ServerResetError);
+    for (let i = 300; i < 600; i++) writer.add(set(i))?.catch(() => undefined);
+    await expect(writer.drain()).rejects.toBeInstanceOf(ServerResetError);
+    expect(stopped).toEqual([]);
   });
 });

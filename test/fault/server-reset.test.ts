@@ -5,7 +5,7 @@ import { ServerResetError } from '../../shared/errors/index.js';
 import { loadRange, MemoryRejectSink, type StartOutcome } from '../../shared/import/index.js';
 import { FileSource } from '../../shared/records/index.js';
 import { TcpTarget } from '../../shared/redis/index.js';
-import { finish, spawnCli } from '../support/cli.js';
+import { finish, runCli, spawnCli } from '../support/cli.js';
 import { expectExactKeys, idValueRows } from '../support/read-back.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { type RedisServer, redisCli, useRedis } from '../support/redis-server.js';
@@ -108,10 +108,11 @@ describe('a load whose redis-server restarts empty mid-way', () => {
     await expectExactKeys(redis.server.port, p, n);
   });
 
-  it('the CLI replays, says so in the summary, and exits 0 with every key exact', async () => {
-    const p = randomPrefix();
-    const n = 300_000;
+  /** Runs a CLI import of `n` rows and restarts Redis empty once a quarter of them are in. */
+  async function cliWithRestart(p: string, n: number, extra: string[] = []) {
     const file = await tmp.write(`${p}.csv`, idValueRows(n));
+    // Keys of earlier tests on this server do not count towards "under way".
+    const before = Number(await redisCli(redis.server.port, 'DBSIZE'));
     const child = spawnCli([
       'import',
       file,
@@ -127,22 +128,56 @@ describe('a load whose redis-server restarts empty mid-way', () => {
       '200',
       '--in-flight',
       '1',
+      ...extra,
     ]);
     const done = finish(child);
     let exited = false;
     void done.then(() => (exited = true));
     // Wait until the load is well under way: a real condition, polled.
-    while (!exited && Number(await redisCli(redis.server.port, 'DBSIZE')) < n / 4) {
+    while (!exited && Number(await redisCli(redis.server.port, 'DBSIZE')) - before < n / 4) {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(exited).toBe(false);
     await forget(redis.server);
-    const result = await done;
+    return { file, result: await done };
+  }
+
+  it('the CLI replays, says so in the summary, and exits 0 with every key exact', async () => {
+    const p = randomPrefix();
+    const n = 300_000;
+    const { result } = await cliWithRestart(p, n);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(
       /server reset +redis:\/\/127\.0\.0\.1:\d+\/0 restarted \(run_id .*loaded the range again/,
     );
     expect(result.stderr).toMatch(/written +300,000/);
+    await expectExactKeys(redis.server.port, p, n);
+  });
+
+  it('the CLI with --on-server-reset fail exits 3 with the file start as the resume point; resuming there is exact', async () => {
+    const p = randomPrefix();
+    const n = 300_000;
+    const { file, result } = await cliWithRestart(p, n, ['--on-server-reset', 'fail']);
+    expect(result.code, result.stderr).toBe(3);
+    expect(result.stderr).toMatch(
+      /status +failed — ServerResetError: redis:\/\/127\.0\.0\.1:\d+\/0 restarted/,
+    );
+    expect(result.stderr).toMatch(/server reset +.*: stopped/);
+    expect(result.stderr).toMatch(/resume +--start-offset 0 --start-line 1 /);
+    const resumed = await runCli([
+      'import',
+      file,
+      '--redis',
+      redis.server.url,
+      '--key',
+      `${p}:{id}`,
+      '--value',
+      'v',
+      '--no-progress',
+      '--start-offset',
+      '0',
+    ]);
+    expect(resumed.code, resumed.stderr).toBe(0);
     await expectExactKeys(redis.server.port, p, n);
   });
 });

@@ -164,6 +164,19 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
     ...add(before, result, attempt, rejects.count > 0 ? key : undefined),
     servers: currentServers(deps.targets),
   };
+  if (previous && result.resets.length > 0) {
+    // loadRange replayed only this invocation's part; what earlier invocations wrote, from the chunk's start
+    // to the resume point, was confirmed by the server that is gone. Start the chunk over.
+    const again: ChunkStats = {
+      ...emptyStats(state),
+      invocations: stats.invocations,
+      taskRetries: stats.taskRetries,
+      retries: stats.retries,
+      serverResets: stats.serverResets,
+      servers: stats.servers,
+    };
+    return { ...state, progress: { status: 'continue', resume: restart(chunk), stats: again } };
+  }
   if (result.status === 'interrupted') {
     return {
       ...state,

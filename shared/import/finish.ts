@@ -68,8 +68,21 @@ export async function finishImport(input: FinishInput, deps: FinishDeps): Promis
     const e = classifyError(err);
     errors.push({ name: e.name, message: `completion markers could not be read: ${e.message}` });
   }
+  if (markersRead && plan.failure) {
+    // The import failed anyway: nothing is re-run, but chunks confirmed by a server that has restarted since
+    // are not reported as written, and their markers go, so no later run skips them as done.
+    const lost = lostChunks(chunks, deps.targets, plan.chunkCount, false);
+    if (lost.indexes.length > 0) {
+      await deleteMarkers(deps.targets[0]!, deps.markerPrefix, plan.importId, lost.indexes);
+      errors.push({
+        name: 'ServerResetError',
+        message: `${lost.why}: chunk(s) ${lost.indexes.join(', ')} may have lost their data and are not counted`,
+      });
+      for (const i of lost.indexes) chunks[i] = undefined;
+    }
+  }
   if (markersRead && !plan.failure) {
-    const lost = lostChunks(chunks, deps.targets, plan.chunkCount);
+    const lost = lostChunks(chunks, deps.targets, plan.chunkCount, true);
     if (lost.indexes.length > 0) {
       const what = `${lost.why}: chunk(s) ${lost.indexes.join(', ')} may have lost their data`;
       if (plan.pass < MAX_RERUN_PASSES) {
@@ -136,6 +149,8 @@ function lostChunks(
   chunks: readonly (ChunkStats | undefined)[],
   targets: readonly Target[],
   count: number,
+  /** Whether a missing marker means lost data (the Map succeeded) rather than a chunk that never completed. */
+  missingIsLost: boolean,
 ): { indexes: number[]; why: string } {
   const now = currentServers(targets);
   const indexes: number[] = [];
@@ -144,8 +159,10 @@ function lostChunks(
   for (let i = 0; i < count; i++) {
     const stats = chunks[i];
     if (stats === undefined) {
-      missing++;
-      indexes.push(i);
+      if (missingIsLost) {
+        missing++;
+        indexes.push(i);
+      }
       continue;
     }
     const changed = serversChanged(stats.servers, now);

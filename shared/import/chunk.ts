@@ -110,13 +110,7 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
           action: 'replayed',
         });
       }
-      before = {
-        ...emptyStats(state),
-        invocations: before.invocations,
-        taskRetries: before.taskRetries,
-        retries: before.retries,
-        serverResets: before.serverResets + 1,
-      };
+      before = startOverStats(state, { ...before, serverResets: before.serverResets + 1, servers: [] });
       previous = undefined;
     }
   }
@@ -167,15 +161,7 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
   if (previous && result.resets.length > 0) {
     // loadRange replayed only this invocation's part; what earlier invocations wrote, from the chunk's start
     // to the resume point, was confirmed by the server that is gone. Start the chunk over.
-    const again: ChunkStats = {
-      ...emptyStats(state),
-      invocations: stats.invocations,
-      taskRetries: stats.taskRetries,
-      retries: stats.retries,
-      serverResets: stats.serverResets,
-      servers: stats.servers,
-    };
-    return { ...state, progress: { status: 'continue', resume: restart(chunk), stats: again } };
+    return startOver(state, stats);
   }
   if (result.status === 'interrupted') {
     return {
@@ -220,20 +206,27 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
     // The server restarted between the chunk's last write and its marker: the data may be gone. Start over,
     // through the state machine's continuation loop, from the chunk's start.
     deps.onReset?.({ shard: err.shard, message: err.message, action: 'replayed' });
-    const again: ChunkStats = {
-      ...emptyStats(state),
-      invocations: done.invocations,
-      taskRetries: done.taskRetries,
-      retries: done.retries,
+    return startOver(state, {
+      ...done,
       serverResets: done.serverResets + 1,
       servers: currentServers(deps.targets),
-    };
-    return { ...state, progress: { status: 'continue', resume: restart(chunk), stats: again } };
+    });
   }
   return { ...state, progress: { status: 'done', stats: done } };
 }
 
-/** The continuation point of a chunk that starts over: its own start (and line 1 for the first chunk). */
-function restart(chunk: ChunkState['chunk']): { offset: number; line?: number } {
-  return { offset: chunk.start, ...(chunk.start === 0 ? { line: 1 } : {}) };
+/**
+ * The stats of a chunk that starts over after a server reset: the data counters at zero (what was written may
+ * be gone), the invocation, retry and reset counters and the servers kept from `stats`.
+ */
+function startOverStats(state: ChunkState, stats: ChunkStats): ChunkStats {
+  const { invocations, taskRetries, retries, serverResets, servers } = stats;
+  return { ...emptyStats(state), invocations, taskRetries, retries, serverResets, servers };
+}
+
+/** A continuation from the chunk's own start (line 1 for the first chunk), with {@link startOverStats}. */
+function startOver(state: ChunkState, stats: ChunkStats): ChunkState {
+  const { chunk } = state;
+  const resume = { offset: chunk.start, ...(chunk.start === 0 ? { line: 1 } : {}) };
+  return { ...state, progress: { status: 'continue', resume, stats: startOverStats(state, stats) } };
 }

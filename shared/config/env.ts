@@ -167,6 +167,70 @@ export const chunkEnvSchema = z.strictObject({
 /** Environment of `import-finish`. */
 export const finishEnvSchema = z.strictObject(common);
 
+/** `s3://bucket/prefix/` → bucket and prefix. */
+const s3Location = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  z
+    .string()
+    .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/, 'must look like s3://bucket/prefix/')
+    .transform((text) => {
+      const rest = text.slice('s3://'.length);
+      const slash = rest.indexOf('/');
+      return slash === -1
+        ? { bucket: rest, prefix: '' }
+        : { bucket: rest.slice(0, slash), prefix: rest.slice(slash + 1) };
+    })
+    .optional(),
+);
+
+/** Environment of `kafka-consumer`. */
+export const consumerEnvSchema = z.strictObject({
+  REDIS_URL: redisUrlList,
+  REDIS_USERNAME: optionalText,
+  REDIS_PASSWORD: optionalText,
+  REDIS_CONNECT_TIMEOUT_MS: common.REDIS_CONNECT_TIMEOUT_MS,
+  REDIS_COMMAND_TIMEOUT_MS: common.REDIS_COMMAND_TIMEOUT_MS,
+  S3_ENDPOINT: optionalText,
+  /** The consumer spec as JSON, or the path of a JSON file (see `consumerSpecSchema`). */
+  CONSUMER_SPEC: z
+    .string({ error: 'is required (the consumer spec as JSON, or a file path)' })
+    .min(1, 'is required'),
+  /**
+   * The event-source mapping's consumer group id. Part of every watermark key: two mappings with different
+   * groups on one topic each apply every record once. Required: the Kafka event does not carry it.
+   */
+  CONSUMER_GROUP_ID: z
+    .string({ error: "is required (the mapping's consumer group id)" })
+    .min(1, 'is required'),
+  /** Prefix of the watermark keys. @default 'rbl:wm:' */
+  WATERMARK_PREFIX: z.string().min(1).default('rbl:wm:'),
+  /** Kafka topic for dead letters (kafkajs producer). */
+  DEAD_LETTER_TOPIC: optionalText,
+  /** `s3://bucket/prefix/` for dead letters, one JSONL object per batch. */
+  DEAD_LETTER_S3: s3Location,
+  /** Brokers of the dead-letter producer (comma-separated); default: the event's bootstrap servers. */
+  KAFKA_BROKERS: z.preprocess((v) => (v === '' ? undefined : v), list.optional()),
+  /** SASL mechanism of the dead-letter producer. */
+  KAFKA_SASL_MECHANISM: z.preprocess(
+    (v) => (v === '' ? undefined : typeof v === 'string' ? v.toLowerCase() : v),
+    z
+      .enum(['plain', 'scram-sha-256', 'scram-sha-512'], {
+        error: 'must be plain, scram-sha-256 or scram-sha-512',
+      })
+      .optional(),
+  ),
+  KAFKA_SASL_USERNAME: optionalText,
+  KAFKA_SASL_PASSWORD: optionalText,
+  /** TLS to the brokers of the dead-letter producer. @default false */
+  KAFKA_TLS: flag(false),
+  /** Header carrying the trace id into logs and dead letters. @default 'traceparent' */
+  TRACE_HEADER: z.string().min(1).default('traceparent'),
+  /** Time kept back before the Lambda timeout: retries stop this early and the tail is reported failed. @default 10000 */
+  TIMEOUT_MARGIN_MS: integer(0, 15 * 60_000, 10_000),
+});
+
+export type ConsumerEnv = z.output<typeof consumerEnvSchema>;
+
 export type StartEnv = z.output<typeof startEnvSchema>;
 export type ChunkEnv = z.output<typeof chunkEnvSchema>;
 export type FinishEnv = z.output<typeof finishEnvSchema>;

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
 import { formatZodError, specErrorMap } from './spec-errors.js';
 
-const fieldName = z.string().min(1, 'a field name cannot be empty');
+/** A record field name (also used by the consumer spec). */
+export const fieldName = z.string().min(1, 'a field name cannot be empty');
 
 const csvFormat = z.strictObject({
   type: z.literal('csv'),
@@ -19,7 +20,7 @@ const csvFormat = z.strictObject({
 const jsonlFormat = z.strictObject({ type: z.literal('jsonl') });
 
 /** Key template: literal text with `{field}` placeholders, e.g. `user:{id}` or `order:{shop}:{id}`. */
-const keyTemplate = z
+export const keyTemplate = z
   .string()
   .min(1, 'key template cannot be empty')
   .refine(
@@ -66,7 +67,8 @@ const bucketedModel = z.strictObject({
   prefix: z.string().min(1).optional(),
 });
 
-const ttl = z.union([
+/** `false`, or seconds with a jitter percentage (shared with the consumer spec). */
+export const ttl = z.union([
   z.literal(false),
   z.strictObject({
     /** Time to live in seconds. */
@@ -124,7 +126,8 @@ const batch = z.strictObject({
   inFlight: z.number().int().min(1).max(256).default(4),
 });
 
-const retry = z.union([
+/** `false`, or retries with exponential backoff and full jitter (shared with the consumer spec). */
+export const retry = z.union([
   z.literal(false),
   z.strictObject({
     /** @default 8 */

@@ -8,11 +8,21 @@ export {
   parseImportSpec,
   type TtlSpec,
 } from './import-spec.js';
+export {
+  type ConsumerModel,
+  type ConsumerSpec,
+  type ConsumerSpecInput,
+  consumerSpecSchema,
+  loadConsumerSpec,
+  parseConsumerSpec,
+} from './consumer-spec.js';
 export { closestMatch, formatZodError, specErrorMap } from './spec-errors.js';
 export {
   type AllowedSource,
   type ChunkEnv,
   chunkEnvSchema,
+  type ConsumerEnv,
+  consumerEnvSchema,
   type FinishEnv,
   finishEnvSchema,
   parseEnv,

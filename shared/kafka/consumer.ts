@@ -1,0 +1,289 @@
+import type { ConsumerSpec } from '../config/index.js';
+import { classifyError, ServerResetError } from '../errors/index.js';
+import type { BucketParams } from '../mapping/index.js';
+import type { Target } from '../redis/index.js';
+import { createJumpRouter, type Router } from '../sharding/index.js';
+import { deadLetterBatchId } from './dead-letter.js';
+import { createRecordMapper, type RecordMapper } from './mapper.js';
+import { runShard } from './shard-runner.js';
+import { commandBytes, type Entry, type Stream } from './stream.js';
+import { traceIdOf } from './trace.js';
+import type {
+  BatchCounts,
+  BatchResult,
+  DeadLetter,
+  DeadLetterSink,
+  KafkaMessage,
+  PartitionFailure,
+} from './types.js';
+import { watermarkKey } from './watermark.js';
+
+/** One structured log line about the consumer (a record, a partition, a shard). */
+export type ConsumerLog = (
+  level: 'info' | 'warn' | 'error',
+  message: string,
+  fields: Record<string, unknown>,
+) => void;
+
+/** Settings of {@link createConsumer}. */
+export interface ConsumerOptions {
+  readonly spec: ConsumerSpec;
+  /** The consumer group id: part of every watermark key. */
+  readonly group: string;
+  /** @default 'rbl:wm:' */
+  readonly watermarkPrefix?: string;
+  /** One per shard; keys are spread by the jump router, as imports spread them. */
+  readonly targets: readonly Target[];
+  /** Required for the bucketed model and a bucketed counter (see `resolveConsumerBuckets`). */
+  readonly buckets?: BucketParams;
+  readonly deadLetters: DeadLetterSink;
+  /** @default 'traceparent' */
+  readonly traceHeader?: string;
+  readonly log?: ConsumerLog;
+}
+
+/** Limits of one {@link Consumer.process} call. */
+export interface ProcessOptions {
+  /** Milliseconds left before the caller must answer (a Lambda's `getRemainingTimeInMillis`). */
+  readonly remainingMs?: () => number;
+  /** Stop retrying this long before the deadline. @default 10000 */
+  readonly marginMs?: number;
+}
+
+/** The Kafka engine of one process: shared by the Lambda handler, `consume` and the local mapping. */
+export interface Consumer {
+  /**
+   * Applies a batch. Records of a partition are applied in offset order; on each shard a watermark per
+   * (group, topic, partition) advances in the same script as the writes, so a record at or below it is
+   * skipped as a duplicate. Records refused for their content go to the dead letters and the partition goes
+   * on. A transient Redis failure that outlasts the retries leaves the partition's tail pending: `failures`
+   * names, per partition, the first offset not confirmed. A fatal error (OOM, auth, lost writes after a
+   * restart) is thrown.
+   */
+  process(messages: readonly KafkaMessage[], options?: ProcessOptions): Promise<BatchResult>;
+  close(): Promise<void>;
+}
+
+const partitionId = (topic: string, partition: number): string => `${topic}-${partition}`;
+
+/**
+ * Creates the consumer engine.
+ *
+ * @example
+ * const consumer = createConsumer({ spec, group: 'profiles', targets, deadLetters: createLogDeadLetterSink() });
+ * const { counts, failures } = await consumer.process(messages);
+ */
+export function createConsumer(options: ConsumerOptions): Consumer {
+  const { spec, group, targets, deadLetters } = options;
+  const prefix = options.watermarkPrefix ?? 'rbl:wm:';
+  const traceHeader = options.traceHeader ?? 'traceparent';
+  const log: ConsumerLog = options.log ?? (() => {});
+  const router: Router = createJumpRouter(targets.length);
+  const map: RecordMapper = createRecordMapper(spec, options.buckets);
+  // Per shard, the highest offset each watermark was seen confirmed at: after a server restart, a watermark
+  // below it proves that confirmed writes were lost with it.
+  const seen = targets.map(() => new Map<string, number>());
+
+  async function checkReset(shard: number, error: ServerResetError): Promise<void> {
+    const known = [...seen[shard]!.entries()];
+    const lost: string[] = [];
+    if (known.length > 0) {
+      const replies = await targets[shard]!.exec(known.map(([key]) => ({ key, args: ['GET', key] })));
+      known.forEach(([key, offset], i) => {
+        const now = replies[i];
+        const at = typeof now === 'string' ? Number(now) : -1;
+        if (at < offset) lost.push(`${key} is at ${at < 0 ? 'nothing' : at}, was confirmed at ${offset}`);
+      });
+    }
+    if (lost.length > 0) {
+      throw new ServerResetError(
+        `${error.message}; confirmed writes were lost with it: watermark ${lost.slice(0, 5).join('; ')}` +
+          `${lost.length > 5 ? ` (and ${lost.length - 5} more)` : ''}. Those records were committed to Kafka: ` +
+          `replay them (reset the consumer group's offsets) after giving the server persistence`,
+        { shard: error.shard, before: error.before, after: error.after, cause: error },
+      );
+    }
+    log('warn', 'shard restarted; its watermarks show no confirmed write was lost', {
+      shard: targets[shard]!.name,
+      watermarksChecked: known.length,
+      reset: error.message,
+    });
+  }
+
+  return {
+    async process(messages, processOptions = {}) {
+      const remainingMs = processOptions.remainingMs;
+      const marginMs = processOptions.marginMs ?? 10_000;
+      const mayWait = (delayMs: number): boolean =>
+        remainingMs === undefined || remainingMs() - delayMs > marginMs;
+
+      // Partitions in offset order (Lambda and kafkajs deliver them so; sorting makes it a guarantee).
+      const partitions = new Map<string, Entry[]>();
+      for (const message of messages) {
+        const id = partitionId(message.topic, message.partition);
+        let list = partitions.get(id);
+        if (list === undefined) partitions.set(id, (list = []));
+        list.push({ message, status: 'pending', traceId: traceIdOf(message, traceHeader) });
+      }
+      for (const list of partitions.values()) list.sort((a, b) => a.message.offset - b.message.offset);
+
+      const streams = targets.map(() => new Map<string, Stream>());
+      const rejects: { entry: Entry; letter: DeadLetter }[] = [];
+      for (const [id, list] of partitions) {
+        for (const entry of list) {
+          const plan = map(entry.message);
+          if (plan.kind === 'noop') {
+            entry.status = 'applied';
+            continue;
+          }
+          if (plan.kind === 'reject') {
+            rejects.push({
+              entry,
+              letter: {
+                message: entry.message,
+                errorClass: plan.errorClass,
+                reason: plan.reason,
+                traceId: entry.traceId,
+              },
+            });
+            continue;
+          }
+          const shard = router.route(plan.routeKey);
+          let stream = streams[shard]!.get(id);
+          if (stream === undefined) {
+            const { topic, partition } = entry.message;
+            stream = {
+              shard,
+              topic,
+              partition,
+              watermark: watermarkKey(prefix, group, topic, partition),
+              ops: [],
+              pos: 0,
+              guard: undefined,
+              cover: undefined,
+              stopped: undefined,
+            };
+            streams[shard]!.set(id, stream);
+          }
+          let bytes = 16;
+          for (const c of plan.commands) bytes += commandBytes(c);
+          stream.ops.push({ entry, offset: entry.message.offset, commands: plan.commands, bytes });
+        }
+      }
+
+      const batchId = deadLetterBatchId(messages.map((message) => ({ message, errorClass: '', reason: '' })));
+      const deadLettered: DeadLetter[] = [];
+      // Records refused by the mapper never reach Redis: their dead letters go first, in one send.
+      if (rejects.length > 0) {
+        try {
+          await deadLetters.send(
+            rejects.map((r) => r.letter),
+            `${batchId}-input`,
+          );
+          for (const r of rejects) r.entry.status = 'dead';
+          deadLettered.push(...rejects.map((r) => r.letter));
+        } catch (err) {
+          const reason = `dead letter not written to ${deadLetters.name}: ${classifyError(err).message}`;
+          for (const r of rejects) r.entry.reason = reason;
+        }
+        for (const r of rejects) {
+          log(r.entry.status === 'dead' ? 'warn' : 'error', 'record dead-lettered', {
+            topic: r.entry.message.topic,
+            partition: r.entry.message.partition,
+            offset: r.entry.message.offset,
+            reason: r.letter.reason,
+            ...(r.entry.status === 'dead' ? {} : { deadLetterError: r.entry.reason }),
+            ...(r.entry.traceId === undefined ? {} : { traceId: r.entry.traceId }),
+          });
+        }
+      }
+
+      const redisLetters: DeadLetter[] = [];
+      const sink: DeadLetterSink = {
+        name: deadLetters.name,
+        close: () => deadLetters.close(),
+        async send(letters, id) {
+          await deadLetters.send(letters, id);
+          redisLetters.push(...letters);
+          for (const l of letters) {
+            log('warn', 'record dead-lettered', {
+              topic: l.message.topic,
+              partition: l.message.partition,
+              offset: l.message.offset,
+              reason: l.reason,
+              ...(l.traceId === undefined ? {} : { traceId: l.traceId }),
+            });
+          }
+        },
+      };
+      const settled = await Promise.allSettled(
+        targets.map((target, shard) => {
+          const list = [...streams[shard]!.values()];
+          if (list.length === 0) return Promise.resolve();
+          return runShard(list, {
+            target,
+            shard,
+            watermarks: spec.watermarks,
+            maxRecords: spec.batch.maxRecords,
+            maxBytes: spec.batch.maxBytes,
+            retry: spec.retry,
+            deadLetters: sink,
+            batchId,
+            mayWait,
+            onReset: (error) => checkReset(shard, error),
+            confirmed: (key, offset) => {
+              const known = seen[shard]!.get(key);
+              if (known === undefined || offset > known) seen[shard]!.set(key, offset);
+            },
+          });
+        }),
+      );
+      const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (fatal) throw classifyError(fatal.reason);
+      deadLettered.push(...redisLetters);
+
+      const counts: BatchCounts = {
+        received: messages.length,
+        applied: 0,
+        duplicate: 0,
+        deadLettered: 0,
+        failed: 0,
+      };
+      const failures: PartitionFailure[] = [];
+      const confirmed = new Map<string, number>();
+      for (const [id, list] of partitions) {
+        const first = list.findIndex((e) => e.status === 'pending');
+        const stop = first === -1 ? list.length : first;
+        for (let i = 0; i < stop; i++) {
+          const status = list[i]!.status;
+          if (status === 'applied') counts.applied++;
+          else if (status === 'duplicate') counts.duplicate++;
+          else counts.deadLettered++;
+        }
+        counts.failed += list.length - stop;
+        const head = list[0]!.message;
+        if (first === -1) {
+          confirmed.set(id, list[list.length - 1]!.message.offset + 1);
+          continue;
+        }
+        const entry = list[first]!;
+        confirmed.set(id, entry.message.offset);
+        const reason = entry.reason ?? 'not confirmed';
+        failures.push({ topic: head.topic, partition: head.partition, offset: entry.message.offset, reason });
+        log('error', 'partition tail not confirmed; it will be delivered again', {
+          topic: head.topic,
+          partition: head.partition,
+          offset: entry.message.offset,
+          records: list.length - stop,
+          reason,
+          ...(entry.traceId === undefined ? {} : { traceId: entry.traceId }),
+        });
+      }
+      return { counts, failures, confirmed, deadLetters: deadLettered };
+    },
+    async close() {
+      await deadLetters.close();
+      await Promise.all(targets.map((t) => t.close()));
+    },
+  };
+}

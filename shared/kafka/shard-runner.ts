@@ -1,0 +1,235 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  backoffDelay,
+  classifyError,
+  classifyReplyError,
+  InputError,
+  type LoaderError,
+  type RetryPolicy,
+  ServerResetError,
+} from '../errors/index.js';
+import { type Command, ReplyError, type Target } from '../redis/index.js';
+import { type Op, redisDeadLetter, type Stream, stopStream } from './stream.js';
+import type { DeadLetter, DeadLetterSink } from './types.js';
+import { parseUnitReply, unitCommand } from './watermark.js';
+
+/** What a shard runner needs besides its streams. */
+export interface ShardRunContext {
+  readonly target: Target;
+  readonly shard: number;
+  /** Watermarked (atomic scripts) or plain pipelined writes. */
+  readonly watermarks: boolean;
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+  readonly retry: RetryPolicy;
+  readonly deadLetters: DeadLetterSink;
+  readonly batchId: string;
+  /** False once the invocation must stop retrying (its deadline is near). */
+  readonly mayWait: (delayMs: number) => boolean;
+  /** Called with a shard's identity change; throws when confirmed writes were lost. */
+  readonly onReset: (error: ServerResetError, streams: readonly Stream[]) => Promise<void>;
+  /** Told the highest offset confirmed on a watermark (for {@link ShardRunContext.onReset}). */
+  readonly confirmed: (watermark: string, offset: number) => void;
+}
+
+interface Unit {
+  readonly stream: Stream;
+  readonly start: number;
+  readonly end: number;
+  readonly command: Command;
+}
+
+/** Cuts a stream's unsettled ops into units of at most `maxRecords` records and about `maxBytes` bytes. */
+function unitsOf(stream: Stream, ctx: ShardRunContext): Unit[] {
+  const units: Unit[] = [];
+  let guard = stream.guard;
+  let cover = stream.cover;
+  let start = stream.pos;
+  while (start < stream.ops.length) {
+    let end = start;
+    let bytes = 0;
+    while (
+      end < stream.ops.length &&
+      end - start < ctx.maxRecords &&
+      (end === start || bytes < ctx.maxBytes)
+    ) {
+      bytes += stream.ops[end]!.bytes;
+      end++;
+    }
+    const records = stream.ops.slice(start, end);
+    units.push({ stream, start, end, command: unitCommand(stream.watermark, records, guard, cover) });
+    guard = records[records.length - 1]!.offset;
+    cover = undefined;
+    start = end;
+  }
+  return units;
+}
+
+/** Settles `count` ops of a stream from `pos` as duplicates then applied (the order the script met them). */
+function settle(stream: Stream, duplicates: number, applied: number): void {
+  for (let i = 0; i < duplicates; i++) stream.ops[stream.pos + i]!.entry.status = 'duplicate';
+  for (let i = 0; i < applied; i++) stream.ops[stream.pos + duplicates + i]!.entry.status = 'applied';
+  const n = duplicates + applied;
+  if (n > 0) {
+    stream.guard = stream.ops[stream.pos + n - 1]!.offset;
+    stream.pos += n;
+    stream.cover = undefined;
+  }
+}
+
+/**
+ * Applies the streams of one shard until each is settled or stopped: units go out in one pipeline, a unit
+ * stopped by a data error (`WRONGTYPE`, …) dead-letters that record and goes on after it, a transient
+ * failure is retried with backoff while the deadline allows, and a fatal error is thrown. A stream stops
+ * (its tail pending) when its retries run out or its dead letter cannot be written.
+ */
+export async function runShard(streams: readonly Stream[], ctx: ShardRunContext): Promise<void> {
+  let attempt = 0;
+  for (;;) {
+    const live = streams.filter((s) => s.stopped === undefined && s.pos < s.ops.length);
+    if (live.length === 0) return;
+    let transient: LoaderError | undefined;
+    const rejected: { stream: Stream; op: Op; letter: DeadLetter }[] = [];
+    try {
+      if (ctx.watermarks) await watermarkedRound(live, ctx, rejected);
+      else await plainRound(live, ctx, rejected);
+    } catch (err) {
+      const error = classifyError(err);
+      if (error instanceof ServerResetError) {
+        await ctx.onReset(error, streams);
+        continue;
+      }
+      if (!error.retryable) throw error;
+      transient = error;
+    }
+    if (rejected.length > 0) {
+      try {
+        await ctx.deadLetters.send(
+          rejected.map((r) => r.letter),
+          `${ctx.batchId}-redis-${ctx.shard}-${attempt}-${rejected[0]!.op.offset}`,
+        );
+        for (const r of rejected) {
+          r.op.entry.status = 'dead';
+          if (ctx.watermarks && r.stream.ops[r.stream.pos] === r.op) {
+            r.stream.pos++;
+            r.stream.cover = r.op.offset;
+          }
+        }
+      } catch (err) {
+        const reason = `dead letter not written to ${ctx.deadLetters.name}: ${classifyError(err).message}`;
+        for (const r of rejected) stopStream(r.stream, reason);
+      }
+    }
+    if (!ctx.watermarks) for (const s of live) s.pos = firstPending(s);
+    if (transient === undefined) {
+      attempt = 0;
+      continue;
+    }
+    const delay = ctx.retry === false ? 0 : backoffDelay(attempt, ctx.retry);
+    if (ctx.retry === false || attempt >= ctx.retry.retries || !ctx.mayWait(delay)) {
+      for (const s of live) stopStream(s, transient.message);
+      return;
+    }
+    attempt++;
+    await sleep(delay);
+  }
+}
+
+/** One pipeline of watermarked units; settles what Redis confirmed, queues data errors for dead letters. */
+async function watermarkedRound(
+  live: readonly Stream[],
+  ctx: ShardRunContext,
+  rejected: { stream: Stream; op: Op; letter: DeadLetter }[],
+): Promise<void> {
+  const units = live.flatMap((s) => unitsOf(s, ctx));
+  const replies = await ctx.target.exec(units.map((u) => u.command));
+  const halted = new Set<Stream>();
+  let transient: LoaderError | undefined;
+  for (let i = 0; i < units.length; i++) {
+    const unit = units[i]!;
+    const stream = unit.stream;
+    if (halted.has(stream)) continue;
+    const reply = parseUnitReply(replies[i]!);
+    if (reply.status === 'done') {
+      settle(stream, reply.duplicates, reply.applied);
+      ctx.confirmed(stream.watermark, stream.ops[stream.pos - 1]!.offset);
+      continue;
+    }
+    halted.add(stream);
+    if (reply.status === 'blocked') {
+      // Only a unit after a stopped one of the same stream is blocked; that one halted the stream already.
+      transient ??= classifyError(new Error(`watermark ${stream.watermark} is behind (${reply.watermark})`));
+      continue;
+    }
+    if (reply.status === 'refused') {
+      const error = classifyReplyError(reply.error, { shard: ctx.target.name, command: 'EVAL', index: i });
+      if (!error.retryable) throw error;
+      transient ??= error;
+      continue;
+    }
+    settle(stream, reply.duplicates, reply.applied);
+    if (stream.pos > 0) ctx.confirmed(stream.watermark, stream.ops[stream.pos - 1]!.offset);
+    const op = stream.ops[stream.pos]!;
+    // An op is one write and maybe an EXPIRE: the write is what a data error is about.
+    const error = classifyReplyError(reply.error, {
+      shard: ctx.target.name,
+      command: String(op.commands[0]?.args[0] ?? ''),
+    });
+    if (error instanceof InputError) {
+      rejected.push({ stream, op, letter: redisDeadLetter(op, error.name, error.message) });
+    } else if (error.retryable) {
+      transient ??= error;
+    } else {
+      throw error;
+    }
+  }
+  if (transient) throw transient;
+}
+
+/** One pipeline of plain commands (no watermarks: at-least-once); every op still pending is sent. */
+async function plainRound(
+  live: readonly Stream[],
+  ctx: ShardRunContext,
+  rejected: { stream: Stream; op: Op; letter: DeadLetter }[],
+): Promise<void> {
+  const cmds: Command[] = [];
+  const owner: { stream: Stream; op: Op }[] = [];
+  for (const s of live) {
+    for (let i = s.pos; i < s.ops.length; i++) {
+      const op = s.ops[i]!;
+      if (op.entry.status !== 'pending') continue;
+      for (const c of op.commands) {
+        cmds.push(c);
+        owner.push({ stream: s, op });
+      }
+    }
+  }
+  const replies = await ctx.target.exec(cmds);
+  const failed = new Set<Op>();
+  let transient: LoaderError | undefined;
+  for (let i = 0; i < replies.length; i++) {
+    const reply = replies[i];
+    if (!(reply instanceof ReplyError)) continue;
+    const { stream, op } = owner[i]!;
+    const error = classifyReplyError(reply.message, {
+      shard: ctx.target.name,
+      command: String(cmds[i]!.args[0]),
+      index: i,
+    });
+    if (failed.has(op)) continue;
+    failed.add(op);
+    if (error instanceof InputError)
+      rejected.push({ stream, op, letter: redisDeadLetter(op, error.name, error.message) });
+    else if (error.retryable) transient ??= error;
+    else throw error;
+  }
+  for (const { op } of owner) if (!failed.has(op)) op.entry.status = 'applied';
+  if (transient) throw transient;
+}
+
+/** The first op of a stream still pending (plain mode moves `pos` over everything settled). */
+export function firstPending(stream: Stream): number {
+  let i = stream.pos;
+  while (i < stream.ops.length && stream.ops[i]!.entry.status !== 'pending') i++;
+  return i;
+}

@@ -1,0 +1,118 @@
+import { type Command, type Reply, ReplyError } from '../redis/index.js';
+
+/**
+ * Applies one unit (the records of one partition bound for one shard, in offset order) atomically with its
+ * watermark. Redis runs a script without interleaving other clients, so the check "offset > watermark", the
+ * writes and the watermark's advance are one step: a redelivered or concurrently delivered record is skipped.
+ *
+ * KEYS[1] is the watermark; the other KEYS are the keys the unit writes (declared for cluster routing).
+ * ARGV[1] guard: apply only if the watermark is at least this (the previous unit of the same stream got
+ * through), '' for none. ARGV[2] cover: an offset settled elsewhere (a dead-lettered record), raised into the
+ * watermark first, '' for none. Then per record: offset, command count, and per command: arg count, args.
+ *
+ * Returns {status, applied, duplicates, index, text}: status 0 done; 1 blocked by the guard (nothing ran);
+ * 2 stopped at record `index` (0-based) whose command failed with `text`, the watermark covering exactly
+ * the records before it. A command error is caught (`redis.pcall`) so the records before it keep their
+ * watermark; Redis refuses an out-of-memory write only before a script's first write, so the watermark
+ * `SET` after writes cannot fail that way.
+ */
+export const APPLY_SCRIPT = `local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if ARGV[1] ~= '' and wm < tonumber(ARGV[1]) then return {1, 0, 0, -1, tostring(wm)} end
+if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then
+  wm = tonumber(ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+local i, n = 3, #ARGV
+local applied, dups, rec = 0, 0, 0
+local last = nil
+while i <= n do
+  local offset = ARGV[i]
+  local cmds = tonumber(ARGV[i + 1])
+  i = i + 2
+  if tonumber(offset) <= wm then
+    dups = dups + 1
+    for c = 1, cmds do i = i + 1 + tonumber(ARGV[i]) end
+  else
+    for c = 1, cmds do
+      local argc = tonumber(ARGV[i])
+      local reply = redis.pcall(unpack(ARGV, i + 1, i + argc))
+      i = i + 1 + argc
+      if type(reply) == 'table' and reply.err then
+        if last then redis.call('SET', KEYS[1], last) end
+        return {2, applied, dups, rec, reply.err}
+      end
+    end
+    applied = applied + 1
+    last = offset
+  end
+  rec = rec + 1
+end
+if last then redis.call('SET', KEYS[1], last) end
+return {0, applied, dups, -1, ''}`;
+
+/**
+ * The watermark key of (group, topic, partition): `<prefix><topic>:<partition>:<group>`. Topic names cannot
+ * hold `:`, so the key is unambiguous whatever the group id holds.
+ *
+ * @example
+ * watermarkKey('rbl:wm:', 'profiles', 'orders', 3) // 'rbl:wm:orders:3:profiles'
+ */
+export function watermarkKey(prefix: string, group: string, topic: string, partition: number): string {
+  return `${prefix}${topic}:${partition}:${group}`;
+}
+
+/** One record of a unit: its offset and the commands that apply it. */
+export interface UnitRecord {
+  readonly offset: number;
+  readonly commands: readonly Command[];
+}
+
+/** Builds the `EVAL` of one unit (see {@link APPLY_SCRIPT}). */
+export function unitCommand(
+  watermark: string,
+  records: readonly UnitRecord[],
+  guard: number | undefined,
+  cover: number | undefined,
+): Command {
+  const keys = new Set<string>();
+  const argv: (string | Buffer)[] = [
+    guard === undefined ? '' : String(guard),
+    cover === undefined ? '' : String(cover),
+  ];
+  for (const r of records) {
+    argv.push(String(r.offset), String(r.commands.length));
+    for (const c of r.commands) {
+      if (c.key !== undefined) keys.add(c.key);
+      argv.push(String(c.args.length));
+      for (const a of c.args) argv.push(a);
+    }
+  }
+  return { key: watermark, args: ['EVAL', APPLY_SCRIPT, String(keys.size + 1), watermark, ...keys, ...argv] };
+}
+
+/** What Redis said about one unit. */
+export type UnitReply =
+  | { readonly status: 'done'; readonly applied: number; readonly duplicates: number }
+  | { readonly status: 'blocked'; readonly watermark: number }
+  | {
+      readonly status: 'stopped';
+      readonly applied: number;
+      readonly duplicates: number;
+      /** 0-based index of the record whose command failed. */
+      readonly index: number;
+      readonly error: string;
+    }
+  /** The script as a whole was refused (`LOADING`, `OOM` before any write, `NOSCRIPT`, …). */
+  | { readonly status: 'refused'; readonly error: string };
+
+/** Decodes the reply of a {@link unitCommand}. */
+export function parseUnitReply(reply: Reply): UnitReply {
+  if (reply instanceof ReplyError) return { status: 'refused', error: reply.message };
+  if (!Array.isArray(reply) || reply.length < 5) {
+    return { status: 'refused', error: `unexpected script reply ${JSON.stringify(reply).slice(0, 200)}` };
+  }
+  const [status, applied, duplicates, index, text] = reply as [number, number, number, number, string];
+  if (status === 0) return { status: 'done', applied, duplicates };
+  if (status === 1) return { status: 'blocked', watermark: Number(text) };
+  return { status: 'stopped', applied, duplicates, index, error: String(text) };
+}

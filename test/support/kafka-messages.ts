@@ -39,7 +39,9 @@ export function counterMessages(
   for (let i = 0; i < count; i++) {
     const partition = i % partitions;
     const offset = next[partition]!++;
-    out.push(kafkaMessage({ topic: options.topic, partition, offset, value: { id: i % keys, n: (i % 7) + 1 } }));
+    out.push(
+      kafkaMessage({ topic: options.topic, partition, offset, value: { id: i % keys, n: (i % 7) + 1 } }),
+    );
   }
   return out;
 }
@@ -56,7 +58,11 @@ export function counterTotals(messages: readonly KafkaMessage[]): Map<string, nu
 }
 
 /** A dead-letter sink that keeps the letters in memory; `fail` makes sends throw while it is true. */
-export function memoryDeadLetters(): DeadLetterSink & { letters: DeadLetter[]; fail: boolean; sends: number } {
+export function memoryDeadLetters(): DeadLetterSink & {
+  letters: DeadLetter[];
+  fail: boolean;
+  sends: number;
+} {
   const sink = {
     name: 'memory',
     letters: [] as DeadLetter[],

@@ -1,0 +1,212 @@
+import { z } from 'zod';
+import { formatZodError, specErrorMap } from '../../shared/config/index.js';
+import { ConfigError } from '../../shared/errors/index.js';
+
+// The two event forms of a Kafka event-source mapping, as the AWS Lambda Developer Guide shows them:
+// https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html (Amazon MSK, test/events/msk-event.json) and
+// https://docs.aws.amazon.com/lambda/latest/dg/with-kafka.html (self-managed, test/events/self-managed-kafka-event.json).
+
+/**
+ * One byte of a header value. Lambda serialises header values as a Java `byte[]`, so a byte of 0x80 or more
+ * arrives negative (`ë` is `[-61, -85]`); unsigned bytes (what the samples and test tools write) are accepted
+ * too. {@link decodeHeaders} keeps the low 8 bits of either.
+ */
+const headerByte = z.number().int().min(-128).max(255);
+
+/** A header entry: one header name mapped to its value bytes. Names may repeat across entries, as in Kafka. */
+const headerEntry = z.record(z.string(), z.array(headerByte));
+
+const base64 = z.base64({
+  error: (issue) => (issue.code === 'invalid_format' ? 'expected a base64 string' : undefined),
+});
+
+/** What Lambda adds to a record when the mapping uses a schema registry; not used here, only typed. */
+const schemaMetadata = z.looseObject({ dataFormat: z.string().nullish(), schemaId: z.string().nullish() });
+
+/** One Kafka record. Fields this project reads are checked; fields AWS adds later pass through untouched. */
+const kafkaRecord = z.looseObject({
+  topic: z.string().min(1),
+  partition: z.number().int().min(0),
+  /** A safe integer: an offset past 2^53 could not be reported back exactly, so it is refused. */
+  offset: z.number().int().min(0),
+  /** Milliseconds since the epoch (Kafka uses -1 for "no timestamp"). */
+  timestamp: z.number().int(),
+  timestampType: z.enum(['CREATE_TIME', 'LOG_APPEND_TIME']),
+  /** Base64; absent or null when the record has no key. */
+  key: base64.nullish(),
+  /** Base64; absent or null for a tombstone. An empty string is an empty value, not a tombstone. */
+  value: base64.nullish(),
+  /** Absent in events from before Lambda passed headers on: read as no headers. */
+  headers: z.array(headerEntry).default([]),
+  keySchemaMetadata: schemaMetadata.nullish(),
+  valueSchemaMetadata: schemaMetadata.nullish(),
+});
+
+/**
+ * `records`, keyed by `<topic>-<partition>`. Topic names may contain `-`, so a key is never split: each
+ * record's own topic and partition must rebuild the key it sits under.
+ */
+const recordsByPartition = z
+  .record(z.string(), z.array(kafkaRecord), {
+    // zod calls this type a record, a word that means something else here.
+    error: (issue) => {
+      if (issue.code !== 'invalid_type') return undefined;
+      const expected = 'an object keyed by "<topic>-<partition>"';
+      return issue.input === undefined ? `required (expected ${expected})` : `expected ${expected}`;
+    },
+  })
+  .superRefine((records, ctx) => {
+    for (const [key, list] of Object.entries(records)) {
+      list.forEach((record, index) => {
+        const own = partitionKey(record.topic, record.partition);
+        if (own !== key) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key, index],
+            message: `topic ${JSON.stringify(record.topic)} partition ${record.partition} belongs under ${JSON.stringify(own)}, not ${JSON.stringify(key)}`,
+          });
+        }
+      });
+    }
+  });
+
+/** Amazon MSK: `eventSource: "aws:kafka"`, with the cluster's ARN. */
+const mskEvent = z.looseObject({
+  eventSource: z.literal('aws:kafka'),
+  eventSourceArn: z.string().min(1),
+  /** Comma-separated `host:port` list; informational, so not required. */
+  bootstrapServers: z.string().optional(),
+  records: recordsByPartition,
+});
+
+/** Self-managed Apache Kafka: `eventSource: "SelfManagedKafka"`, no ARN. */
+const selfManagedEvent = z.looseObject({
+  eventSource: z.literal('SelfManagedKafka'),
+  bootstrapServers: z.string().optional(),
+  records: recordsByPartition,
+});
+
+const kafkaEvent = z.discriminatedUnion('eventSource', [mskEvent, selfManagedEvent]);
+
+/** A Kafka event from an event-source mapping, either form, as {@link kafkaEventSchema} returns it. */
+export type KafkaEvent = z.output<typeof kafkaEvent>;
+
+/** One record of a {@link KafkaEvent}: key and value still base64, headers still byte arrays. */
+export type KafkaEventRecord = z.output<typeof kafkaRecord>;
+
+/** A batch of thousands of bad records would make a message nobody reads; the first ones say enough. */
+const MAX_REPORTED_PROBLEMS = 20;
+
+/**
+ * A zod path as the message shows it, rooted at `event`: `['records', 'orders-0', 3, 'offset']` becomes
+ * `['event', 'records["orders-0"][3]', 'offset']`, which formatZodError joins to
+ * `event.records["orders-0"][3].offset`. Map keys (a records key, a header name) are quoted in brackets,
+ * since they may hold `-` or `.`.
+ */
+function eventPath(path: readonly PropertyKey[]): string[] {
+  const out = ['event'];
+  path.forEach((part, i) => {
+    const isMapKey = (i === 1 && path[0] === 'records') || (i >= 2 && path[i - 2] === 'headers');
+    if (typeof part === 'number') out[out.length - 1] += `[${part}]`;
+    else if (isMapKey) out[out.length - 1] += `[${JSON.stringify(String(part))}]`;
+    else out.push(String(part));
+  });
+  return out;
+}
+
+/**
+ * The schema of a Kafka event (Amazon MSK or self-managed), the one place its shape lives. Unknown fields
+ * are kept (AWS adds fields over time); the fields used are checked, and every records key must equal
+ * `${topic}-${partition}` of the records under it. A problem is named by its path and what was wrong, as
+ * `validateEvent` then reports it: `event.records["orders-0"][3].offset: expected a number, got the string
+ * "abc"`, `event.eventSource: required (expected one of "aws:kafka", "SelfManagedKafka")`.
+ *
+ * @example
+ * export const handler = middy(run).use(validateEvent(kafkaEventSchema, 'Kafka event'));
+ */
+export const kafkaEventSchema = z.unknown().transform((input, ctx): KafkaEvent => {
+  const result = kafkaEvent.safeParse(input, { error: specErrorMap });
+  if (result.success) return result.data;
+  const { issues } = result.error;
+  for (const issue of issues.slice(0, MAX_REPORTED_PROBLEMS)) {
+    ctx.addIssue({ code: 'custom', path: eventPath(issue.path), message: issue.message });
+  }
+  if (issues.length > MAX_REPORTED_PROBLEMS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['event'],
+      message: `${issues.length - MAX_REPORTED_PROBLEMS} more problems not shown`,
+    });
+  }
+  return z.NEVER;
+});
+
+/**
+ * The event, checked by {@link kafkaEventSchema}; a bad one is a {@link ConfigError} worded as
+ * `validateEvent` words it: `Kafka event is invalid: event.records["orders-0"][3].offset: …`.
+ *
+ * @example
+ * const event = parseKafkaEvent(await loadEvent('msk-event'));
+ */
+export function parseKafkaEvent(event: unknown): KafkaEvent {
+  const result = kafkaEventSchema.safeParse(event);
+  if (!result.success) throw new ConfigError(`Kafka event is invalid: ${formatZodError(result.error)}`);
+  return result.data;
+}
+
+/**
+ * The key of `records` that a topic's partition sits under, and the `partition` of a batch item failure:
+ * `partitionKey('order-events', 3)` is `'order-events-3'`.
+ */
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+/**
+ * The bytes of a base64 key or value; `null` for an absent or null one (no key, or a tombstone). An empty
+ * string is an empty buffer, not null.
+ */
+export function decodeBase64(s: string | null | undefined): Buffer | null {
+  return s === null || s === undefined ? null : Buffer.from(s, 'base64');
+}
+
+/**
+ * A record's headers in order, one entry per header (a name may repeat). Buffer.from keeps the low 8 bits
+ * of each number, so Java's signed bytes (-61) and unsigned ones (195) both give 0xC3.
+ */
+export function decodeHeaders(
+  headers: readonly Readonly<Record<string, readonly number[]>>[],
+): Array<{ key: string; value: Buffer }> {
+  return headers.flatMap((entry) =>
+    Object.entries(entry).map(([key, bytes]) => ({ key, value: Buffer.from(bytes) })),
+  );
+}
+
+// The partial batch response of a Kafka event-source mapping with `ReportBatchItemFailures` turned on, per
+// https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html (partial batch response).
+// Unlike SQS and Kinesis, the identifier is an object: the records key and the offset.
+
+/** Which record failed: `partition` is the records key (`<topic>-<partition>`), `offset` the record's offset. */
+export interface KafkaItemIdentifier {
+  partition: string;
+  offset: number;
+}
+
+/**
+ * What a Kafka consumer returns so that Lambda retries only what failed: per partition, the first record
+ * not confirmed (later ones in that partition are delivered again with it). An empty list means the whole
+ * batch succeeded.
+ *
+ * @example
+ * const response: KafkaBatchResponse = {
+ *   batchItemFailures: failures.map((f) => ({ itemIdentifier: kafkaItemIdentifier(f.topic, f.partition, f.offset) })),
+ * };
+ */
+export interface KafkaBatchResponse {
+  batchItemFailures: { itemIdentifier: KafkaItemIdentifier }[];
+}
+
+/** The identifier of one record in a batch response: `{ partition: 'order-events-3', offset: 42 }`. */
+export function kafkaItemIdentifier(topic: string, partition: number, offset: number): KafkaItemIdentifier {
+  return { partition: partitionKey(topic, partition), offset };
+}

@@ -1,0 +1,310 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type Admin, Kafka, type KafkaConfig, logLevel, Partitioners, type RecordMetadata } from 'kafkajs';
+import { afterAll, beforeAll } from 'vitest';
+
+/**
+ * librdkafka's mock cluster, run by Debian's `kcat` (librdkafka 2.0.2): real Kafka protocol on 127.0.0.1,
+ * in memory. What it does and does not do, as measured:
+ * - every broker listens on 127.0.0.1 and an ephemeral port (librdkafka binds the mock to loopback itself;
+ *   nothing to configure, and nothing listens on other interfaces);
+ * - broker ids are 1..N but Metadata names controller 0, so whatever kafkajs sends to the controller fails
+ *   with "Broker 0 not found": admin `createTopics`, and the idempotent producer's InitProducerId (producers
+ *   here are plain ones);
+ * - a topic is created with 4 partitions (replication factor = brokers) by the first Metadata request or
+ *   produce that names it, the only way topics come to exist;
+ * - consumer groups, OffsetCommit/OffsetFetch and ListOffsets work; the first join of a new group waits the
+ *   mock's fixed initial rebalance delay of 3 s whatever the client asks, and a member whose
+ *   `sessionTimeout` is shorter than that expires while it waits and never joins (2000 never did, 3500 did;
+ *   4000 leaves a margin);
+ *   a member joining after another left waits `sessionTimeout - 1000` ms.
+ */
+export interface KafkaMock {
+  /** `127.0.0.1:<port>` of each broker. */
+  readonly brokers: string[];
+  /** Pid of the kcat process. */
+  readonly pid: number;
+  /** The last few KB of kcat's stderr (its `-d mock` debug log): for failure messages. */
+  log(): string;
+  /** SIGTERM by its own pid (SIGKILL after 5 s), waits for the exit. */
+  stop(): Promise<void>;
+}
+
+export interface KafkaMockOptions {
+  /** `test.mock.num.brokers`. @default 3 */
+  brokers?: number;
+}
+
+const READY_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+const LOG_TAIL_BYTES = 8_192;
+/** kcat's `-d mock` line: `... Mock cluster mockCluster… bootstrap.servers=127.0.0.1:p1,127.0.0.1:p2,…`. */
+const BOOTSTRAP_LINE = /bootstrap\.servers=(\S+)/;
+
+/** Mock clusters still running: killed by their own pid if this process exits without stopping them. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * Starts `kcat -X test.mock.num.brokers=N -d mock -b localhost:1 -C -t __keepalive` (the consumer keeps kcat,
+ * and so the mock cluster, alive) and resolves once kcat has printed the cluster's `bootstrap.servers` on
+ * stderr: the brokers listen before that line is written.
+ */
+export async function startKafkaMock(options: KafkaMockOptions = {}): Promise<KafkaMock> {
+  const count = options.brokers ?? 3;
+  const child = spawn(
+    'kcat',
+    ['-X', `test.mock.num.brokers=${count}`, '-d', 'mock', '-b', 'localhost:1', '-C', '-t', '__keepalive'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  let tail = '';
+  const keepTail = (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-LOG_TAIL_BYTES);
+  };
+  // Drain both pipes for the whole life of the process: `-d mock` logs every request, and a full pipe would
+  // block kcat (and with it every broker of the mock).
+  child.stderr.on('data', keepTail);
+  child.stdout.resume();
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exit = once(child, 'exit');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+    try {
+      await exit;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  let brokers: string[];
+  try {
+    brokers = await waitForBootstrap(child, () => tail);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { brokers, pid: child.pid!, log: () => tail, stop };
+}
+
+function waitForBootstrap(child: ChildProcess, log: () => string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const timer = setTimeout(
+      () => fail(new Error(`kcat printed no bootstrap.servers within ${READY_TIMEOUT_MS} ms: ${log()}`)),
+      READY_TIMEOUT_MS,
+    );
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = BOOTSTRAP_LINE.exec(seen);
+      if (match !== null) done(match[1]!.split(','));
+      else seen = seen.slice(-LOG_TAIL_BYTES);
+    };
+    const onExit = (code: number | null, signal: string | null) =>
+      fail(
+        new Error(`kcat exited (code ${code}, signal ${signal}) before the mock cluster was up: ${log()}`),
+      );
+    const onError = (err: NodeJS.ErrnoException) =>
+      fail(
+        err.code === 'ENOENT'
+          ? new Error('kcat is not installed: run `sudo apt-get install -y kcat`', { cause: err })
+          : err,
+      );
+    const cleanup = () => {
+      clearTimeout(timer);
+      child.stderr?.off('data', onData);
+      child.off('exit', onExit);
+      child.off('error', onError);
+    };
+    const done = (brokers: string[]) => {
+      cleanup();
+      resolve(brokers);
+    };
+    const fail = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
+    child.once('error', onError);
+  });
+}
+
+/**
+ * Starts one mock cluster for the enclosing test file (or `describe`) and stops it in `afterAll`.
+ *
+ * @example
+ * const kafka = useKafkaMock();
+ * it('produces', async () => { await produce(kafka.mock.brokers, 'orders', [{ value: 'a' }]) });
+ */
+export function useKafkaMock(options: KafkaMockOptions = {}): { readonly mock: KafkaMock } {
+  let mock: KafkaMock | undefined;
+  beforeAll(async () => {
+    mock = await startKafkaMock(options);
+  });
+  afterAll(async () => {
+    await mock?.stop();
+  });
+  return {
+    get mock(): KafkaMock {
+      if (mock === undefined)
+        throw new Error('useKafkaMock: the cluster starts in beforeAll; use it in tests');
+      return mock;
+    },
+  };
+}
+
+/** A kafkajs client for the mock: silent, quick to retry. */
+export function mockClient(brokers: readonly string[], config: Partial<KafkaConfig> = {}): Kafka {
+  return new Kafka({
+    clientId: 'rbl-test',
+    brokers: [...brokers],
+    logLevel: logLevel.NOTHING,
+    retry: { initialRetryTime: 50, retries: 8 },
+    ...config,
+  });
+}
+
+/** One message for {@link produce}: header values are UTF-8 strings. */
+export interface TestMessage {
+  key?: string | Buffer | null;
+  value: string | Buffer | null;
+  headers?: Record<string, string>;
+  /** The target partition; without it kafkajs' default partitioner picks one (murmur2 of the key). */
+  partition?: number;
+}
+
+/**
+ * Sends `messages` to `topic` in one request (acks from all replicas) with a plain kafkajs producer (an
+ * idempotent one fails against the mock), creating the topic with 4 partitions if it does not exist.
+ * @returns the base offset of what each partition received.
+ */
+export async function produce(
+  brokers: readonly string[],
+  topic: string,
+  messages: readonly TestMessage[],
+): Promise<RecordMetadata[]> {
+  const producer = mockClient(brokers).producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    idempotent: false,
+    allowAutoTopicCreation: true,
+  });
+  await producer.connect();
+  try {
+    return await producer.send({
+      topic,
+      acks: -1,
+      messages: messages.map((m) => ({
+        key: m.key ?? null,
+        value: m.value,
+        ...(m.headers === undefined ? {} : { headers: m.headers }),
+        ...(m.partition === undefined ? {} : { partition: m.partition }),
+      })),
+    });
+  } finally {
+    await producer.disconnect();
+  }
+}
+
+/** A partition of a topic and the node id of its leader. */
+export interface PartitionLeader {
+  readonly partition: number;
+  readonly leader: number;
+}
+
+/**
+ * Waits until `topic` exists with at least `partitions` partitions, each with a leader; a Metadata request
+ * naming an unknown topic makes the mock create it (with 4 partitions), so this also creates topics.
+ * @returns the partitions, sorted, with their leaders.
+ */
+export async function waitForTopic(
+  brokers: readonly string[],
+  topic: string,
+  options: { partitions?: number; timeoutMs?: number } = {},
+): Promise<PartitionLeader[]> {
+  const want = options.partitions ?? 1;
+  const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+  let last = 'no metadata yet';
+  return withAdmin(brokers, async (admin) => {
+    for (;;) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const found = topics.find((t) => t.name === topic)?.partitions ?? [];
+        const led = found.filter((p) => p.leader >= 0 && p.partitionErrorCode === 0);
+        if (led.length >= want && led.length === found.length) {
+          return found
+            .map((p) => ({ partition: p.partitionId, leader: p.leader }))
+            .sort((a, b) => a.partition - b.partition);
+        }
+        last = `${led.length} of ${found.length} partitions led`;
+      } catch (err) {
+        last = (err as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`topic ${topic} not ready with ${want} partitions: ${last}`);
+      await delay(50);
+    }
+  });
+}
+
+async function withAdmin<T>(brokers: readonly string[], run: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = mockClient(brokers).admin();
+  await admin.connect();
+  try {
+    return await run(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Two partitions of `topic` led by the same broker (with 4 partitions on at most 3 brokers there are always
+ * two): kafkajs fetches them in one request, so the local mapping delivers them in one event.
+ */
+export async function partitionsOnOneBroker(
+  brokers: readonly string[],
+  topic: string,
+): Promise<[number, number]> {
+  const partitions = await waitForTopic(brokers, topic, { partitions: 2 });
+  for (const a of partitions) {
+    const b = partitions.find((p) => p !== a && p.leader === a.leader);
+    if (b !== undefined) return [a.partition, b.partition];
+  }
+  throw new Error(`no two partitions of ${topic} share a leader: ${JSON.stringify(partitions)}`);
+}
+
+/** The offset `groupId` has committed for each partition of `topic`; -1 where it has none. */
+export function committedOffsets(
+  brokers: readonly string[],
+  groupId: string,
+  topic: string,
+): Promise<Map<number, number>> {
+  return withAdmin(brokers, async (admin) => {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  });
+}
+
+/** The high watermark (next offset to be written) of each partition of `topic`. */
+export function highWatermarks(brokers: readonly string[], topic: string): Promise<Map<number, number>> {
+  return withAdmin(brokers, async (admin) => {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  });
+}
+
+/** Polls `condition` every 20 ms until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(
+  what: string,
+  condition: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`still waiting after ${timeoutMs} ms for ${what}`);
+    await delay(20);
+  }
+}

@@ -1,0 +1,158 @@
+import type { Context } from 'aws-lambda';
+import middy from '@middy/core';
+import {
+  type ConsumerEnv,
+  consumerEnvSchema,
+  type ConsumerSpec,
+  loadConsumerSpec,
+  parseEnv,
+} from '../../shared/config/index.js';
+import { createTargets, loaderErrors, oncePerProcess, validateEvent } from '../../shared/import/index.js';
+import {
+  type Consumer,
+  type ConsumerLog,
+  createConsumer,
+  createKafkaDeadLetterSink,
+  createLogDeadLetterSink,
+  createS3DeadLetterSink,
+  type DeadLetterSink,
+  type KafkaMessage,
+  resolveConsumerBuckets,
+} from '../../shared/kafka/index.js';
+import { createS3Client } from '../../shared/records/index.js';
+import {
+  decodeBase64,
+  decodeHeaders,
+  type KafkaBatchResponse,
+  type KafkaEvent,
+  kafkaEventSchema,
+  kafkaItemIdentifier,
+} from './event.js';
+
+const FUNCTION = 'kafka-consumer';
+
+/** Configuration and engine of one kafka-consumer process, built at cold start. */
+export interface ConsumerRuntime {
+  readonly env: ConsumerEnv;
+  readonly spec: ConsumerSpec;
+  /** The engine; the dead-letter producer may need the event's brokers, so it is built on the first event. */
+  consumerFor(event: KafkaEvent): Promise<Consumer>;
+}
+
+const log: ConsumerLog = (level, message, fields) => {
+  const line = JSON.stringify({ level, function: FUNCTION, message, ...fields });
+  if (level === 'error') console.error(line);
+  else console.log(line);
+};
+
+/**
+ * Builds a runtime from environment variables (`process.env` on Lambda; the local mapping and tests pass
+ * their own). A bad `CONSUMER_SPEC` or variable fails here, at cold start, with the zod message.
+ */
+export async function consumerRuntime(source: Record<string, string | undefined>): Promise<ConsumerRuntime> {
+  const env = parseEnv(consumerEnvSchema, source);
+  const spec = await loadConsumerSpec(env.CONSUMER_SPEC);
+  const targets = createTargets(env);
+  const buckets = await resolveConsumerBuckets(spec, targets);
+  let consumer: Promise<Consumer> | undefined;
+  const sinkFor = async (event: KafkaEvent): Promise<DeadLetterSink> => {
+    if (env.DEAD_LETTER_TOPIC !== undefined) {
+      const brokers = env.KAFKA_BROKERS ?? event.bootstrapServers?.split(',').filter(Boolean) ?? [];
+      const sasl =
+        env.KAFKA_SASL_MECHANISM === undefined
+          ? undefined
+          : {
+              mechanism: env.KAFKA_SASL_MECHANISM,
+              username: env.KAFKA_SASL_USERNAME ?? '',
+              password: env.KAFKA_SASL_PASSWORD ?? '',
+            };
+      return createKafkaDeadLetterSink({
+        brokers,
+        topic: env.DEAD_LETTER_TOPIC,
+        ssl: env.KAFKA_TLS,
+        ...(sasl ? { sasl } : {}),
+      });
+    }
+    if (env.DEAD_LETTER_S3 !== undefined) {
+      const s3 = await createS3Client(env.S3_ENDPOINT === undefined ? {} : { endpoint: env.S3_ENDPOINT });
+      return createS3DeadLetterSink({ s3, ...env.DEAD_LETTER_S3, group: env.CONSUMER_GROUP_ID });
+    }
+    return createLogDeadLetterSink();
+  };
+  return {
+    env,
+    spec,
+    consumerFor(event) {
+      consumer ??= sinkFor(event).then((deadLetters) =>
+        createConsumer({
+          spec,
+          group: env.CONSUMER_GROUP_ID,
+          watermarkPrefix: env.WATERMARK_PREFIX,
+          targets,
+          ...(buckets ? { buckets } : {}),
+          deadLetters,
+          traceHeader: env.TRACE_HEADER,
+          log,
+        }),
+      );
+      return consumer;
+    },
+  };
+}
+
+/** The records of a Lambda Kafka event as the engine's messages, partition by partition in offset order. */
+export function toKafkaMessages(event: KafkaEvent): KafkaMessage[] {
+  const out: KafkaMessage[] = [];
+  for (const records of Object.values(event.records)) {
+    for (const r of records) {
+      out.push({
+        topic: r.topic,
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: r.timestamp,
+        timestampType: r.timestampType,
+        key: decodeBase64(r.key),
+        value: decodeBase64(r.value),
+        headers: decodeHeaders(r.headers),
+      });
+    }
+  }
+  return out;
+}
+
+const lambdaRuntime = oncePerProcess(() => consumerRuntime(process.env));
+
+/** The kafka-consumer handler over a runtime (the local event-source mapping passes its own). */
+export function createConsumerHandler(
+  runtime: () => ConsumerRuntime | Promise<ConsumerRuntime> = lambdaRuntime,
+) {
+  return middy(async (event: KafkaEvent, context?: Context): Promise<KafkaBatchResponse> => {
+    const rt = await runtime();
+    const consumer = await rt.consumerFor(event);
+    // The local mapping invokes without a Lambda context: no deadline then.
+    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context : undefined;
+    const result = await consumer.process(toKafkaMessages(event), {
+      ...(remaining ? { remainingMs: () => remaining.getRemainingTimeInMillis() } : {}),
+      marginMs: rt.env.TIMEOUT_MARGIN_MS,
+    });
+    log(result.failures.length > 0 ? 'warn' : 'info', 'batch done', {
+      ...(context?.awsRequestId ? { requestId: context.awsRequestId } : {}),
+      counts: result.counts,
+      partitionsFailed: result.failures.length,
+    });
+    return {
+      batchItemFailures: result.failures.map((f) => ({
+        itemIdentifier: kafkaItemIdentifier(f.topic, f.partition, f.offset),
+      })),
+    };
+  })
+    .use(validateEvent(kafkaEventSchema, 'Kafka event'))
+    .use(loaderErrors(FUNCTION));
+}
+
+/**
+ * Kafka (MSK or self-managed) → Redis behind an event-source mapping with `ReportBatchItemFailures`: records
+ * applied with watermarks (exactly-once effect), poison records dead-lettered, and the first unconfirmed
+ * offset per partition returned so only the tail is redelivered. Fatal errors (OOM, auth) throw.
+ */
+export const handler = createConsumerHandler();

@@ -5,7 +5,8 @@
 //   node scripts/package-check.mjs --stage prod --param=region=eu-central-1 --package /tmp/out
 //
 // Exits non-zero if osls fails, takes longer than the time limit, or the CloudFormation
-// template is missing, stale or malformed.
+// template is missing, stale, malformed or breaks a setting the functions rely on (runtime,
+// Kafka mappings' partial batch responses and consumer group, DEAD_LETTER_S3 form).
 import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -71,11 +72,43 @@ for (const [id, resource] of resources) {
   }
 }
 
+// Kafka event-source mappings. Without ReportBatchItemFailures Lambda ignores the batchItemFailures a function
+// returns and commits the whole batch, so records that were not applied would be lost. The mapping's consumer
+// group must be the CONSUMER_GROUP_ID of its function: it is part of every watermark key.
+const variables = (resource) => resource?.Properties?.Environment?.Variables ?? {};
+for (const [id, resource] of resources) {
+  if (resource.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+  const properties = resource.Properties ?? {};
+  const kafka =
+    properties.AmazonManagedKafkaEventSourceConfig ?? properties.SelfManagedKafkaEventSourceConfig;
+  if (kafka === undefined) continue;
+  if (!(properties.FunctionResponseTypes ?? []).includes('ReportBatchItemFailures')) {
+    fail(`event-source mapping ${id} lacks FunctionResponseTypes [ReportBatchItemFailures]`);
+  }
+  const target = properties.FunctionName?.Ref;
+  const group = variables(template.Resources[target]).CONSUMER_GROUP_ID;
+  if (kafka.ConsumerGroupId !== group) {
+    fail(
+      `event-source mapping ${id} has consumer group ${JSON.stringify(kafka.ConsumerGroupId)}, ` +
+        `but its function ${target} has CONSUMER_GROUP_ID ${JSON.stringify(group)}`,
+    );
+  }
+}
+// IAM grants s3:PutObject on DEAD_LETTER_S3's prefix + '*': without the trailing '/', `s3://bucket` would
+// become every bucket whose name starts with `bucket`.
+for (const [id, resource] of resources) {
+  const location = variables(resource).DEAD_LETTER_S3;
+  if (typeof location === 'string' && location !== '' && !/^s3:\/\/[^/]+\/(.*\/)?$/.test(location)) {
+    fail(`function ${id} has DEAD_LETTER_S3 ${location}, expected s3://bucket/ or s3://bucket/prefix/`);
+  }
+}
+
 const state = JSON.parse(await readFile(join(outDir, 'serverless-state.json'), 'utf8'));
 const { service, provider } = state.service;
 const count = (type) => resources.filter(([, resource]) => resource.Type === type).length;
 console.log(
   `package-check: ok in ${seconds} s: ${service} stage ${provider.stage} region ${provider.region}, ` +
     `${resources.length} resources (${count('AWS::Lambda::Function')} functions, ` +
-    `${count('AWS::StepFunctions::StateMachine')} state machines) in ${templatePath}`,
+    `${count('AWS::StepFunctions::StateMachine')} state machines, ` +
+    `${count('AWS::Lambda::EventSourceMapping')} event-source mappings) in ${templatePath}`,
 );

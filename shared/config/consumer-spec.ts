@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
-import { fieldName, keyTemplate, retry, ttl } from './import-spec.js';
+import { fieldName, keyTemplate, limits, retry, ttl } from './import-spec.js';
 import { formatZodError, specErrorMap } from './spec-errors.js';
 
 /**
@@ -67,30 +67,6 @@ const op = z.strictObject({
   field: fieldName,
   /** Values of that field that mean "delete the key". @default ['delete'] */
   delete: z.array(z.string().min(1)).min(1).default(['delete']),
-});
-
-const limits = z.strictObject({
-  /** Longest key, in bytes. @default 1024 */
-  maxKeyBytes: z
-    .number()
-    .int()
-    .min(1)
-    .max(512 * 1024 * 1024)
-    .default(1024),
-  /** Longest stored value, in bytes. @default 1048576 */
-  maxValueBytes: z
-    .number()
-    .int()
-    .min(1)
-    .max(512 * 1024 * 1024)
-    .default(1024 * 1024),
-  /** Longest Kafka record value accepted, in bytes; a longer one is dead-lettered unread. @default 1048576 */
-  maxRecordBytes: z
-    .number()
-    .int()
-    .min(64)
-    .max(256 * 1024 * 1024)
-    .default(1024 * 1024),
 });
 
 const batch = z.strictObject({

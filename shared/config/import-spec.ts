@@ -78,7 +78,8 @@ export const ttl = z.union([
   }),
 ]);
 
-const limits = z.strictObject({
+/** Key, value and record size limits (shared with the consumer spec). */
+export const limits = z.strictObject({
   /** Longest key accepted, in bytes. @default 1024 */
   maxKeyBytes: z
     .number()

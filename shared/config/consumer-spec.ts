@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../errors/index.js';
-import { fieldName, keyTemplate, limits, retry, ttl } from './import-spec.js';
+import { bucketLayout, fieldName, keyTemplate, limits, retry, ttl } from './import-spec.js';
 import { formatZodError, specErrorMap } from './spec-errors.js';
 
 /**
@@ -11,26 +11,6 @@ const valueFormat = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('json') }),
   z.strictObject({ type: z.literal('string') }),
 ]);
-
-/** Where a bucketed dataset keeps its keys: the same scheme, sizes and prefix rules as the import spec's. */
-const bucketLayout = {
-  /** @default 'hash' */
-  scheme: z.enum(['hash', 'range']).default('hash'),
-  /** Fields per bucket (the mean for `hash`, the exact range for `range`). @default 100 */
-  bucketSize: z.number().int().min(1).max(100_000).default(100),
-  /**
-   * `hash` scheme: the number of buckets. Needed when the dataset does not exist yet (a stream has no row
-   * estimate); an existing dataset's `<prefix>meta` wins and must agree.
-   */
-  bucketCount: z
-    .number()
-    .int()
-    .min(1)
-    .max(2 ** 31)
-    .optional(),
-  /** Prefix of bucket keys; default: the key template's literal prefix + `bkt:` (e.g. `user:bkt:`). */
-  prefix: z.string().min(1).optional(),
-};
 
 const stringModel = z.strictObject({
   type: z.literal('string'),

@@ -44,27 +44,33 @@ const hashModel = z.strictObject({
   nulls: z.enum(['skip', 'empty']).default('skip'),
 });
 
-const bucketedModel = z.strictObject({
-  type: z.literal('bucketed'),
-  /** Field whose value is stored in the bucket. */
-  value: fieldName,
-  /**
-   * `hash`: bucket = fnv1a32(key) mod bucketCount, field = key without the template's literal prefix.
-   * `range`: the key's suffix must be a non-negative integer id; bucket = floor(id / bucketSize), field = id mod bucketSize.
-   * @default 'hash'
-   */
+/**
+ * How a bucketed dataset lays out its keys (shared with the consumer spec, which writes into the same datasets):
+ * - `scheme` `hash`: bucket = fnv1a32(key) mod bucketCount, field = key without the template's literal prefix;
+ *   `range`: the key's suffix must be a non-negative integer id; bucket = floor(id / bucketSize), field = id mod
+ *   bucketSize. @default 'hash'
+ * - `bucketSize`: target fields per bucket (the mean for `hash`, the exact range for `range`). @default 100
+ * - `bucketCount`: `hash` scheme only; an import derives it from estimated rows / bucketSize at the first load,
+ *   and an existing dataset's `<prefix>meta` wins.
+ * - `prefix`: of bucket keys; default: the key template's literal prefix + `bkt:` (e.g. `user:bkt:`).
+ */
+export const bucketLayout = {
   scheme: z.enum(['hash', 'range']).default('hash'),
-  /** Target number of fields per bucket (the mean for `hash`, the exact range for `range`). @default 100 */
   bucketSize: z.number().int().min(1).max(100_000).default(100),
-  /** `hash` scheme only: number of buckets; default: estimated rows / bucketSize, fixed at the first load. */
   bucketCount: z
     .number()
     .int()
     .min(1)
     .max(2 ** 31)
     .optional(),
-  /** Prefix of bucket keys; default: the key template's literal prefix + `bkt:` (e.g. `user:bkt:`). */
   prefix: z.string().min(1).optional(),
+};
+
+const bucketedModel = z.strictObject({
+  type: z.literal('bucketed'),
+  /** Field whose value is stored in the bucket. */
+  value: fieldName,
+  ...bucketLayout,
 });
 
 /** `false`, or seconds with a jitter percentage (shared with the consumer spec). */

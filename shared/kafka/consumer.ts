@@ -110,6 +110,23 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     });
   }
 
+  /** One log line per dead letter, with its trace id; `failure` when it could not be written. */
+  function logLetter(letter: DeadLetter, failure?: string): void {
+    const m = letter.message;
+    log(
+      failure === undefined ? 'warn' : 'error',
+      failure === undefined ? 'record dead-lettered' : 'dead letter not written',
+      {
+        topic: m.topic,
+        partition: m.partition,
+        offset: m.offset,
+        reason: letter.reason,
+        ...(failure === undefined ? {} : { error: failure }),
+        ...(letter.traceId === undefined ? {} : { traceId: letter.traceId }),
+      },
+    );
+  }
+
   return {
     async process(messages, processOptions = {}) {
       const remainingMs = processOptions.remainingMs;
@@ -171,7 +188,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         }
       }
 
-      const batchId = deadLetterBatchId(messages.map((message) => ({ message, errorClass: '', reason: '' })));
+      const batchId = deadLetterBatchId(messages);
       const deadLettered: DeadLetter[] = [];
       // Records refused by the mapper never reach Redis: their dead letters go first, in one send.
       if (rejects.length > 0) {
@@ -186,16 +203,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           const reason = `dead letter not written to ${deadLetters.name}: ${classifyError(err).message}`;
           for (const r of rejects) r.entry.reason = reason;
         }
-        for (const r of rejects) {
-          log(r.entry.status === 'dead' ? 'warn' : 'error', 'record dead-lettered', {
-            topic: r.entry.message.topic,
-            partition: r.entry.message.partition,
-            offset: r.entry.message.offset,
-            reason: r.letter.reason,
-            ...(r.entry.status === 'dead' ? {} : { deadLetterError: r.entry.reason }),
-            ...(r.entry.traceId === undefined ? {} : { traceId: r.entry.traceId }),
-          });
-        }
+        for (const r of rejects) logLetter(r.letter, r.entry.status === 'dead' ? undefined : r.entry.reason);
       }
 
       const redisLetters: DeadLetter[] = [];
@@ -205,15 +213,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         async send(letters, id) {
           await deadLetters.send(letters, id);
           redisLetters.push(...letters);
-          for (const l of letters) {
-            log('warn', 'record dead-lettered', {
-              topic: l.message.topic,
-              partition: l.message.partition,
-              offset: l.message.offset,
-              reason: l.reason,
-              ...(l.traceId === undefined ? {} : { traceId: l.traceId }),
-            });
-          }
+          for (const l of letters) logLetter(l);
         },
       };
       const settled = await Promise.allSettled(

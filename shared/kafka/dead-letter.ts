@@ -3,7 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Producer, SASLOptions } from 'kafkajs';
 import { type RetryPolicy, withRetry } from '../errors/index.js';
 import { s3Sdk } from '../records/index.js';
-import type { DeadLetter, DeadLetterSink } from './types.js';
+import type { DeadLetter, DeadLetterSink, KafkaMessage } from './types.js';
 
 /** Names of the headers a dead letter carries besides the record's own. */
 export const DEAD_LETTER_HEADERS = {
@@ -37,13 +37,13 @@ export function deadLetterJson(letter: DeadLetter): Record<string, unknown> {
 }
 
 /**
- * A stable id for a set of dead letters: the same records give the same id, so a redelivered batch
- * overwrites its S3 object instead of adding a second one.
+ * A stable id for a batch: the same records give the same id, so the dead letters of a redelivered batch
+ * overwrite their S3 object instead of adding a second one.
  */
-export function deadLetterBatchId(letters: readonly DeadLetter[]): string {
+export function deadLetterBatchId(messages: readonly KafkaMessage[]): string {
   const hash = createHash('sha256');
-  for (const l of letters) hash.update(`${l.message.topic}\0${l.message.partition}\0${l.message.offset}\n`);
-  const first = letters[0]?.message;
+  for (const m of messages) hash.update(`${m.topic}\0${m.partition}\0${m.offset}\n`);
+  const first = messages[0];
   const head = first === undefined ? 'empty' : `${first.topic}-${first.partition}-${first.offset}`;
   return `${head}-${hash.digest('hex').slice(0, 16)}`;
 }

@@ -75,9 +75,10 @@ export function createRecordMapper(spec: ConsumerSpec, buckets?: BucketParams): 
     if (raw === null) {
       values = {};
     } else if (json) {
+      const text = raw.toString('utf8');
       let parsed: unknown;
       try {
-        parsed = JSON.parse(raw.toString('utf8'));
+        parsed = JSON.parse(text);
       } catch (err) {
         return reject(`value is not valid JSON: ${(err as Error).message}`);
       }
@@ -87,7 +88,7 @@ export function createRecordMapper(spec: ConsumerSpec, buckets?: BucketParams): 
         );
       }
       values = parsed as Record<string, unknown>;
-      values.$value = raw.toString('utf8');
+      values.$value = text;
     } else {
       values = { $value: raw.toString('utf8') };
     }

@@ -5,6 +5,7 @@ import {
   classifyReplyError,
   InputError,
   type LoaderError,
+  RetryableError,
   type RetryPolicy,
   ServerResetError,
 } from '../errors/index.js';
@@ -158,7 +159,7 @@ async function watermarkedRound(
     halted.add(stream);
     if (reply.status === 'blocked') {
       // Only a unit after a stopped one of the same stream is blocked; that one halted the stream already.
-      transient ??= classifyError(new Error(`watermark ${stream.watermark} is behind (${reply.watermark})`));
+      transient ??= new RetryableError(`watermark ${stream.watermark} is behind (${reply.watermark})`);
       continue;
     }
     if (reply.status === 'refused') {

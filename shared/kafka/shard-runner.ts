@@ -143,14 +143,25 @@ async function watermarkedRound(
   rejected: { stream: Stream; op: Op; letter: DeadLetter }[],
 ): Promise<void> {
   const units = live.flatMap((s) => unitsOf(s, ctx));
-  const replies = await ctx.target.exec(units.map((u) => u.command));
+  // One pipeline each, all sent at once on the one connection: when it drops mid-round, the units answered
+  // before the cut are still settled (and confirmed), so only the true tail is delivered again.
+  const outcomes = await Promise.allSettled(units.map((u) => ctx.target.exec([u.command])));
   const halted = new Set<Stream>();
   let transient: LoaderError | undefined;
+  let fatal: LoaderError | undefined;
   for (let i = 0; i < units.length; i++) {
     const unit = units[i]!;
     const stream = unit.stream;
     if (halted.has(stream)) continue;
-    const reply = parseUnitReply(replies[i]!);
+    const outcome = outcomes[i]!;
+    if (outcome.status === 'rejected') {
+      halted.add(stream);
+      const error = classifyError(outcome.reason);
+      if (error instanceof ServerResetError || !error.retryable) fatal ??= error;
+      else transient ??= error;
+      continue;
+    }
+    const reply = parseUnitReply(outcome.value[0]!);
     if (reply.status === 'done') {
       settle(stream, reply.duplicates, reply.applied);
       ctx.confirmed(stream.watermark, stream.ops[stream.pos - 1]!.offset);
@@ -164,8 +175,8 @@ async function watermarkedRound(
     }
     if (reply.status === 'refused') {
       const error = classifyReplyError(reply.error, { shard: ctx.target.name, command: 'EVAL', index: i });
-      if (!error.retryable) throw error;
-      transient ??= error;
+      if (!error.retryable) fatal ??= error;
+      else transient ??= error;
       continue;
     }
     settle(stream, reply.duplicates, reply.applied);
@@ -181,9 +192,11 @@ async function watermarkedRound(
     } else if (error.retryable) {
       transient ??= error;
     } else {
-      throw error;
+      fatal ??= error;
     }
   }
+  // Everything answered is settled first: a reset check or a fatal stop then knows what was confirmed.
+  if (fatal) throw fatal;
   if (transient) throw transient;
 }
 

@@ -15,7 +15,7 @@ import {
   type PartitionSlice,
   readBatchResponse,
 } from './kafka-event.js';
-import { GroupLag } from './kafka-lag.js';
+import { GroupLag } from '../../shared/kafka/group-lag.js';
 import type {
   KafkaInvocation,
   KafkaMapping,
@@ -162,6 +162,7 @@ class LocalKafkaMapping implements KafkaMapping {
       clientId: `rbl-local-esm-${options.groupId}`,
       brokers: [...options.brokers],
       logLevel: options.logLevel ?? kafkaLogLevel.ERROR,
+      connectionTimeout: 10_000,
     });
     this.consumer = this.kafka.consumer({
       groupId: options.groupId,

@@ -74,6 +74,7 @@ export function createKafkaDeadLetterSink(options: KafkaDeadLetterOptions): Dead
       clientId: options.clientId ?? 'redis-bulk-loader',
       brokers: [...options.brokers],
       logLevel: logLevel.NOTHING,
+      connectionTimeout: 10_000,
       ...(options.ssl ? { ssl: true } : {}),
       ...(options.sasl ? { sasl: options.sasl } : {}),
     });

@@ -40,3 +40,14 @@ export type {
   RecordPlan,
 } from './types.js';
 export { APPLY_SCRIPT, watermarkKey } from './watermark.js';
+export {
+  type ConsumeProgress,
+  type ConsumeSummary,
+  type GroupConsumerOptions,
+  type GroupTuning,
+  type KafkaSasl,
+  kafkaError,
+  type PartitionProgress,
+  runGroupConsumer,
+} from './group-consumer.js';
+export { GroupLag, type PartitionLag } from './group-lag.js';

@@ -1,13 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Admin, Kafka } from 'kafkajs';
-import { partitionKey } from './kafka-event.js';
 
 /** Per `"<topic>-<partition>"`, the offset consumption of a partition without a committed offset starts at. */
 type PartitionFloors = ReadonlyMap<string, number>;
 type Assignment = Readonly<Record<string, readonly number[]>>;
 
 /** A partition whose committed offset has not reached its high watermark. */
-interface PartitionLag {
+export interface PartitionLag {
   readonly key: string;
   /** The committed offset, or the partition's floor when nothing is committed. */
   readonly position: number;
@@ -15,6 +14,8 @@ interface PartitionLag {
 }
 
 const POLL_MS = 50;
+
+const partitionKey = (topic: string, partition: number): string => `${topic}-${partition}`;
 
 /**
  * How far a consumer group's committed offsets are behind the high watermarks of the partitions one member
@@ -39,6 +40,21 @@ export class GroupLag {
   assigned(assignment: Assignment): void {
     this.assignment = assignment;
     this.floors = this.snapshot(assignment);
+  }
+
+  /**
+   * The assigned partitions behind their high watermark now; `undefined` before the first assignment.
+   * Rejects when the offsets cannot be read.
+   */
+  async behind(): Promise<PartitionLag[] | undefined> {
+    const { assignment, floors } = this;
+    if (assignment === undefined || floors === undefined) return undefined;
+    try {
+      return await this.lag(assignment, await floors);
+    } catch (err) {
+      if (this.floors === floors) this.floors = this.snapshot(assignment);
+      throw err;
+    }
   }
 
   /** Polls until no assigned partition lags; rejects after `timeoutMs`, or once `stopping()` holds. */

@@ -3,6 +3,7 @@
 // less CPU per record than the default (bench/RESULTS.md). The shebang sets it for the installed bin.
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { registerConsume } from './consume-command.js';
 import { registerDemo } from './demo-command.js';
 import { ExitCode } from './exit-codes.js';
 import { registerImport } from './import-command.js';
@@ -28,14 +29,16 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const program = new Command('redis-bulk-loader')
   .description(
-    'Load hundreds of millions of keys into Redis from CSV/JSONL files: streaming, memory-safe, ' +
-      'every reply checked, rejects recorded with line and offset.',
+    'Load hundreds of millions of keys into Redis from CSV/JSONL files and Kafka topics: streaming, ' +
+      'memory-safe, every reply checked, rejects recorded with line and offset, Kafka records applied ' +
+      'exactly once.',
   )
   .version(version())
   .exitOverride()
   .showHelpAfterError('(run with --help for usage)');
 
 registerImport(program);
+registerConsume(program);
 registerDemo(program);
 registerPlan(program);
 registerProbe(program);

@@ -1,7 +1,15 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { type Admin, Kafka, type KafkaConfig, logLevel, Partitioners, type RecordMetadata } from 'kafkajs';
+import {
+  type Admin,
+  Kafka,
+  type KafkaConfig,
+  logLevel,
+  type Message,
+  Partitioners,
+  type RecordMetadata,
+} from 'kafkajs';
 import { afterAll, beforeAll } from 'vitest';
 
 /**
@@ -165,6 +173,8 @@ export function mockClient(brokers: readonly string[], config: Partial<KafkaConf
     brokers: [...brokers],
     logLevel: logLevel.NOTHING,
     retry: { initialRetryTime: 50, retries: 8 },
+    // kafkajs' 1 s connect timeout is too short on a loaded 2-core machine running many clients of the mock.
+    connectionTimeout: 10_000,
     ...config,
   });
 }
@@ -179,8 +189,11 @@ export interface TestMessage {
 }
 
 /**
- * Sends `messages` to `topic` in one request (acks from all replicas) with a plain kafkajs producer (an
- * idempotent one fails against the mock), creating the topic with 4 partitions if it does not exist.
+ * Sends `messages` to `topic` (acks from all replicas) with a plain kafkajs producer (an idempotent one fails
+ * against the mock), creating the topic with 4 partitions if it does not exist. Messages without a partition
+ * get kafkajs' default partitioner's (murmur2 of the key); they are sent one leader broker at a time, because
+ * a producer connecting to several brokers at once sometimes uses one before its handshake is done ("Broker
+ * not connected") under load, and a produce cannot be retried without duplicating what already landed.
  * @returns the base offset of what each partition received.
  */
 export async function produce(
@@ -188,23 +201,35 @@ export async function produce(
   topic: string,
   messages: readonly TestMessage[],
 ): Promise<RecordMetadata[]> {
-  const producer = mockClient(brokers).producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
-    idempotent: false,
-    allowAutoTopicCreation: true,
-  });
+  const leaders = await waitForTopic(brokers, topic);
+  const partitionMetadata = leaders.map((l) => ({
+    partitionId: l.partition,
+    leader: l.leader,
+    partitionErrorCode: 0,
+    replicas: [],
+    isr: [],
+  }));
+  const partitioner = Partitioners.DefaultPartitioner();
+  const byLeader = new Map<number, Message[]>();
+  for (const m of messages) {
+    const message: Message = {
+      key: m.key ?? null,
+      value: m.value,
+      ...(m.headers === undefined ? {} : { headers: m.headers }),
+    };
+    const partition = m.partition ?? partitioner({ topic, partitionMetadata, message });
+    const leader = leaders.find((l) => l.partition === partition)?.leader ?? -1;
+    let list = byLeader.get(leader);
+    if (list === undefined) byLeader.set(leader, (list = []));
+    list.push({ ...message, partition });
+  }
+  const producer = mockClient(brokers).producer({ idempotent: false, allowAutoTopicCreation: true });
   await producer.connect();
   try {
-    return await producer.send({
-      topic,
-      acks: -1,
-      messages: messages.map((m) => ({
-        key: m.key ?? null,
-        value: m.value,
-        ...(m.headers === undefined ? {} : { headers: m.headers }),
-        ...(m.partition === undefined ? {} : { partition: m.partition }),
-      })),
-    });
+    const out: RecordMetadata[] = [];
+    for (const list of byLeader.values())
+      out.push(...(await producer.send({ topic, acks: -1, messages: list })));
+    return out;
   } finally {
     await producer.disconnect();
   }

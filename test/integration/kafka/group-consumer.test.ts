@@ -73,7 +73,13 @@ describe.concurrent('runGroupConsumer (kafkajs group on the mock cluster)', () =
       tuning: TUNING,
     });
     expect(summary.stoppedBy).toBe('idle');
-    expect(summary.counts).toEqual({ received: 5000, applied: 5000, duplicate: 0, deadLettered: 0, failed: 0 });
+    expect(summary.counts).toEqual({
+      received: 5000,
+      applied: 5000,
+      duplicate: 0,
+      deadLettered: 0,
+      failed: 0,
+    });
     expect(await readCounters(p, totals.keys())).toEqual(totals);
     expect(await committedOffsets(kafka.mock.brokers, `${p}g`, topic)).toEqual(
       await highWatermarks(kafka.mock.brokers, topic),

@@ -3,6 +3,7 @@
  * fresh redis-server per run, alternating A B A B …, reporting the median of the per-pair ratios.
  *
  *   npm run bench -- [--keys N] [--pairs P] [--cases flat-csv,bucketed-csv,…]
+ *   npm run bench -- kafka-lambda [--records N] [--pairs P]
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -20,6 +21,7 @@ import { runPreflight, sampleSource } from '../shared/memory/index.js';
 import { type BucketParams, createMapper } from '../shared/mapping/index.js';
 import { FileSource, readRecords } from '../shared/records/index.js';
 import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js';
+import { kafkaLambdaBench } from './kafka-lambda.js';
 import { cli, cliFlags, median } from './support.js';
 
 const run = promisify(execFile);
@@ -27,21 +29,30 @@ const run = promisify(execFile);
 interface Args {
   keys: number;
   pairs: number;
+  /** Records of the Kafka cases. */
+  records: number;
   cases: string[];
 }
 
+/** Cases outside the standard set, run only when named. */
+const GROUPS = ['kafka-lambda'];
+
 function parseArgs(argv: string[]): Args {
-  const args: Args = { keys: 5_000_000, pairs: 3, cases: [] };
+  const args: Args = { keys: 5_000_000, pairs: 3, records: 1_000_000, cases: [] };
   for (let i = 0; i < argv.length; i++) {
     const [flag, value] = [argv[i], argv[i + 1]];
     if (flag === '--keys') args.keys = Number(value);
     else if (flag === '--pairs') args.pairs = Number(value);
-    else if (flag === '--cases') args.cases = String(value).split(',');
-    else continue;
+    else if (flag === '--records') args.records = Number(value);
+    else if (flag === '--cases') args.cases.push(...String(value).split(','));
+    else if (flag !== undefined && !flag.startsWith('--')) {
+      args.cases.push(flag);
+      continue;
+    } else continue;
     i++;
   }
-  if (!(args.keys > 0) || !(args.pairs > 0))
-    throw new Error('usage: bench/run [--keys N] [--pairs P] [--cases a,b]');
+  if (!(args.keys > 0) || !(args.pairs > 0) || !(args.records > 0))
+    throw new Error('usage: bench/run [<case>…] [--keys N] [--records N] [--pairs P] [--cases a,b]');
   return args;
 }
 
@@ -260,6 +271,17 @@ async function measure(runner: Runner, keys: number): Promise<Sample> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const lines: string[] = [];
+  if (args.cases.includes('kafka-lambda')) {
+    lines.push(...(await kafkaLambdaBench({ records: args.records, pairs: args.pairs })));
+  }
+  const csvCases = CASES.filter((x) => (args.cases.length === 0 ? true : args.cases.includes(x.name)));
+  if (csvCases.length > 0) await csvBench(args, csvCases, lines);
+  console.log();
+  for (const line of lines) console.log(line);
+}
+
+async function csvBench(args: Args, cases: readonly Case[], lines: string[]): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'rbl-bench-'));
   try {
     const csv = join(dir, 'data.csv');
@@ -268,11 +290,10 @@ async function main(): Promise<void> {
     const size = (await stat(csv)).size;
     const { stdout: version } = await run('redis-server', ['--version']);
     process.stderr.write(`data: ${args.keys} rows, ${(size / 1e6).toFixed(1)} MB; ${version.trim()}\n`);
-    const lines: string[] = [];
     const table: string[][] = [
       ['case', 'loader keys/s', 'ref', 'ref keys/s', 'ratio', 'bytes/key', 'loader RSS'],
     ];
-    for (const c of CASES.filter((x) => args.cases.length === 0 || args.cases.includes(x.name))) {
+    for (const c of cases) {
       const reference = await c.reference(ctx);
       const ours = loader(ctx, c.loaderArgs);
       const a: Sample[] = [];
@@ -304,11 +325,19 @@ async function main(): Promise<void> {
     }
     const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
     for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
-    console.log();
-    for (const line of lines) console.log(line);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-await main();
+const unknown = parseArgs(process.argv.slice(2)).cases.filter(
+  (c) => !GROUPS.includes(c) && !CASES.some((x) => x.name === c),
+);
+if (unknown.length > 0) {
+  process.stderr.write(
+    `unknown case ${unknown.join(', ')}: ${[...CASES.map((c) => c.name), ...GROUPS].join(', ')}\n`,
+  );
+  process.exitCode = 2;
+} else {
+  await main();
+}

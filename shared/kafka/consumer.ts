@@ -144,9 +144,51 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       }
       for (const list of partitions.values()) list.sort((a, b) => a.message.offset - b.message.offset);
 
-      const streams = targets.map(() => new Map<string, Stream>());
-      const rejects: { entry: Entry; letter: DeadLetter }[] = [];
+      const batchId = deadLetterBatchId(messages);
+      const deadLettered: DeadLetter[] = [];
+      const redisLetters: DeadLetter[] = [];
+      const sink: DeadLetterSink = {
+        name: deadLetters.name,
+        close: () => deadLetters.close(),
+        async send(letters, id) {
+          await deadLetters.send(letters, id);
+          redisLetters.push(...letters);
+          for (const l of letters) logLetter(l);
+        },
+      };
+      const runShardOf = (shard: number, streams: Stream[]) =>
+        runShard(streams, {
+          target: targets[shard]!,
+          shard,
+          watermarks: spec.watermarks,
+          maxRecords: spec.batch.maxRecords,
+          maxBytes: spec.batch.maxBytes,
+          retry: spec.retry,
+          deadLetters: sink,
+          batchId,
+          mayWait,
+          onReset: (error) => checkReset(shard, error),
+          confirmed: (key, offset) => {
+            const known = seen[shard]!.get(key);
+            if (known === undefined || offset > known) seen[shard]!.set(key, offset);
+          },
+        });
+
+      // Partition by partition: a partition's writes start as soon as it is mapped, so Redis works on them
+      // while the next one is mapped (partitions are independent: one watermark each).
+      // Each run settles into `runs` at once (a handler attached before any await below), so a fatal error
+      // of an early partition is never an unhandled rejection while a later one is mapped.
+      const runs: Promise<PromiseSettledResult<void>>[] = [];
+      const started = (run: Promise<void>) =>
+        runs.push(
+          run.then(
+            (value): PromiseSettledResult<void> => ({ status: 'fulfilled', value }),
+            (reason: unknown): PromiseSettledResult<void> => ({ status: 'rejected', reason }),
+          ),
+        );
       for (const [id, list] of partitions) {
+        const streams = new Map<number, Stream>();
+        const rejects: { entry: Entry; letter: DeadLetter }[] = [];
         for (const entry of list) {
           const plan = map(entry.message);
           if (plan.kind === 'noop') {
@@ -166,7 +208,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             continue;
           }
           const shard = router.route(plan.routeKey);
-          let stream = streams[shard]!.get(id);
+          let stream = streams.get(shard);
           if (stream === undefined) {
             const { topic, partition } = entry.message;
             stream = {
@@ -180,64 +222,32 @@ export function createConsumer(options: ConsumerOptions): Consumer {
               cover: undefined,
               stopped: undefined,
             };
-            streams[shard]!.set(id, stream);
+            streams.set(shard, stream);
           }
           let bytes = 16;
           for (const c of plan.commands) bytes += commandBytes(c);
           stream.ops.push({ entry, offset: entry.message.offset, commands: plan.commands, bytes });
         }
-      }
-
-      const batchId = deadLetterBatchId(messages);
-      const deadLettered: DeadLetter[] = [];
-      // Records refused by the mapper never reach Redis: their dead letters go first, in one send.
-      if (rejects.length > 0) {
-        try {
-          await deadLetters.send(
-            rejects.map((r) => r.letter),
-            `${batchId}-input`,
-          );
-          for (const r of rejects) r.entry.status = 'dead';
-          deadLettered.push(...rejects.map((r) => r.letter));
-        } catch (err) {
-          const reason = `dead letter not written to ${deadLetters.name}: ${classifyError(err).message}`;
-          for (const r of rejects) r.entry.reason = reason;
+        // Records refused by the mapper never reach Redis: their dead letters are stored before any
+        // watermark can pass them.
+        if (rejects.length > 0) {
+          try {
+            await deadLetters.send(
+              rejects.map((r) => r.letter),
+              `${batchId}-input-${id}`,
+            );
+            for (const r of rejects) r.entry.status = 'dead';
+            deadLettered.push(...rejects.map((r) => r.letter));
+          } catch (err) {
+            const reason = `dead letter not written to ${deadLetters.name}: ${classifyError(err).message}`;
+            for (const r of rejects) r.entry.reason = reason;
+          }
+          for (const r of rejects)
+            logLetter(r.letter, r.entry.status === 'dead' ? undefined : r.entry.reason);
         }
-        for (const r of rejects) logLetter(r.letter, r.entry.status === 'dead' ? undefined : r.entry.reason);
+        for (const [shard, stream] of streams) started(runShardOf(shard, [stream]));
       }
-
-      const redisLetters: DeadLetter[] = [];
-      const sink: DeadLetterSink = {
-        name: deadLetters.name,
-        close: () => deadLetters.close(),
-        async send(letters, id) {
-          await deadLetters.send(letters, id);
-          redisLetters.push(...letters);
-          for (const l of letters) logLetter(l);
-        },
-      };
-      const settled = await Promise.allSettled(
-        targets.map((target, shard) => {
-          const list = [...streams[shard]!.values()];
-          if (list.length === 0) return Promise.resolve();
-          return runShard(list, {
-            target,
-            shard,
-            watermarks: spec.watermarks,
-            maxRecords: spec.batch.maxRecords,
-            maxBytes: spec.batch.maxBytes,
-            retry: spec.retry,
-            deadLetters: sink,
-            batchId,
-            mayWait,
-            onReset: (error) => checkReset(shard, error),
-            confirmed: (key, offset) => {
-              const known = seen[shard]!.get(key);
-              if (known === undefined || offset > known) seen[shard]!.set(key, offset);
-            },
-          });
-        }),
-      );
+      const settled = await Promise.all(runs);
       const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (fatal) throw classifyError(fatal.reason);
       deadLettered.push(...redisLetters);

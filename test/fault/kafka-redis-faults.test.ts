@@ -1,10 +1,11 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import type { Context } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { KafkaEvent } from '../../functions/kafka-consumer/event.js';
 import { consumerRuntime, createConsumerHandler } from '../../functions/kafka-consumer/handler.js';
 import { ServerResetError } from '../../shared/errors/index.js';
 import { watermarkKey } from '../../shared/kafka/index.js';
-import { TcpTarget } from '../../shared/redis/index.js';
 import { randomPrefix } from '../support/files.js';
 import { type RedisServer, redisCli, startRedis } from '../support/redis-server.js';
 
@@ -117,9 +118,45 @@ async function counters(server: RedisServer, prefix: string): Promise<Map<string
 }
 
 /**
- * Starts the batch of every partition from `from` on, and SIGKILLs the server once partition 1 has 200
- * records past `from` applied: a round runs the partitions in turn, so 0 is done then, 1 (or, on a slow
- * kill, 2) is cut in the middle, and 3 has not begun.
+ * A child process that polls `GET key` back to back and, once it reads at least `threshold`, sends
+ * `CLIENT PAUSE 30000 WRITE`: writes wait from then on (reads go on), so a kill lands with the rest of the
+ * batch in flight. `paused` resolves once Redis said OK.
+ */
+function pauseWritesAt(port: number, key: string, threshold: number): { paused: Promise<void> } {
+  const script = `
+    const s = require('node:net').connect(${port}, '127.0.0.1');
+    const key = ${JSON.stringify(key)};
+    const get = () => s.write('*2\\r\\n$3\\r\\nGET\\r\\n$' + Buffer.byteLength(key) + '\\r\\n' + key + '\\r\\n');
+    let buf = '', pausing = false;
+    s.on('connect', get);
+    s.on('data', (d) => {
+      buf += d;
+      if (pausing) { if (buf.includes('+OK')) { process.stdout.write('paused\\n'); process.exit(0); } return; }
+      const lines = buf.split('\\r\\n');
+      if (buf.startsWith('$-1') ? lines.length < 2 : lines.length < 3) return;
+      const value = buf.startsWith('$-1') ? -1 : Number(lines[1]);
+      buf = '';
+      if (value >= ${threshold}) {
+        pausing = true;
+        s.write('*4\\r\\n$6\\r\\nCLIENT\\r\\n$5\\r\\nPAUSE\\r\\n$5\\r\\n30000\\r\\n$5\\r\\nWRITE\\r\\n');
+      } else get();
+    });
+    setTimeout(() => process.exit(3), 20000);`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const paused = (async () => {
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    if (code !== 0 || !out.includes('paused'))
+      throw new Error(`the watcher never paused writes (exit ${code})`);
+  })();
+  return { paused };
+}
+
+/**
+ * Starts the batch of every partition from `from` on, and SIGKILLs the server once partition 0 has 200
+ * records past `from` applied, with writes paused (`CLIENT PAUSE WRITE`) in between: partition 0 is cut in
+ * the middle (or a later one, on a slow machine), whatever the speed of the machine.
  */
 async function killMidBatch(
   server: RedisServer,
@@ -127,22 +164,13 @@ async function killMidBatch(
   invoke: (e: KafkaEvent) => Promise<unknown>,
   from = 0,
 ) {
+  // The watcher is a process of its own: this one is busy mapping the batch and could not react in time.
+  const watcher = pauseWritesAt(server.port, wmKey(prefix, 0), from + 200);
   const reply = invoke(mskEvent(allFrom(from)));
   let done = false;
   void reply.finally(() => (done = true)).catch(() => {});
-  // Polled back to back on a connection of its own: a partition's writes take a few tens of milliseconds.
-  const watcher = new TcpTarget(server.url);
-  try {
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      if (done) throw new Error('the batch ended before the server could be killed mid-way');
-      if (Date.now() > deadline) throw new Error('partition 1 never reached 200 records confirmed');
-      const [at] = await watcher.exec([{ args: ['GET', wmKey(prefix, 1)] }]);
-      if (typeof at === 'string' && Number(at) >= from + 200) break;
-    }
-  } finally {
-    await watcher.close();
-  }
+  await watcher.paused;
+  if (done) throw new Error('the batch ended before the server could be killed mid-way');
   await server.kill('SIGKILL');
   return (await reply) as { batchItemFailures: { itemIdentifier: { partition: string; offset: number } }[] };
 }

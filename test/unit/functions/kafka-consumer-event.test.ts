@@ -5,6 +5,8 @@ import {
   decodeHeaders,
   type KafkaBatchResponse,
   kafkaEventSchema,
+  kafkaEventZodSchema,
+  isPlainValidEvent,
   kafkaItemIdentifier,
   parseKafkaEvent,
   partitionKey,
@@ -215,5 +217,79 @@ describe('kafka-consumer partial batch response', () => {
     expect(JSON.parse(JSON.stringify(response))).toEqual({
       batchItemFailures: [{ itemIdentifier: { partition: 'mytopic-0', offset: 15 } }],
     });
+  });
+});
+
+describe('the fast path of the event schema', () => {
+  /** Field values that are valid, and some that are not (a wrong type, out of range, bad base64). */
+  const fieldValue = {
+    topic: fc.oneof(fc.constantFrom('orders', 'a-b', 'x'), fc.constantFrom('', 7, null)),
+    partition: fc.oneof(fc.integer({ min: 0, max: 9 }), fc.constantFrom(-1, 1.5, '0', 2 ** 53)),
+    offset: fc.oneof(fc.nat(), fc.constantFrom(-1, 0.5, '3', Number.MAX_SAFE_INTEGER + 2)),
+    timestamp: fc.oneof(fc.integer(), fc.constantFrom(1.5, null, '1')),
+    timestampType: fc.constantFrom('CREATE_TIME', 'LOG_APPEND_TIME', 'NO_TIMESTAMP_TYPE', undefined),
+    key: fc.oneof(
+      fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString('base64')),
+      fc.constantFrom(undefined, null, '', 'not base64!', 'YQ', 5),
+    ),
+    value: fc.oneof(
+      fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b).toString('base64')),
+      fc.constantFrom(undefined, null, '', 'YWJj=', 'Zm9v'),
+    ),
+    headers: fc.oneof(
+      fc.array(
+        fc.dictionary(fc.constantFrom('traceparent', 'h'), fc.array(fc.integer({ min: -128, max: 255 }))),
+      ),
+      fc.constantFrom(undefined, null, [{ h: [256] }], [{ h: [-129] }], [{ h: 'x' }], [[1]], {}),
+    ),
+    valueSchemaMetadata: fc.constantFrom(
+      undefined,
+      null,
+      { dataFormat: 'AVRO', schemaId: '1' },
+      { schemaId: 5 },
+      'x',
+    ),
+  };
+  const anyRecord = fc.record(fieldValue, { requiredKeys: ['topic', 'partition', 'offset'] });
+  const anyEvent = fc.record({
+    eventSource: fc.constantFrom('aws:kafka', 'SelfManagedKafka', 'aws:sqs', undefined),
+    eventSourceArn: fc.constantFrom('arn:aws:kafka:eu-west-1:1:cluster/x/y', '', undefined, 3),
+    bootstrapServers: fc.constantFrom('b-1:9092', undefined, 9092),
+    records: fc.array(anyRecord, { maxLength: 4 }).map((list) => {
+      const out: Record<string, unknown[]> = {};
+      // Mostly under their own key, sometimes under another one.
+      list.forEach((r, i) => {
+        const key = i === 3 ? 'other-0' : `${String(r.topic)}-${String(r.partition)}`;
+        (out[key] ??= []).push(r);
+      });
+      return out;
+    }),
+  });
+
+  it('never accepts an event the zod schema refuses, and returns what zod would (property)', () => {
+    let accepted = 0;
+    let valid = 0;
+    fc.assert(
+      fc.property(anyEvent, (event) => {
+        const copy = structuredClone(event);
+        const zod = kafkaEventZodSchema.safeParse(copy);
+        if (zod.success) valid++;
+        if (isPlainValidEvent(event)) {
+          accepted++;
+          expect(zod.success).toBe(true);
+          expect(event).toEqual(zod.data);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    // The generator reaches both sides, and the fast path takes the valid plain events.
+    expect(valid).toBeGreaterThan(100);
+    expect(accepted).toBe(valid);
+  });
+
+  it('takes every documented sample event', async () => {
+    for (const name of ['msk-event', 'self-managed-kafka-event', 'msk-tombstones']) {
+      expect(isPlainValidEvent(await loadEvent(name)), name).toBe(true);
+    }
   });
 });

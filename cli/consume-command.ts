@@ -419,6 +419,14 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
           : { exitWhenIdleMs: Math.round(flags.exitWhenIdle * 1000) }),
         signal: controller.signal,
         tuning: groupTuning(flags),
+        onAssigned: (assignment) => {
+          const parts = Object.entries(assignment).map(
+            ([t, ps]) => `${t}[${[...ps].sort((a, b) => a - b).join(',')}]`,
+          );
+          process.stderr.write(
+            `consume: joined group ${flags.group}; assigned ${parts.length === 0 ? 'no partitions' : parts.join(' ')}\n`,
+          );
+        },
         log,
         ...(view ? { onProgress: view.update } : {}),
       });

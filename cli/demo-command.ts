@@ -5,10 +5,11 @@ import type { Command } from 'commander';
 import { parseImportSpec } from '../shared/config/index.js';
 import { classifyError } from '../shared/errors/index.js';
 import { TcpTarget } from '../shared/redis/index.js';
-import { exitCodeFor } from './exit-codes.js';
+import { ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, int } from './format.js';
 import { type ImportSummary, runImport } from './import-run.js';
 import { startLocalRedis } from './local-redis.js';
+import { runKafkaDemo } from './kafka-demo.js';
 import { runPipelineDemo } from './pipeline-demo.js';
 import { writeSampleData } from './sample-data.js';
 import { formatSummary } from './summary.js';
@@ -25,23 +26,47 @@ interface DemoFlags {
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .summary('the S3 → Step Functions → Lambda import pipeline, locally (or --compare-models)')
+    .summary('the S3 import pipeline locally (or --compare-models); `demo kafka`: the Kafka paths')
     .description(
       'Start redis-server and s3rver on free loopback ports, generate a CSV of --rows records (id,score), ' +
         'upload it, hand the S3 event to import-start and run the real state machine (infra/import.asl.json) ' +
         'with aws-local-stepfunctions, import-chunk and import-finish in-process; print progress and the report. ' +
         'With --compare-models: load the file twice — flat string keys, then bucketed into small hashes — and ' +
-        'compare speed and Redis memory per key. Everything is stopped and removed at the end. ' +
+        "compare speed and Redis memory per key. `demo kafka`: start redis-server and librdkafka's mock Kafka " +
+        'cluster (kcat), produce --rows click counters (some poison) to two topics, run one through the local ' +
+        'event-source mapping and the kafka-consumer handler (with lost responses, so batches come again) and ' +
+        'the other through the standalone consumer (then replayed in a new group), and check the counters. ' +
+        'Everything is stopped and removed at the end. ' +
         'Needs redis-server on PATH (Debian/Ubuntu: sudo apt-get install -y redis-server).',
+    )
+    .argument(
+      '[path]',
+      's3 (default): the S3 import pipeline; kafka: the Kafka paths (Lambda and consume)',
+      's3',
     )
     .option('--rows <n>', 'records to generate', (t) => Number.parseInt(t, 10), 1_000_000)
     .option('--chunk-mib <n>', 'pipeline: chunk size in MiB', (t) => Number(t), 2)
     .option('--concurrency <n>', 'pipeline: chunks loaded at once', (t) => Number.parseInt(t, 10), 4)
     .option('--compare-models', 'compare flat and bucketed memory per key instead', false)
     .option('--no-progress', 'no progress bar')
-    .action(async (flags: DemoFlags) => {
-      process.exitCode = flags.compareModels ? await demo(flags) : await pipelineDemo(flags);
+    .action(async (path: string, flags: DemoFlags) => {
+      if (path === 'kafka') process.exitCode = await kafkaDemo(flags);
+      else if (path !== 's3') {
+        process.stderr.write(`redis-bulk-loader demo: unknown path '${path}': s3 or kafka\n`);
+        process.exitCode = ExitCode.Usage;
+      } else process.exitCode = flags.compareModels ? await demo(flags) : await pipelineDemo(flags);
     });
+}
+
+async function kafkaDemo(flags: DemoFlags): Promise<number> {
+  const log = (line: string) => process.stderr.write(`${line}\n`);
+  try {
+    return await runKafkaDemo({ records: flags.rows, log });
+  } catch (err) {
+    const e = classifyError(err);
+    log(`redis-bulk-loader demo kafka: ${e.message}`);
+    return exitCodeFor(e);
+  }
 }
 
 async function pipelineDemo(flags: DemoFlags): Promise<number> {

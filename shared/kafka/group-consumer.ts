@@ -68,6 +68,8 @@ export interface GroupConsumerOptions {
   readonly exitWhenIdleMs?: number;
   readonly tuning?: GroupTuning;
   readonly log?: ConsumerLog;
+  /** Told the partitions assigned at each group join (topic → partitions); must not throw. */
+  readonly onAssigned?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
   /** Told after every settled batch and every lag check; must not throw. */
   readonly onProgress?: (progress: ConsumeProgress) => void;
 }
@@ -371,7 +373,14 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
 
   /** Connects, subscribes and runs `c`; resolves once its group is joined. */
   const start = async (c: KafkaConsumer): Promise<void> => {
-    c.on(c.events.GROUP_JOIN, ({ payload }) => lag.assigned(payload.memberAssignment));
+    c.on(c.events.GROUP_JOIN, ({ payload }) => {
+      lag.assigned(payload.memberAssignment);
+      try {
+        options.onAssigned?.(payload.memberAssignment);
+      } catch (err) {
+        process.emitWarning(`consume onAssigned threw: ${String(err)}`);
+      }
+    });
     c.on(c.events.CRASH, ({ payload }) => {
       const error = kafkaError(payload.error, options.brokers);
       if (payload.restart) {

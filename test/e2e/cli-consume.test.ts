@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, it, vi } from 'vitest';
 import type { ConsumeJsonOutput } from '../../cli/consume-command.js';
@@ -83,6 +83,22 @@ function consumeArgs(p: string, topic: string, ...extra: string[]): string[] {
     ...GROUP_TUNING,
     ...extra,
   ];
+}
+
+/** Resolves once the child's stderr has matched `pattern`. */
+function output(child: ChildProcess, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (d: Buffer) => {
+      seen += d.toString();
+      if (pattern.test(seen)) {
+        child.stderr!.off('data', onData);
+        resolve();
+      }
+    };
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`exited (${code}) before printing ${pattern}: ${seen}`)));
+  });
 }
 
 function json(result: CliResult): ConsumeJsonOutput {
@@ -312,6 +328,7 @@ describe.concurrent('redis-bulk-loader consume', () => {
     const a = spawnCli(consumeArgs(p, topic, '--json'));
     const b = spawnCli(consumeArgs(p, topic, '--json'));
     const [aDone, bDone] = [finish(a), finish(b)];
+    await Promise.all([output(a, /consume: joined group/), output(b, /consume: joined group/)]);
     await until('records applied', async () => (await counters(p, ['0'])).get('0')! > 0, 30_000);
     a.kill('SIGTERM');
     const aResult = await aDone;
@@ -319,6 +336,8 @@ describe.concurrent('redis-bulk-loader consume', () => {
     await more(10_000);
     const c = spawnCli(consumeArgs(p, topic, '--json'));
     const cDone = finish(c);
+    // Signals before its handlers are set up would kill it outright: wait until it is in the group.
+    await output(c, /consume: joined group/);
     await more(10_000);
     await until('the group caught up', () => caughtUp(`${p}group`, topic), 60_000);
     b.kill('SIGTERM');

@@ -18,7 +18,9 @@ import {
 } from '../shared/kafka/index.js';
 import { TcpTarget } from '../shared/redis/index.js';
 import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
+import { onStopSignals, SIGNAL_EXIT } from './stop-signals.js';
 import { duration, int } from './format.js';
+import { integer } from './import-command.js';
 import { checkTargets } from './import-run.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
@@ -67,18 +69,6 @@ export interface ConsumeJsonOutput {
   elapsedMs: number;
   error?: { name: string; code: string; message: string };
   exitCode: number;
-}
-
-const SIGNAL_EXIT = { SIGINT: ExitCode.Interrupted, SIGTERM: ExitCode.Terminated } as const;
-type StopSignal = keyof typeof SIGNAL_EXIT;
-
-function integer(name: string, min = 0) {
-  return (text: string): number => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min)
-      throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
-    return n;
-  };
 }
 
 function seconds(text: string): number {
@@ -349,19 +339,7 @@ function saslOf(flags: ConsumeFlags): KafkaSasl | undefined {
 }
 
 async function consumeAction(flags: ConsumeFlags): Promise<number> {
-  const controller = new AbortController();
-  let stoppedBy: StopSignal | undefined;
-  const onSignal = (signal: StopSignal) => {
-    if (stoppedBy !== undefined) process.exit(SIGNAL_EXIT[signal]);
-    stoppedBy = signal;
-    const again = signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal';
-    process.stderr.write(
-      `\n${signal}: stopping: settling the writes in flight, committing what is confirmed (${again} to quit at once)…\n`,
-    );
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = onStopSignals('stopping: settling the writes in flight, committing what is confirmed');
   const targets: TcpTarget[] = [];
   let summary: ConsumeSummary | undefined;
   let failure: LoaderError | undefined;
@@ -391,7 +369,7 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
         : createKafkaDeadLetterSink({
             brokers,
             topic: flags.deadLetterTopic,
-            ...(ssl === undefined ? {} : { ssl: ssl !== false }),
+            ...(ssl === undefined ? {} : { ssl }),
             ...(sasl ? { sasl } : {}),
           });
     const engine = createConsumer({
@@ -417,7 +395,7 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
         ...(flags.exitWhenIdle === undefined
           ? {}
           : { exitWhenIdleMs: Math.round(flags.exitWhenIdle * 1000) }),
-        signal: controller.signal,
+        signal: stop.signal,
         tuning: groupTuning(flags),
         onAssigned: (assignment) => {
           const parts = Object.entries(assignment).map(
@@ -438,15 +416,14 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
   } catch (err) {
     failure = commandError(err);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
     await Promise.all(targets.map((t) => t.close().catch(() => {})));
   }
   const exitCode =
     failure !== undefined
       ? exitCodeFor(failure)
-      : stoppedBy !== undefined
-        ? SIGNAL_EXIT[stoppedBy]
+      : stop.stoppedBy !== undefined
+        ? SIGNAL_EXIT[stop.stoppedBy]
         : ExitCode.Ok;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(jsonOutput(summary, failure, exitCode))}\n`);

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, type LoaderError } from '../shared/errors/index.js';
 import { commandError, EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
+import { onStopSignals, SIGNAL_EXIT } from './stop-signals.js';
 import { runImport } from './import-run.js';
 import { formatPreflight, memoryLimitOption } from './plan-command.js';
 import { checkColumns, checkSource } from './source-checks.js';
@@ -22,7 +23,8 @@ interface ImportFlags extends SpecFlags, TlsFlags {
   onServerReset: 'replay' | 'fail';
 }
 
-function integer(name: string, min = 0) {
+/** A commander parser for an integer option of at least `min`; the message names the option. */
+export function integer(name: string, min = 0) {
   return (text: string): number => {
     const n = Number(text);
     if (!Number.isInteger(n) || n < min)
@@ -36,10 +38,6 @@ function fraction(text: string): number {
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError('must be a fraction between 0 and 1, e.g. 0.01');
   return n;
 }
-
-/** The exit code of a load a signal stopped at a batch boundary (128 + the signal's number). */
-const SIGNAL_EXIT = { SIGINT: ExitCode.Interrupted, SIGTERM: ExitCode.Terminated } as const;
-type StopSignal = keyof typeof SIGNAL_EXIT;
 
 /** What `import --json` prints on stdout when it fails before loading: no summary exists yet. */
 export interface ImportErrorOutput {
@@ -176,18 +174,7 @@ Examples:
 }
 
 async function importAction(file: string, flags: ImportFlags): Promise<number> {
-  const controller = new AbortController();
-  let stoppedBy: StopSignal | undefined;
-  const onSignal = (signal: StopSignal) => {
-    // The second signal, whichever it is, quits at once: the user (or the supervisor) will not wait.
-    if (stoppedBy !== undefined) process.exit(SIGNAL_EXIT[signal]);
-    stoppedBy = signal;
-    const again = signal === 'SIGINT' ? 'Ctrl-C again' : 'a second signal';
-    process.stderr.write(`\n${signal}: stopping at the next batch boundary (${again} to quit at once)…\n`);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const stop = onStopSignals('stopping at the next batch boundary');
   try {
     const spec = await resolveSpec(file, flags);
     if (spec.format.type === 'csv' && spec.format.columns) {
@@ -205,7 +192,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       spec,
       rejectsPath: flags.rejects ?? `${basename(file)}.rejects.jsonl`,
       progress: flags.progress && !flags.json,
-      signal: controller.signal,
+      signal: stop.signal,
       credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
       force: flags.force,
       onServerReset: flags.onServerReset,
@@ -241,7 +228,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       process.stderr.write('refused by the memory pre-flight: nothing was written (--force loads anyway)\n');
     } else process.stderr.write(`${formatSummary(summary)}\n`);
     if (summary.status === 'refused') return ExitCode.PreflightRefused;
-    if (summary.status === 'interrupted') return SIGNAL_EXIT[stoppedBy ?? 'SIGINT'];
+    if (summary.status === 'interrupted') return SIGNAL_EXIT[stop.stoppedBy ?? 'SIGINT'];
     if (summary.status === 'failed') {
       return summary.error?.name === 'RejectBudgetExceededError' ? ExitCode.RejectBudget : ExitCode.Fatal;
     }
@@ -253,8 +240,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
     process.stderr.write(`redis-bulk-loader: ${e.message}\n`);
     return exitCode;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    stop.dispose();
   }
 }
 

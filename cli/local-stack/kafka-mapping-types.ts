@@ -1,20 +1,12 @@
 import type { logLevel } from 'kafkajs';
+import type { GroupTuning } from '../../shared/kafka/group-consumer.js';
 import type { KafkaBatchResponse, KafkaEvent, KafkaEventSource } from './kafka-event.js';
 
 /** A Kafka-triggered Lambda handler, called in-process. */
 export type KafkaHandler = (event: KafkaEvent) => Promise<KafkaBatchResponse | void | undefined>;
 
 /** kafkajs consumer settings worth tuning (group joins, rebalances, how long a fetch waits for data). */
-export interface KafkaConsumerTuning {
-  /** @default 30000 (kafkajs) */
-  readonly sessionTimeout?: number;
-  /** @default 60000 (kafkajs) */
-  readonly rebalanceTimeout?: number;
-  /** @default 3000 (kafkajs) */
-  readonly heartbeatInterval?: number;
-  /** How long a fetch waits for records; `stop()` waits for the fetch in flight. @default 500 */
-  readonly maxWaitTimeInMs?: number;
-}
+export type KafkaConsumerTuning = GroupTuning;
 
 /** Options of `startKafkaMapping`. */
 export interface KafkaMappingOptions {

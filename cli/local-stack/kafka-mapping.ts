@@ -15,6 +15,7 @@ import {
   type PartitionSlice,
   readBatchResponse,
 } from './kafka-event.js';
+import { rejoinError } from '../../shared/kafka/group-consumer.js';
 import { GroupLag } from '../../shared/kafka/group-lag.js';
 import type {
   KafkaInvocation,
@@ -58,25 +59,7 @@ const PARTITIONS_GATHERED = 64;
 const PLACEHOLDER_MSK_ARN =
   'arn:aws:kafka:us-east-1:000000000000:cluster/local/00000000-0000-0000-0000-000000000000-1';
 
-/** Group errors on which kafkajs' runner rejoins the group, when `eachBatch` fails with them. */
-const REJOIN_ON = new Set([
-  'UNKNOWN_MEMBER_ID',
-  'REBALANCE_IN_PROGRESS',
-  'NOT_COORDINATOR_FOR_GROUP',
-  'ILLEGAL_GENERATION',
-]);
-
-/**
- * The Kafka protocol error under kafkajs' retry wrappers (`KafkaJSNonRetriableError` whose `cause` is the
- * broker's error), if it is one the runner answers by rejoining; else `err` itself. A commit refused because
- * the member was expired or the group rebalanced then leads to a rejoin, not to a crashed consumer.
- */
-function groupProtocolError(err: unknown): unknown {
-  for (let e: unknown = err; e instanceof Error; e = e.cause) {
-    if (REJOIN_ON.has((e as { type?: string }).type ?? '')) return e;
-  }
-  return err;
-}
+const groupProtocolError = (err: unknown): unknown => rejoinError(err) ?? err;
 
 function integer(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {

@@ -1,3 +1,4 @@
+import type { ConnectionOptions } from 'node:tls';
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Producer, SASLOptions } from 'kafkajs';
@@ -52,7 +53,8 @@ export function deadLetterBatchId(messages: readonly KafkaMessage[]): string {
 export interface KafkaDeadLetterOptions {
   readonly brokers: readonly string[];
   readonly topic: string;
-  readonly ssl?: boolean;
+  /** TLS to the brokers: `true` for the system CAs, or `tls.connect` options (a private CA). */
+  readonly ssl?: boolean | ConnectionOptions;
   readonly sasl?: SASLOptions;
   /** @default 'redis-bulk-loader' */
   readonly clientId?: string;

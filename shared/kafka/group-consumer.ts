@@ -29,9 +29,13 @@ export interface KafkaSasl {
 
 /** Consumer-group settings passed through to kafkajs (tests shorten them for the mock cluster). */
 export interface GroupTuning {
+  /** @default 30000 (kafkajs) */
   readonly sessionTimeout?: number;
+  /** @default 60000 (kafkajs) */
   readonly rebalanceTimeout?: number;
+  /** @default 3000 (kafkajs) */
   readonly heartbeatInterval?: number;
+  /** How long a fetch waits for records; a stop waits for the fetch in flight. @default 500 */
   readonly maxWaitTimeInMs?: number;
   readonly maxBytesPerPartition?: number;
 }
@@ -117,7 +121,12 @@ const REJOIN_ON = new Set([
   'ILLEGAL_GENERATION',
 ]);
 
-function rejoinError(err: unknown): unknown {
+/**
+ * The Kafka protocol error under kafkajs' retry wrappers (`KafkaJSNonRetriableError` whose `cause` is the
+ * broker's error) if it is one kafkajs' runner answers by rejoining the group, else `undefined`: a commit
+ * refused because the member was expired or the group rebalanced then leads to a rejoin, not a crash.
+ */
+export function rejoinError(err: unknown): unknown {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (REJOIN_ON.has((e as { type?: string }).type ?? '')) return e;
   }

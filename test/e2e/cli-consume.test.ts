@@ -85,19 +85,27 @@ function consumeArgs(p: string, topic: string, ...extra: string[]): string[] {
   ];
 }
 
-/** Resolves once the child's stderr has matched `pattern`. */
-function output(child: ChildProcess, pattern: RegExp): Promise<void> {
+/** Resolves once the child's stderr has matched `pattern`; fails after `timeoutMs` with what it printed. */
+function output(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
   return new Promise((resolve, reject) => {
     let seen = '';
+    const timer = setTimeout(() => {
+      child.stderr!.off('data', onData);
+      reject(new Error(`no ${pattern} on stderr within ${timeoutMs} ms: ${seen}`));
+    }, timeoutMs);
     const onData = (d: Buffer) => {
       seen += d.toString();
       if (pattern.test(seen)) {
+        clearTimeout(timer);
         child.stderr!.off('data', onData);
         resolve();
       }
     };
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`exited (${code}) before printing ${pattern}: ${seen}`)));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code}) before printing ${pattern}: ${seen}`));
+    });
   });
 }
 

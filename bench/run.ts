@@ -3,7 +3,7 @@
  * fresh redis-server per run, alternating A B A B …, reporting the median of the per-pair ratios.
  *
  *   npm run bench -- [--keys N] [--pairs P] [--cases flat-csv,bucketed-csv,…]
- *   npm run bench -- kafka-lambda [--records N] [--pairs P]
+ *   npm run bench -- kafka-lambda|kafka [--records N] [--pairs P]
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -21,6 +21,7 @@ import { runPreflight, sampleSource } from '../shared/memory/index.js';
 import { type BucketParams, createMapper } from '../shared/mapping/index.js';
 import { FileSource, readRecords } from '../shared/records/index.js';
 import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js';
+import { kafkaConsumeBench } from './kafka-consume.js';
 import { kafkaLambdaBench } from './kafka-lambda.js';
 import { cli, cliFlags, median } from './support.js';
 
@@ -35,7 +36,7 @@ interface Args {
 }
 
 /** Cases outside the standard set, run only when named. */
-const GROUPS = ['kafka-lambda'];
+const GROUPS = ['kafka-lambda', 'kafka'];
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { keys: 5_000_000, pairs: 3, records: 1_000_000, cases: [] };
@@ -274,6 +275,9 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   if (args.cases.includes('kafka-lambda')) {
     lines.push(...(await kafkaLambdaBench({ records: args.records, pairs: args.pairs })));
+  }
+  if (args.cases.includes('kafka')) {
+    lines.push(...(await kafkaConsumeBench({ records: args.records, pairs: args.pairs })));
   }
   const csvCases = CASES.filter((x) => (args.cases.length === 0 ? true : args.cases.includes(x.name)));
   if (csvCases.length > 0) await csvBench(args, csvCases, lines);

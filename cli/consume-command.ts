@@ -67,6 +67,8 @@ export interface ConsumeJsonOutput {
   retries: number;
   partitions: ConsumeSummary['partitions'];
   elapsedMs: number;
+  /** Peak resident memory of the process. */
+  peakRssBytes: number;
   error?: { name: string; code: string; message: string };
   exitCode: number;
 }
@@ -506,6 +508,7 @@ function jsonOutput(
     retries: summary?.retries ?? 0,
     partitions: summary?.partitions ?? [],
     elapsedMs: summary?.elapsedMs ?? 0,
+    peakRssBytes: process.resourceUsage().maxRSS * 1024,
     ...(failure ? { error: { name: failure.name, code: failure.code, message: failure.message } } : {}),
     exitCode,
   };

@@ -16,6 +16,8 @@ import { once } from 'node:events';
  *   `sessionTimeout` is shorter than that expires while it waits and never joins (2000 never did, 3500 did;
  *   4000 leaves a margin);
  *   a member joining after another left waits `sessionTimeout - 1000` ms.
+ * - a partition keeps only about its newest 140 k records: of 250 k produced to one partition, the earliest
+ *   offset left was 100–108 k (a consumer `fromBeginning` starts there); spread bigger data over topics.
  */
 export interface KafkaMock {
   /** `127.0.0.1:<port>` of each broker. */

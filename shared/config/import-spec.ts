@@ -19,15 +19,41 @@ const csvFormat = z.strictObject({
 
 const jsonlFormat = z.strictObject({ type: z.literal('jsonl') });
 
-/** Key template: literal text with `{field}` placeholders, e.g. `user:{id}` or `order:{shop}:{id}`. */
+/**
+ * What is wrong with a key template, or undefined. The same walk as `compileTemplate` (mapping), which this
+ * module cannot import: a spec accepted here must compile there, or a bad template would pass the cold start
+ * and fail every record instead.
+ */
+function templateProblem(t: string): string | undefined {
+  let fields = 0;
+  for (let i = 0; i < t.length; i++) {
+    const c = t[i];
+    if ((c === '{' || c === '}') && t[i + 1] === c) {
+      i++;
+    } else if (c === '{') {
+      const close = t.indexOf('}', i);
+      if (close === -1) return `key template has an unclosed "{" at position ${i}`;
+      if (t.slice(i + 1, close).trim() === '') return 'key template has an empty {} placeholder';
+      fields++;
+      i = close;
+    } else if (c === '}') {
+      return `key template has an unmatched "}" at position ${i} (write "}}" for a literal brace)`;
+    }
+  }
+  return fields === 0 ? 'key template needs at least one {field} placeholder, e.g. "user:{id}"' : undefined;
+}
+
+/**
+ * Key template: literal text with `{field}` placeholders, e.g. `user:{id}` or `order:{shop}:{id}`; `{{` and `}}`
+ * are literal braces.
+ */
 export const keyTemplate = z
   .string()
   .min(1, 'key template cannot be empty')
-  .refine(
-    (t) => /\{[^{}]+\}/.test(t),
-    'key template needs at least one {field} placeholder, e.g. "user:{id}"',
-  )
-  .refine((t) => !/\{\s*\}/.test(t), 'key template has an empty {} placeholder');
+  .superRefine((t, ctx) => {
+    const problem = templateProblem(t);
+    if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** Value of a string key: one field's value, or several fields as a JSON object. */
 const stringModel = z.strictObject({

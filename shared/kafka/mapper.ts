@@ -11,7 +11,8 @@ import {
 import type { Command } from '../redis/index.js';
 import type { KafkaMessage, RecordPlan } from './types.js';
 
-const INT64 = /^-?(0|[1-9][0-9]{0,18})$/;
+/** An integer as Redis parses one (`string2ll`): no sign on zero (`-0` is refused), no leading zeros. */
+const INT64 = /^(0|-?[1-9][0-9]{0,18})$/;
 const INT64_MAX = 9_223_372_036_854_775_807n;
 const INT64_MIN = -9_223_372_036_854_775_808n;
 
@@ -92,7 +93,8 @@ export function createRecordMapper(spec: ConsumerSpec, buckets?: BucketParams): 
     } else {
       values = { $value: raw.toString('utf8') };
     }
-    if (message.key !== null) values.$key = message.key.toString('utf8');
+    // Always set, so a value field named `$key` cannot stand in for a missing Kafka key.
+    values.$key = message.key === null ? undefined : message.key.toString('utf8');
     values.$topic = message.topic;
     values.$partition = message.partition;
     values.$offset = message.offset;

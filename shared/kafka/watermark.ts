@@ -108,11 +108,18 @@ export type UnitReply =
 /** Decodes the reply of a {@link unitCommand}. */
 export function parseUnitReply(reply: Reply): UnitReply {
   if (reply instanceof ReplyError) return { status: 'refused', error: reply.message };
-  if (!Array.isArray(reply) || reply.length < 5) {
+  const [status, applied, duplicates, index, text] = Array.isArray(reply) ? reply : [];
+  // Anything else is not this script's reply: read as "stopped", it would dead-letter a record at random.
+  if (
+    (status !== 0 && status !== 1 && status !== 2) ||
+    typeof applied !== 'number' ||
+    typeof duplicates !== 'number' ||
+    typeof index !== 'number' ||
+    typeof text !== 'string'
+  ) {
     return { status: 'refused', error: `unexpected script reply ${JSON.stringify(reply).slice(0, 200)}` };
   }
-  const [status, applied, duplicates, index, text] = reply as [number, number, number, number, string];
   if (status === 0) return { status: 'done', applied, duplicates };
   if (status === 1) return { status: 'blocked', watermark: Number(text) };
-  return { status: 'stopped', applied, duplicates, index, error: String(text) };
+  return { status: 'stopped', applied, duplicates, index, error: text };
 }

@@ -1,0 +1,218 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  APPLY_SCRIPT,
+  parseUnitReply,
+  type UnitRecord,
+  unitCommand,
+  watermarkKey,
+} from '../../../shared/kafka/watermark.js';
+import { type Command, type Reply, ReplyError } from '../../../shared/redis/index.js';
+
+/**
+ * Reads an `EVAL` the way Redis and APPLY_SCRIPT do: `EVAL script numkeys KEYS… ARGV…`, then ARGV[1] guard,
+ * ARGV[2] cover, and from ARGV[3] per record: offset, command count, per command: arg count, args.
+ * (Lua's ARGV is 1-based; `argv` here is 0-based.)
+ */
+function readAsScript(cmd: Command) {
+  const [name, script, numkeys, ...rest] = cmd.args;
+  const keys = rest.slice(0, Number(numkeys));
+  const argv = rest.slice(Number(numkeys));
+  const records: { offset: string | Buffer; commands: (string | Buffer)[][] }[] = [];
+  let i = 2;
+  while (i < argv.length) {
+    const offset = argv[i]!;
+    const count = Number(argv[i + 1]);
+    i += 2;
+    const commands: (string | Buffer)[][] = [];
+    for (let c = 0; c < count; c++) {
+      const argc = Number(argv[i]);
+      commands.push(argv.slice(i + 1, i + 1 + argc));
+      i += 1 + argc;
+    }
+    records.push({ offset, commands });
+  }
+  return { name, script, keys, guard: argv[0], cover: argv[1], records, end: i };
+}
+
+describe('watermarkKey', () => {
+  it('is <prefix><topic>:<partition>:<group>', () => {
+    expect(watermarkKey('rbl:wm:', 'profiles', 'orders', 3)).toBe('rbl:wm:orders:3:profiles');
+  });
+
+  it('gives distinct (group, topic, partition) distinct keys, whatever the group holds (property)', () => {
+    // Kafka topic names: letters, digits, '.', '_' and '-'; never ':'.
+    const topic = fc.stringMatching(/^[a-zA-Z0-9._-]{1,12}$/);
+    const stream = fc.tuple(fc.string({ maxLength: 12 }), topic, fc.nat(1000));
+    fc.assert(
+      fc.property(stream, stream, ([g1, t1, p1], [g2, t2, p2]) => {
+        const same = g1 === g2 && t1 === t2 && p1 === p2;
+        expect(watermarkKey('rbl:wm:', g1, t1, p1) === watermarkKey('rbl:wm:', g2, t2, p2)).toBe(same);
+      }),
+    );
+  });
+});
+
+describe('unitCommand', () => {
+  it('the reader above follows APPLY_SCRIPT', () => {
+    // Guard and cover in ARGV[1] and ARGV[2], the records from ARGV[3]: offset, count, then argc and args.
+    expect(APPLY_SCRIPT).toContain("if ARGV[1] ~= '' and wm < tonumber(ARGV[1])");
+    expect(APPLY_SCRIPT).toContain("if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then");
+    expect(APPLY_SCRIPT).toContain('local i, n = 3, #ARGV');
+    expect(APPLY_SCRIPT).toContain(
+      'local offset = ARGV[i]\n  local cmds = tonumber(ARGV[i + 1])\n  i = i + 2',
+    );
+    expect(APPLY_SCRIPT).toContain('local argc = tonumber(ARGV[i])');
+    expect(APPLY_SCRIPT).toContain('redis.pcall(unpack(ARGV, i + 1, i + argc))');
+    expect(APPLY_SCRIPT).toContain('for c = 1, cmds do i = i + 1 + tonumber(ARGV[i]) end');
+    expect(APPLY_SCRIPT).toContain("redis.call('GET', KEYS[1])");
+  });
+
+  it('lays out EVAL arguments as the script reads them', () => {
+    const cmd = unitCommand(
+      'wm',
+      [
+        { offset: 10, commands: [{ key: 'a', args: ['SET', 'a', '1'] }] },
+        {
+          offset: 11,
+          commands: [
+            { key: 'b', args: ['HSET', 'b', 'f', 'v'] },
+            { key: 'b', args: ['EXPIRE', 'b', '9'] },
+          ],
+        },
+      ],
+      9,
+      undefined,
+    );
+    expect(cmd.key).toBe('wm');
+    expect(cmd.args.slice(0, 2)).toEqual(['EVAL', APPLY_SCRIPT]);
+    // prettier-ignore
+    expect(cmd.args.slice(2)).toEqual([
+      '3', 'wm', 'a', 'b',                   // numkeys, the watermark, the written keys once each
+      '9', '',                               // guard, no cover
+      '10', '1', '3', 'SET', 'a', '1',       // offset, commands, argc, args
+      '11', '2', '4', 'HSET', 'b', 'f', 'v', '3', 'EXPIRE', 'b', '9',
+    ]);
+  });
+
+  it('sends a cover, no guard, and an empty unit as the bare watermark', () => {
+    expect(unitCommand('wm', [], undefined, 41).args.slice(2)).toEqual(['1', 'wm', '', '41']);
+    expect(unitCommand('wm', [{ offset: 0, commands: [] }], 0, 0).args.slice(2)).toEqual([
+      '1',
+      'wm',
+      '0',
+      '0',
+      '0',
+      '0',
+    ]);
+  });
+
+  it('passes Buffer arguments through untouched and declares only keyed commands', () => {
+    const bytes = Buffer.from([0xff, 0x00, 0x80]);
+    const cmd = unitCommand(
+      'wm',
+      [{ offset: 5, commands: [{ args: ['PING'] }, { key: 'k', args: ['SET', 'k', bytes] }] }],
+      undefined,
+      undefined,
+    );
+    const read = readAsScript(cmd);
+    expect(read.keys).toEqual(['wm', 'k']);
+    expect(read.records).toEqual([{ offset: '5', commands: [['PING'], ['SET', 'k', bytes]] }]);
+    expect(read.records[0]!.commands[1]![2]).toBe(bytes);
+  });
+
+  it('reads back as the records, guard and cover it was built from (property)', () => {
+    const arg = fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('', '0', '-1', '3', 'EXPIRE'));
+    const command = fc.record({
+      key: fc.option(fc.constantFrom('a', 'b', 'c:1'), { nil: undefined }),
+      args: fc.array(arg, { minLength: 1, maxLength: 5 }),
+    });
+    const unit = fc.array(fc.record({ offset: fc.nat(), commands: fc.array(command, { maxLength: 3 }) }), {
+      maxLength: 6,
+    });
+    const bound = fc.option(fc.integer({ min: -1, max: 1_000_000 }), { nil: undefined });
+    fc.assert(
+      fc.property(unit, bound, bound, (records, guard, cover) => {
+        const typed: UnitRecord[] = records.map((r) => ({
+          offset: r.offset,
+          commands: r.commands.map((c): Command =>
+            c.key === undefined ? { args: c.args } : { key: c.key, args: c.args },
+          ),
+        }));
+        const read = readAsScript(unitCommand('rbl:wm:t:0:g', typed, guard, cover));
+        expect(read.name).toBe('EVAL');
+        expect(read.script).toBe(APPLY_SCRIPT);
+        expect(read.keys).toEqual([
+          'rbl:wm:t:0:g',
+          ...new Set(records.flatMap((r) => r.commands.flatMap((c) => c.key ?? []))),
+        ]);
+        expect(read.guard).toBe(guard === undefined ? '' : String(guard));
+        expect(read.cover).toBe(cover === undefined ? '' : String(cover));
+        expect(read.records).toEqual(
+          records.map((r) => ({ offset: String(r.offset), commands: r.commands.map((c) => c.args) })),
+        );
+      }),
+    );
+  });
+});
+
+describe('parseUnitReply', () => {
+  it('0: done, with the applied and duplicate counts', () => {
+    expect(parseUnitReply([0, 5, 2, -1, ''])).toEqual({ status: 'done', applied: 5, duplicates: 2 });
+    expect(parseUnitReply([0, 0, 0, -1, ''])).toEqual({ status: 'done', applied: 0, duplicates: 0 });
+  });
+
+  it('1: blocked by the guard, with the watermark found', () => {
+    expect(parseUnitReply([1, 0, 0, -1, '41'])).toEqual({ status: 'blocked', watermark: 41 });
+    expect(parseUnitReply([1, 0, 0, -1, '-1'])).toEqual({ status: 'blocked', watermark: -1 });
+  });
+
+  it('2: stopped at a record, with the error of its command', () => {
+    expect(
+      parseUnitReply([2, 3, 1, 4, 'WRONGTYPE Operation against a key holding the wrong kind of value']),
+    ).toEqual({
+      status: 'stopped',
+      applied: 3,
+      duplicates: 1,
+      index: 4,
+      error: 'WRONGTYPE Operation against a key holding the wrong kind of value',
+    });
+  });
+
+  it('a script refused as a whole', () => {
+    expect(parseUnitReply(new ReplyError('LOADING Redis is loading'))).toEqual({
+      status: 'refused',
+      error: 'LOADING Redis is loading',
+    });
+    expect(parseUnitReply(new ReplyError('NOSCRIPT No matching script'))).toEqual({
+      status: 'refused',
+      error: 'NOSCRIPT No matching script',
+    });
+  });
+
+  // A reply the script cannot give must not pass for "stopped": that would dead-letter a record at random.
+  it.each<[string, Reply]>([
+    ['a status reply', 'OK'],
+    ['nil', null],
+    ['an integer', 7],
+    ['an empty array', []],
+    ['a short array', [0, 1, 2, -1]],
+    ['an unknown status', [3, 0, 0, 0, 'WRONGTYPE x']],
+    ['a status as text', ['0', 5, 2, -1, '']],
+    ['counts as text', [2, '3', '0', '1', 'WRONGTYPE x']],
+    ['a nil error text', [2, 3, 0, 1, null]],
+  ])('%s is refused as unexpected', (_, reply) => {
+    expect(parseUnitReply(reply)).toEqual({
+      status: 'refused',
+      error: `unexpected script reply ${JSON.stringify(reply)}`,
+    });
+  });
+
+  it('cuts an unexpected reply at 200 characters', () => {
+    const reply = parseUnitReply('x'.repeat(500));
+    expect(reply).toMatchObject({ status: 'refused' });
+    expect(reply.status === 'refused' && reply.error).toBe(
+      `unexpected script reply ${`"${'x'.repeat(199)}`}`,
+    );
+  });
+});

@@ -342,6 +342,15 @@ function saslOf(flags: ConsumeFlags): KafkaSasl | undefined {
 
 async function consumeAction(flags: ConsumeFlags): Promise<number> {
   const stop = onStopSignals('stopping: settling the writes in flight, committing what is confirmed');
+  // Node exits 0 when nothing is left to wait on; for a consumer that would be a silent stop without a
+  // summary (seen once under load, cause not found yet): say so and exit 1 instead.
+  const silentExit = () => {
+    process.stderr.write(
+      'redis-bulk-loader consume: internal error: nothing left to wait on before the consumer finished\n',
+    );
+    process.exitCode = ExitCode.Internal;
+  };
+  process.once('beforeExit', silentExit);
   const targets: TcpTarget[] = [];
   let summary: ConsumeSummary | undefined;
   let failure: LoaderError | undefined;
@@ -419,6 +428,7 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
     failure = commandError(err);
   } finally {
     stop.dispose();
+    process.off('beforeExit', silentExit);
     await Promise.all(targets.map((t) => t.close().catch(() => {})));
   }
   const exitCode =

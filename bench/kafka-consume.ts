@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { startLocalRedis } from '../cli/local-redis.js';
 import { startKafkaMock } from '../cli/local-stack/local-kafka.js';
 import { TcpTarget } from '../shared/redis/index.js';
-import { cli, cliFlags, median } from './support.js';
+import { cli, cliFlags, median, timed } from './support.js';
 
 const run = promisify(execFile);
 const PAGES = 10_000;
@@ -43,12 +43,6 @@ async function writeRecords(path: string, count: number): Promise<Map<string, nu
   out.end();
   await once(out, 'finish');
   return totals;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return (performance.now() - t) / 1000;
 }
 
 /** A fresh redis-server for `work`; the counters must equal `totals` afterwards. */

@@ -23,7 +23,7 @@ import { FileSource, readRecords } from '../shared/records/index.js';
 import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js';
 import { kafkaConsumeBench } from './kafka-consume.js';
 import { kafkaLambdaBench } from './kafka-lambda.js';
-import { cli, cliFlags, median } from './support.js';
+import { cli, cliFlags, median, timed } from './support.js';
 
 const run = promisify(execFile);
 
@@ -128,12 +128,6 @@ async function respFileFor(ctx: Context, name: string, loaderArgs: string[]): Pr
   out.end();
   await once(out, 'finish');
   return path;
-}
-
-async function timed(fn: () => Promise<unknown>): Promise<number> {
-  const t = performance.now();
-  await fn();
-  return (performance.now() - t) / 1000;
 }
 
 function portOf(url: string): string {

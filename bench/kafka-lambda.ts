@@ -1,238 +1,269 @@
 /**
- * `npm run bench -- kafka-lambda`: the kafka-consumer handler in-process on Lambda-shaped MSK events of
- * 10,000 ~100-byte JSON records (hash model, `user:{id}`), against a fresh redis-server per run, with
- * watermarks (exactly-once effect) and without (at-least-once), alternating A B A B. The reference is
- * `redis-cli --pipe` of the same `HSET`s generated before timing: the ceiling of one connection, which
- * decodes nothing and checks nothing. Then the handler's peak RSS on one 6 MB event (Lambda's payload
- * limit) in a fresh process.
+ * `npm run bench -- kafka-lambda`: the kafka-consumer handler on Lambda-shaped MSK events of 10,000 ~100-byte
+ * JSON records over 4 partitions (bench/kafka-events.ts), against a fresh redis-server per run.
  *
- *   npm run bench -- kafka-lambda [--records N] [--pairs P]
+ * - Variants, alternated within each pair (A B A B …, ../shared/BENCHMARKS.md): the hash model `user:{id}`
+ *   with watermarks (exactly-once effect) and without (at-least-once), and the counter model `clicks:{id}`
+ *   with watermarks; each against `redis-cli --pipe` of the same records as plain `HSET`s / `INCRBY`s,
+ *   generated before timing (decodes nothing, checks nothing: the ceiling of one connection).
+ * - Each handler run is a fresh Node process (bench/kafka-lambda-child.ts) with the flags the Lambda Node
+ *   runtime passes for the function's memorySize in serverless.yml, calling the real handler in-process.
+ *   records/s is records over the time spent inside the handler; CPU µs per record are given for the
+ *   handler's process and for redis-server, which on a noisy machine move less than the rates.
+ * - Every run is checked before it counts (bench/kafka-lambda-checks.ts): the handler's counts (all
+ *   applied, nothing failed), the key count, the watermarks and every key's content; with watermarks, the
+ *   last event delivered again must come back as duplicates only.
+ * - Then the handler's peak RSS on one event of Lambda's 6 MiB payload limit in a fresh process, with no
+ *   node flags and with Lambda's.
+ *
+ *   npm run bench -- kafka-lambda [--records N] [--pairs P]     (run from dist/: the children are built files)
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Context } from 'aws-lambda';
 import { startLocalRedis } from '../cli/local-redis.js';
-import type { KafkaEvent } from '../functions/kafka-consumer/event.js';
-import { consumerRuntime, createConsumerHandler } from '../functions/kafka-consumer/handler.js';
-import { encodeCommands, TcpTarget } from '../shared/redis/index.js';
+import {
+  BATCH,
+  MODELS,
+  type ModelName,
+  mskEvent,
+  PARTITIONS,
+  valueOf,
+  writeRespFile,
+} from './kafka-events.js';
+import { expectCounts, redisCpu, verifyRedis } from './kafka-lambda-checks.js';
+import type { ChildJob, ChildResult } from './kafka-lambda-child.js';
 import { median } from './support.js';
 
 const run = promisify(execFile);
-const TOPIC = 'profiles';
-const PARTITIONS = 4;
-const BATCH = 10_000;
-const NAMES = ['ada', 'grace', 'linus', 'barbara', 'ken', 'margaret', 'dennis', 'frances'];
+const here = dirname(fileURLToPath(import.meta.url));
+const CHILD = join(here, 'kafka-lambda-child.js');
+/** Lambda's invocation payload limit. */
+const EVENT_LIMIT = 6 * 2 ** 20;
+const RSS_BUDGET_MIB = 256;
+const TARGET_OVERHEAD_PCT = 10;
 
-/** Record `i`: about 100 bytes of JSON, ids repeating every 200 k so later records update earlier keys. */
-function record(i: number): { id: string; value: string } {
-  const id = `u${String(i % 200_000).padStart(7, '0')}`;
-  const value = JSON.stringify({
-    id,
-    name: NAMES[i % NAMES.length],
-    plan: i % 3 === 0 ? 'pro' : 'free',
-    score: (i * 7919) % 100_000,
-    updated: 1_764_000_000 + i,
+/**
+ * The node flags the AWS Node runtime's bootstrap passes for kafka-consumer's memorySize (as
+ * bench/chunk-memory.ts does for import-chunk): a tenth of the memory for the young generation.
+ */
+function lambdaFlags(): string[] {
+  const yml = readFileSync(join(here, '..', '..', 'serverless.yml'), 'utf8');
+  const block = /^ {2}kafka-consumer:\n([\s\S]*?)(?=^ {2}\S|^\S)/m.exec(yml)?.[1] ?? '';
+  const memory = Number(/^\s+memorySize:\s*(\d+)/m.exec(block)?.[1] ?? 1024);
+  const young = Math.floor(memory / 10);
+  return [`--max-semi-space-size=${Math.floor(young / 2)}`, `--max-old-space-size=${memory - young}`];
+}
+
+async function child(flags: readonly string[], job: ChildJob): Promise<ChildResult> {
+  const proc = spawn(process.execPath, [...flags, CHILD, JSON.stringify(job)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return { id, value };
+  let out = '';
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const [code] = await once(proc, 'exit');
+  if (code !== 0) throw new Error(`kafka-lambda child exited with ${String(code)}`);
+  return JSON.parse(out) as ChildResult;
 }
 
-/** The MSK events of `records` records: batches of `BATCH`, round robin over the partitions. */
-function events(records: number): KafkaEvent[] {
-  const out: KafkaEvent[] = [];
-  const next = new Array<number>(PARTITIONS).fill(0);
-  for (let start = 0; start < records; start += BATCH) {
-    const byKey: Record<string, unknown[]> = {};
-    for (let i = start; i < Math.min(records, start + BATCH); i++) {
-      const partition = i % PARTITIONS;
-      const { id, value } = record(i);
-      (byKey[`${TOPIC}-${partition}`] ??= []).push({
-        topic: TOPIC,
-        partition,
-        offset: next[partition]!++,
-        timestamp: 1_764_000_000_000 + i,
-        timestampType: 'CREATE_TIME',
-        key: Buffer.from(id).toString('base64'),
-        value: Buffer.from(value).toString('base64'),
-        headers: [{ traceparent: [...Buffer.from(`00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`)] }],
-      });
-    }
-    out.push({
-      eventSource: 'aws:kafka',
-      eventSourceArn:
-        'arn:aws:kafka:eu-west-1:123456789012:cluster/bench/0f0f0f0f-0000-1111-2222-333333333333-1',
-      bootstrapServers: 'b-1.bench.kafka.eu-west-1.amazonaws.com:9092',
-      records: byKey,
-    } as KafkaEvent);
-  }
-  return out;
+interface Variant {
+  readonly name: string;
+  readonly model: ModelName;
+  /** Undefined for a `redis-cli --pipe` reference. */
+  readonly watermarks?: boolean;
+  /** The reference the variant is compared with. */
+  readonly ref?: string;
+  readonly target?: string;
 }
 
-const SPEC = (watermarks: boolean) =>
-  JSON.stringify({
-    key: 'user:{id}',
-    model: { type: 'hash', fields: ['name', 'plan', 'score', 'updated'] },
-    watermarks,
-  });
+const VARIANTS: readonly Variant[] = [
+  {
+    name: 'hash, watermarks',
+    model: 'hash',
+    watermarks: true,
+    ref: 'pipe HSET',
+    target: '>= 150,000 records/s',
+  },
+  { name: 'hash, no watermarks', model: 'hash', watermarks: false, ref: 'pipe HSET' },
+  { name: 'pipe HSET', model: 'hash' },
+  { name: 'counter, watermarks', model: 'counter', watermarks: true, ref: 'pipe INCRBY' },
+  { name: 'pipe INCRBY', model: 'counter' },
+];
 
-/** The `HSET`s the hash model sends, as RESP, for the reference. */
-async function respFile(path: string, records: number): Promise<void> {
-  const out = createWriteStream(path);
-  for (let start = 0; start < records; start += BATCH) {
-    const cmds = [];
-    for (let i = start; i < Math.min(records, start + BATCH); i++) {
-      const { id, value } = record(i);
-      const v = JSON.parse(value) as Record<string, string | number>;
-      cmds.push({
-        args: [
-          'HSET',
-          `user:${id}`,
-          'name',
-          String(v.name),
-          'plan',
-          String(v.plan),
-          'score',
-          String(v.score),
-          'updated',
-          String(v.updated),
-        ],
-      });
-    }
-    if (!out.write(encodeCommands(cmds))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
+/** What one run of a variant measured. */
+interface Sample {
+  readonly rps: number;
+  /** CPU µs per record of the handler's process (undefined for the references). */
+  readonly nodeUs: number | undefined;
+  /** CPU µs per record of redis-server. */
+  readonly redisUs: number;
 }
 
-/** A fresh redis-server; `work` returns seconds; the key count is checked against `keys`. */
-async function onFreshRedis(
-  keys: number,
-  work: (url: string, port: number) => Promise<number>,
-): Promise<number> {
+/** One timed run of a variant on a fresh redis-server, checked. */
+async function runVariant(v: Variant, records: number, dir: string, flags: string[]): Promise<Sample> {
   const redis = await startLocalRedis();
-  const target = new TcpTarget(redis.url);
   try {
-    const seconds = await work(redis.url, redis.port);
-    const [dbsize] = await target.exec([{ args: ['DBSIZE'] }]);
-    // The watermark keys (one per partition) come on top of the records' keys.
-    if (typeof dbsize !== 'number' || dbsize < keys || dbsize > keys + PARTITIONS)
-      throw new Error(`expected ${keys} keys, found ${String(dbsize)}`);
-    const [name] = await target.exec([{ args: ['HGET', 'user:u0000007', 'name'] }]);
-    if (typeof name !== 'string') throw new Error('user:u0000007 was not written');
-    return seconds;
+    let seconds: number;
+    let nodeUs: number | undefined;
+    const cpuBefore = await redisCpu(redis.port);
+    if (v.watermarks === undefined) {
+      const resp = join(dir, `${v.model}.resp`);
+      const t = performance.now();
+      await run('sh', ['-c', `redis-cli -p ${redis.port} --pipe < "${resp}" > /dev/null`]);
+      seconds = (performance.now() - t) / 1000;
+    } else {
+      const spec = { ...MODELS[v.model], watermarks: v.watermarks };
+      const r = await child(flags, { url: redis.url, spec, records, replay: v.watermarks });
+      expectCounts(v.name, r.counts, { received: records, applied: records });
+      if (v.watermarks) {
+        const last = records - Math.floor((records - 1) / BATCH) * BATCH;
+        expectCounts(`${v.name}, replayed event`, r.replay, { received: last, duplicate: last });
+      }
+      seconds = r.seconds;
+      nodeUs = (r.cpuSeconds / records) * 1e6;
+    }
+    // With watermarks this includes the replayed event (all duplicates: a fraction of one event's cost).
+    const redisUs = (((await redisCpu(redis.port)) - cpuBefore) / records) * 1e6;
+    await verifyRedis(redis.port, v.model, records, v.watermarks === true);
+    return { rps: records / seconds, nodeUs, redisUs };
   } finally {
-    await target.close();
     await redis.stop();
   }
 }
 
-async function handlerRun(url: string, batches: readonly KafkaEvent[], watermarks: boolean): Promise<number> {
-  const runtime = await consumerRuntime({
-    REDIS_URL: url,
-    CONSUMER_GROUP_ID: 'bench',
-    CONSUMER_SPEC: SPEC(watermarks),
-  });
-  const handler = createConsumerHandler(() => runtime);
-  const log = console.log;
-  console.log = () => {}; // the handler's one info line per batch
+/** The largest event of the bench's records that fits Lambda's payload limit, written as JSON. */
+async function writeLimitEvent(path: string): Promise<number> {
+  const perRecord = Buffer.byteLength(JSON.stringify(mskEvent(0, 1_000))) / 1_000;
+  let n = Math.floor(EVENT_LIMIT / perRecord);
+  let text = JSON.stringify(mskEvent(0, n));
+  while (Buffer.byteLength(text) > EVENT_LIMIT)
+    text = JSON.stringify(mskEvent(0, (n = Math.floor(n * 0.99))));
+  await writeFile(path, text);
+  return n;
+}
+
+/** The handler's peak RSS on the one event in `file` (`n` records), in a fresh process; checked. */
+async function peakRss(file: string, n: number, flags: string[]): Promise<ChildResult> {
+  const redis = await startLocalRedis();
   try {
-    const t = performance.now();
-    for (const event of batches) {
-      const reply = await handler(event, undefined as unknown as Context);
-      if (reply.batchItemFailures.length > 0) throw new Error(`batch failed: ${JSON.stringify(reply)}`);
-    }
-    return (performance.now() - t) / 1000;
+    const r = await child(flags, {
+      url: redis.url,
+      spec: { ...MODELS.hash, watermarks: true },
+      eventFile: file,
+    });
+    expectCounts('6 MiB event', r.counts, { received: n, applied: n });
+    await verifyRedis(redis.port, 'hash', n, true);
+    return r;
   } finally {
-    console.log = log;
-    await (await runtime.consumerFor(batches[0]!)).close();
+    await redis.stop();
   }
 }
 
-/** In a child process: one ~6 MB event through a cold handler; prints the peak RSS in bytes. */
-async function rssChild(url: string): Promise<void> {
-  // As many records as fit in 6 MB of event JSON (Lambda's invocation payload limit).
-  const perRecord = Buffer.byteLength(JSON.stringify(events(1_000)[0]!.records)) / 1_000;
-  const one = events(Math.floor(6_000_000 / perRecord));
-  const merged: KafkaEvent = { ...one[0]!, records: {} } as KafkaEvent;
-  for (const e of one)
-    for (const [k, list] of Object.entries(e.records)) (merged.records[k] ??= []).push(...list);
-  const bytes = Buffer.byteLength(JSON.stringify(merged));
-  await handlerRun(url, [merged], true);
-  process.stdout.write(JSON.stringify({ eventBytes: bytes, maxRss: process.resourceUsage().maxRSS * 1024 }));
+const blank = (n: number): string[] => new Array<string>(n).fill('');
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const mib = (n: number): string => (n / 2 ** 20).toFixed(0);
+
+function printTable(rows: readonly (readonly string[])[]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  for (const row of rows)
+    console.log(
+      widths
+        .map((w, i) => (row[i] ?? '').padEnd(w))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 export async function kafkaLambdaBench(options: { records: number; pairs: number }): Promise<string[]> {
   const { records, pairs } = options;
-  const keys = Math.min(records, 200_000);
+  const flags = lambdaFlags();
   const dir = await mkdtemp(join(tmpdir(), 'rbl-bench-kafka-'));
   try {
-    const batches = events(records);
-    const resp = join(dir, 'hset.resp');
-    await respFile(resp, records);
+    for (const model of Object.keys(MODELS) as ModelName[])
+      await writeRespFile(join(dir, `${model}.resp`), model, records);
+    const eventFile = join(dir, 'limit-event.json');
+    const limitRecords = await writeLimitEvent(eventFile);
+    let valueBytes = 0;
+    for (let i = 0; i < 1000; i++) valueBytes += Buffer.byteLength(JSON.stringify(valueOf(i))) / 1000;
     const { stdout: version } = await run('redis-server', ['--version']);
     process.stderr.write(
-      `kafka-lambda: ${records} records in ${batches.length} events of ${BATCH}; ${version.trim()}\n`,
+      `kafka-lambda: ${records} records (${valueBytes.toFixed(0)}-byte JSON values) in events of ${BATCH} over ` +
+        `${PARTITIONS} partitions, ${pairs} pairs; handler: node ${flags.join(' ')}; ${version.trim()}\n`,
     );
-    const withWm: number[] = [];
-    const without: number[] = [];
-    const ref: number[] = [];
-    for (let i = 0; i < pairs; i++) {
-      withWm.push(records / (await onFreshRedis(keys, (url) => handlerRun(url, batches, true))));
-      without.push(records / (await onFreshRedis(keys, (url) => handlerRun(url, batches, false))));
-      ref.push(
-        records /
-          (await onFreshRedis(keys, async (_url, port) => {
-            const t = performance.now();
-            await run('sh', ['-c', `redis-cli -p ${port} --pipe < "${resp}" > /dev/null`]);
-            return (performance.now() - t) / 1000;
-          })),
-      );
-      process.stderr.write(
-        `  pair ${i + 1}: watermarks ${Math.round(withWm[i]!)}, none ${Math.round(without[i]!)}, pipe ${Math.round(ref[i]!)} records/s\n`,
-      );
-    }
-    const rps = median(withWm);
-    const rpsPlain = median(without);
-    const overhead = median(withWm.map((w, i) => 1 - w / without[i]!)) * 100;
-    const ratio = median(withWm.map((w, i) => w / ref[i]!));
 
-    const redis = await startLocalRedis();
-    let rss: { eventBytes: number; maxRss: number };
-    try {
-      const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--rss-child', redis.url], {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-      const [code] = await once(child, 'exit');
-      if (code !== 0) throw new Error(`rss child exited with ${code}`);
-      rss = JSON.parse(out) as { eventBytes: number; maxRss: number };
-    } finally {
-      await redis.stop();
+    const samples = new Map<string, Sample[]>(VARIANTS.map((v) => [v.name, []]));
+    for (let i = 0; i < pairs; i++) {
+      for (const v of VARIANTS) samples.get(v.name)!.push(await runVariant(v, records, dir, flags));
+      const line = VARIANTS.map((v) => `${v.name} ${fmt(samples.get(v.name)![i]!.rps)}`).join(', ');
+      process.stderr.write(`  pair ${i + 1}: ${line} records/s\n`);
     }
-    const mib = (n: number) => (n / 2 ** 20).toFixed(0);
-    console.log(`kafka-lambda (hash model, ${BATCH}-record events, ${records} records, median of ${pairs})`);
-    console.log(`  with watermarks     ${Math.round(rps)} records/s   (target >= 150000)`);
-    console.log(`  without watermarks  ${Math.round(rpsPlain)} records/s`);
-    console.log(`  watermark overhead  ${overhead.toFixed(1)} %          (target <= 10 %)`);
-    console.log(
-      `  redis-cli --pipe    ${Math.round(median(ref))} records/s (same HSETs, pre-encoded: ceiling)`,
-    );
-    console.log(`  ratio to pipe       ${ratio.toFixed(2)}`);
-    console.log(
-      `  peak RSS, one ${(rss.eventBytes / 1e6).toFixed(1)} MB event: ${mib(rss.maxRss)} MiB (budget < 256 MiB)`,
-    );
+    const rps = (name: string) => samples.get(name)!.map((s) => s.rps);
+    const perPair = (a: string, b: string) => rps(a).map((x, i) => x / rps(b)[i]!);
+    const ratio = (a: string, b: string) => median(perPair(a, b)).toFixed(2);
+    const cpu = (name: string, side: 'nodeUs' | 'redisUs') => {
+      const xs = samples.get(name)!.map((s) => s[side]);
+      return xs.every((x) => x !== undefined) ? median(xs).toFixed(1) : '';
+    };
+    const overheads = perPair('hash, watermarks', 'hash, no watermarks').map((r) => (1 - r) * 100);
+    const overhead = median(overheads).toFixed(1);
+
+    const rss = [
+      { label: 'no node flags', r: await peakRss(eventFile, limitRecords, []) },
+      { label: 'Lambda flags', r: await peakRss(eventFile, limitRecords, flags) },
+    ];
+    const eventMb = (rss[0]!.r.eventBytes! / 1e6).toFixed(1);
+
+    printTable([
+      ['kafka-lambda', 'records/s', 'per pair', 'ref', 'ratio', 'node µs/rec', 'redis µs/rec', 'target'],
+      ...VARIANTS.map((v) => [
+        v.name,
+        fmt(median(rps(v.name))),
+        rps(v.name).map(fmt).join(' '),
+        v.ref ?? '',
+        v.ref === undefined ? '' : ratio(v.name, v.ref),
+        cpu(v.name, 'nodeUs'),
+        cpu(v.name, 'redisUs'),
+        v.target ?? '',
+      ]),
+      [
+        'watermark overhead',
+        `${overhead} %`,
+        overheads.map((o) => o.toFixed(1)).join(' '),
+        ...blank(4),
+        `<= ${TARGET_OVERHEAD_PCT} %`,
+      ],
+      ...rss.map(({ label, r }) => [
+        `peak RSS, ${eventMb} MB event`,
+        `${mib(r.maxRssBytes)} MiB`,
+        `${limitRecords} records, ${label}, ${mib(r.baseRssBytes)} MiB at start`,
+        ...blank(4),
+        `< ${RSS_BUDGET_MIB} MiB`,
+      ]),
+    ]);
+
+    const int = (n: number) => String(Math.round(n));
+    const wm = 'hash, watermarks';
+    const plain = 'hash, no watermarks';
     return [
-      `BENCH case=kafka-lambda records=${records} batch=${BATCH} rps=${Math.round(rps)} rps_no_watermarks=${Math.round(rpsPlain)} watermark_overhead_pct=${overhead.toFixed(1)} ref=pipe ref_rps=${Math.round(median(ref))} ratio=${ratio.toFixed(2)} event_mb=${(rss.eventBytes / 1e6).toFixed(1)} peak_rss_mib=${mib(rss.maxRss)}`,
+      [
+        `BENCH case=kafka-lambda records=${records} batch=${BATCH}`,
+        `rps=${int(median(rps(wm)))} rps_no_watermarks=${int(median(rps(plain)))}`,
+        `watermark_overhead_pct=${overhead}`,
+        `ref=pipe ref_rps=${int(median(rps('pipe HSET')))} ratio=${ratio(wm, 'pipe HSET')}`,
+        `counter_rps=${int(median(rps('counter, watermarks')))}`,
+        `counter_ref_rps=${int(median(rps('pipe INCRBY')))} counter_ratio=${ratio('counter, watermarks', 'pipe INCRBY')}`,
+        `node_us=${cpu(wm, 'nodeUs')} redis_us=${cpu(wm, 'redisUs')}`,
+        `node_us_no_watermarks=${cpu(plain, 'nodeUs')} redis_us_no_watermarks=${cpu(plain, 'redisUs')}`,
+        `event_mb=${eventMb} event_records=${limitRecords}`,
+        `peak_rss_mib=${mib(rss[0]!.r.maxRssBytes)} peak_rss_lambda_flags_mib=${mib(rss[1]!.r.maxRssBytes)}`,
+      ].join(' '),
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
-
-if (process.argv[2] === '--rss-child') await rssChild(process.argv[3]!);

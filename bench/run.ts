@@ -2,8 +2,11 @@
  * The standard benchmark (../shared/BENCHMARKS.md): our loader against reference tools on the same data and a
  * fresh redis-server per run, alternating A B A B …, reporting the median of the per-pair ratios.
  *
- *   npm run bench -- [--keys N] [--pairs P] [--cases flat-csv,bucketed-csv,…]
- *   npm run bench -- kafka-lambda|kafka [--records N] [--pairs P]
+ *   npm run bench -- [--keys N] [--pairs P] [--cases flat-csv,bucketed-csv,…]   the standard set, or some of it
+ *   npm run bench -- kafka-lambda|kafka [--records N] [--pairs P]    (bench/kafka-lambda.ts, bench/kafka-consume.ts)
+ *   npm run bench -- --help
+ *
+ * Nothing named runs the standard set (the CSV cases); groups such as kafka-lambda run only when named.
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -38,22 +41,49 @@ interface Args {
 /** Cases outside the standard set, run only when named. */
 const GROUPS = ['kafka-lambda', 'kafka'];
 
-function parseArgs(argv: string[]): Args {
+const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--records N] [--pairs P]
+
+  <case>…, --cases a,b  what to run (both forms add up), any of:
+                          the standard set, run when nothing is named: <standard>
+                          only when named: <groups>
+  --keys N              rows of the CSV cases (default 5000000)
+  --records N           records of kafka-lambda and kafka (default 1000000)
+  --pairs P             alternated runs per case (default 3)
+  --help                this text`;
+
+/** A command line the bench does not understand: printed with {@link USAGE}, exit code 2. */
+class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+function parseArgs(argv: string[]): Args | 'help' {
   const args: Args = { keys: 5_000_000, pairs: 3, records: 1_000_000, cases: [] };
+  const count = (flag: string, value: string | undefined): number => {
+    const n = Number(value);
+    if (value === undefined || !Number.isSafeInteger(n) || n <= 0)
+      throw new UsageError(`${flag} needs a positive integer, got ${JSON.stringify(value ?? null)}`);
+    return n;
+  };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (flag === '--keys') args.keys = Number(value);
-    else if (flag === '--pairs') args.pairs = Number(value);
-    else if (flag === '--records') args.records = Number(value);
-    else if (flag === '--cases') args.cases.push(...String(value).split(','));
-    else if (flag !== undefined && !flag.startsWith('--')) {
+    const [flag, value] = [argv[i]!, argv[i + 1]];
+    if (flag === '--help' || flag === '-h') return 'help';
+    if (!flag.startsWith('-')) {
       args.cases.push(flag);
       continue;
-    } else continue;
+    }
+    if (flag === '--keys') args.keys = count(flag, value);
+    else if (flag === '--pairs') args.pairs = count(flag, value);
+    else if (flag === '--records') args.records = count(flag, value);
+    else if (flag === '--cases') {
+      if (value === undefined || value.startsWith('-'))
+        throw new UsageError('--cases needs a list: --cases a,b');
+      args.cases.push(...value.split(',').filter(Boolean));
+    } else throw new UsageError(`unknown option ${flag}`);
     i++;
   }
-  if (!(args.keys > 0) || !(args.pairs > 0) || !(args.records > 0))
-    throw new Error('usage: bench/run [<case>…] [--keys N] [--records N] [--pairs P] [--cases a,b]');
+  const known = [...CASES.map((c) => c.name), ...GROUPS];
+  const unknown = args.cases.filter((c) => !known.includes(c));
+  if (unknown.length > 0) throw new UsageError(`unknown case ${unknown.join(', ')}`);
   return args;
 }
 
@@ -264,8 +294,7 @@ async function measure(runner: Runner, keys: number): Promise<Sample> {
   }
 }
 
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
+async function main(args: Args): Promise<void> {
   const lines: string[] = [];
   if (args.cases.includes('kafka-lambda')) {
     lines.push(...(await kafkaLambdaBench({ records: args.records, pairs: args.pairs })));
@@ -328,14 +357,20 @@ async function csvBench(args: Args, cases: readonly Case[], lines: string[]): Pr
   }
 }
 
-const unknown = parseArgs(process.argv.slice(2)).cases.filter(
-  (c) => !GROUPS.includes(c) && !CASES.some((x) => x.name === c),
-);
-if (unknown.length > 0) {
-  process.stderr.write(
-    `unknown case ${unknown.join(', ')}: ${[...CASES.map((c) => c.name), ...GROUPS].join(', ')}\n`,
+function usage(): string {
+  return USAGE.replace('<standard>', CASES.map((c) => c.name).join(', ')).replace(
+    '<groups>',
+    GROUPS.join(', '),
   );
-  process.exitCode = 2;
-} else {
-  await main();
 }
+
+let parsed: Args | 'help' | undefined;
+try {
+  parsed = parseArgs(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof UsageError)) throw err;
+  process.stderr.write(`${err.message}\n\n${usage()}\n`);
+  process.exitCode = 2;
+}
+if (parsed === 'help') console.log(usage());
+else if (parsed !== undefined) await main(parsed);

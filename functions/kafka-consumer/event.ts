@@ -142,7 +142,6 @@ export const kafkaEventSchema = z.unknown().transform((input, ctx): KafkaEvent =
   return z.NEVER;
 });
 
-const BASE64 = z.regexes.base64;
 const TIMESTAMP_TYPES = new Set(['CREATE_TIME', 'LOG_APPEND_TIME']);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -151,8 +150,30 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
+/** 1 for each character of the base64 alphabet (`A–Z a–z 0–9 + /`), by char code. */
+const ALPHABET = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
+  ALPHABET[c.charCodeAt(0)] = 1;
+const PAD = 61; // '='
+
+/**
+ * Exactly what zod's base64 pattern (`z.regexes.base64`, the schema's check) accepts: groups of four alphabet characters, the
+ * last one ending in `=` or `==`. A loop over a table: the regex was most of the fast path's time.
+ */
+function isBase64(s: string): boolean {
+  const n = s.length;
+  if (n % 4 !== 0) return false;
+  let end = n;
+  if (n > 0 && s.charCodeAt(n - 1) === PAD) end = s.charCodeAt(n - 2) === PAD ? n - 2 : n - 1;
+  for (let i = 0; i < end; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || ALPHABET[c] === 0) return false;
+  }
+  return true;
+}
+
 const nullishBase64 = (v: unknown): boolean =>
-  v === undefined || v === null || (typeof v === 'string' && BASE64.test(v));
+  v === undefined || v === null || (typeof v === 'string' && isBase64(v));
 
 const nullishText = (v: unknown): boolean => v === undefined || v === null || typeof v === 'string';
 
@@ -170,7 +191,14 @@ function plainValidHeaders(headers: unknown): boolean {
   return true;
 }
 
-function plainValidRecord(r: unknown, key: string): boolean {
+/** The list key's topic and partition, once per list (building `${topic}-${partition}` per record allocated). */
+interface ListKey {
+  readonly key: string;
+  topic: string | undefined;
+  partition: number | undefined;
+}
+
+function plainValidRecord(r: unknown, list: ListKey): boolean {
   if (!isPlainObject(r)) return false;
   const { topic, partition, offset, timestamp, keySchemaMetadata: k, valueSchemaMetadata: v } = r;
   return (
@@ -191,8 +219,17 @@ function plainValidRecord(r: unknown, key: string): boolean {
     (v === undefined ||
       v === null ||
       (isPlainObject(v) && nullishText(v.dataFormat) && nullishText(v.schemaId))) &&
-    `${topic}-${partition as number}` === key
+    sameList(list, topic, partition as number)
   );
+}
+
+/** True when `<topic>-<partition>` is the list's key: built once, then compared field by field. */
+function sameList(list: ListKey, topic: string, partition: number): boolean {
+  if (list.topic === topic && list.partition === partition) return true;
+  if (list.topic !== undefined || `${topic}-${partition}` !== list.key) return false;
+  list.topic = topic;
+  list.partition = partition;
+  return true;
 }
 
 /**
@@ -214,7 +251,8 @@ export function isPlainValidEvent(input: unknown): input is KafkaEvent {
   for (const key in records) {
     const list = records[key];
     if (!Array.isArray(list)) return false;
-    for (const r of list) if (!plainValidRecord(r, key)) return false;
+    const at: ListKey = { key, topic: undefined, partition: undefined };
+    for (const r of list) if (!plainValidRecord(r, at)) return false;
   }
   for (const key in records) {
     for (const r of records[key] as Record<string, unknown>[]) r.headers ??= [];
@@ -255,15 +293,24 @@ export function decodeBase64(s: string | null | undefined): Buffer | null {
 }
 
 /**
- * A record's headers in order, one entry per header (a name may repeat). Buffer.from keeps the low 8 bits
- * of each number, so Java's signed bytes (-61) and unsigned ones (195) both give 0xC3.
+ * A record's headers in order, one entry per header (a name may repeat). Each number is stored into a byte
+ * as a `Uint8Array` stores it (its low 8 bits), so Java's signed bytes (-61) and unsigned ones (195) both
+ * give 0xC3. A plain loop: `Buffer.from(array)` costs several times as much per header (bench/RESULTS.md,
+ * kafka-lambda).
  */
 export function decodeHeaders(
   headers: readonly Readonly<Record<string, readonly number[]>>[],
 ): Array<{ key: string; value: Buffer }> {
-  return headers.flatMap((entry) =>
-    Object.entries(entry).map(([key, bytes]) => ({ key, value: Buffer.from(bytes) })),
-  );
+  const out: Array<{ key: string; value: Buffer }> = [];
+  for (const entry of headers) {
+    for (const key of Object.keys(entry)) {
+      const bytes = entry[key]!;
+      const value = Buffer.allocUnsafe(bytes.length);
+      for (let i = 0; i < bytes.length; i++) value[i] = bytes[i]!;
+      out.push({ key, value });
+    }
+  }
+  return out;
 }
 
 // The partial batch response of a Kafka event-source mapping with `ReportBatchItemFailures` turned on, per

@@ -16,6 +16,7 @@ import {
   createLogDeadLetterSink,
   createS3DeadLetterSink,
   type DeadLetterSink,
+  type KafkaHeader,
   type KafkaMessage,
   resolveConsumerBuckets,
 } from '../../shared/kafka/index.js';
@@ -25,6 +26,7 @@ import {
   decodeHeaders,
   type KafkaBatchResponse,
   type KafkaEvent,
+  type KafkaEventRecord,
   kafkaEventSchema,
   kafkaItemIdentifier,
 } from './event.js';
@@ -100,22 +102,48 @@ export async function consumerRuntime(source: Record<string, string | undefined>
   };
 }
 
+/**
+ * One record of a Lambda event as an engine message. Its key and headers are decoded on first use: most
+ * records need neither (the trace header is read for a log line or a dead letter, the key when the
+ * template names `{$key}`).
+ */
+class LambdaKafkaMessage implements KafkaMessage {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly timestampType: string;
+  readonly value: Buffer | null;
+  #record: KafkaEventRecord;
+  #key: Buffer | null | undefined = undefined;
+  #headers: KafkaHeader[] | undefined = undefined;
+
+  constructor(r: KafkaEventRecord) {
+    this.topic = r.topic;
+    this.partition = r.partition;
+    this.offset = r.offset;
+    this.timestamp = r.timestamp;
+    this.timestampType = r.timestampType;
+    this.value = decodeBase64(r.value);
+    this.#record = r;
+  }
+
+  /** Decoded on first use too: a key template over value fields never reads it. */
+  get key(): Buffer | null {
+    if (this.#key === undefined) this.#key = decodeBase64(this.#record.key);
+    return this.#key;
+  }
+
+  get headers(): readonly KafkaHeader[] {
+    return (this.#headers ??= decodeHeaders(this.#record.headers));
+  }
+}
+
 /** The records of a Lambda Kafka event as the engine's messages, partition by partition in offset order. */
 export function toKafkaMessages(event: KafkaEvent): KafkaMessage[] {
   const out: KafkaMessage[] = [];
   for (const records of Object.values(event.records)) {
-    for (const r of records) {
-      out.push({
-        topic: r.topic,
-        partition: r.partition,
-        offset: r.offset,
-        timestamp: r.timestamp,
-        timestampType: r.timestampType,
-        key: decodeBase64(r.key),
-        value: decodeBase64(r.value),
-        headers: decodeHeaders(r.headers),
-      });
-    }
+    for (const r of records) out.push(new LambdaKafkaMessage(r));
   }
   return out;
 }

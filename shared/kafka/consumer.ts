@@ -5,9 +5,8 @@ import type { Target } from '../redis/index.js';
 import { createJumpRouter, type Router } from '../sharding/index.js';
 import { deadLetterBatchId } from './dead-letter.js';
 import { createRecordMapper, type RecordMapper } from './mapper.js';
-import { runShard } from './shard-runner.js';
-import { commandBytes, type Entry, type Stream } from './stream.js';
-import { traceIdOf } from './trace.js';
+import { type AheadState, runShard, type SentUnit, sendAhead } from './shard-runner.js';
+import { commandBytes, Entry, type Stream } from './stream.js';
 import type {
   BatchCounts,
   BatchResult,
@@ -140,11 +139,13 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         const id = partitionId(message.topic, message.partition);
         let list = partitions.get(id);
         if (list === undefined) partitions.set(id, (list = []));
-        list.push({ message, status: 'pending', traceId: traceIdOf(message, traceHeader) });
+        list.push(new Entry(message, traceHeader));
       }
       for (const list of partitions.values()) list.sort((a, b) => a.message.offset - b.message.offset);
 
-      const batchId = deadLetterBatchId(messages);
+      // Hashed over every record: only when a dead letter needs it.
+      let hashed: string | undefined;
+      const batchId = (): string => (hashed ??= deadLetterBatchId(messages));
       const deadLettered: DeadLetter[] = [];
       const redisLetters: DeadLetter[] = [];
       const sink: DeadLetterSink = {
@@ -156,23 +157,27 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           for (const l of letters) logLetter(l);
         },
       };
-      const runShardOf = (shard: number, streams: Stream[]) =>
-        runShard(streams, {
-          target: targets[shard]!,
-          shard,
-          watermarks: spec.watermarks,
-          maxRecords: spec.batch.maxRecords,
-          maxBytes: spec.batch.maxBytes,
-          retry: spec.retry,
-          deadLetters: sink,
-          batchId,
-          mayWait,
-          onReset: (error) => checkReset(shard, error),
-          confirmed: (key, offset) => {
-            const known = seen[shard]!.get(key);
-            if (known === undefined || offset > known) seen[shard]!.set(key, offset);
+      const runShardOf = (shard: number, streams: Stream[], sent: readonly SentUnit[]) =>
+        runShard(
+          streams,
+          {
+            target: targets[shard]!,
+            shard,
+            watermarks: spec.watermarks,
+            maxRecords: spec.batch.maxRecords,
+            maxBytes: spec.batch.maxBytes,
+            retry: spec.retry,
+            deadLetters: sink,
+            batchId,
+            mayWait,
+            onReset: (error) => checkReset(shard, error),
+            confirmed: (key, offset) => {
+              const known = seen[shard]!.get(key);
+              if (known === undefined || offset > known) seen[shard]!.set(key, offset);
+            },
           },
-        });
+          sent,
+        );
 
       // Partition by partition: a partition's writes start as soon as it is mapped, so Redis works on them
       // while the next one is mapped (partitions are independent: one watermark each).
@@ -186,9 +191,14 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             (reason: unknown): PromiseSettledResult<void> => ({ status: 'rejected', reason }),
           ),
         );
+      const unitLimits = { maxRecords: spec.batch.maxRecords, maxBytes: spec.batch.maxBytes };
       for (const [id, list] of partitions) {
         const streams = new Map<number, Stream>();
         const rejects: { entry: Entry; letter: DeadLetter }[] = [];
+        // Watermarked units go out while the partition is still being mapped (see sendAhead), up to its
+        // first reject: the records after it wait for that record's dead letter, as before.
+        const ahead = new Map<Stream, { state: AheadState; sent: SentUnit[] }>();
+        let sendingAhead = spec.watermarks;
         for (const entry of list) {
           const plan = map(entry.message);
           if (plan.kind === 'noop') {
@@ -196,6 +206,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             continue;
           }
           if (plan.kind === 'reject') {
+            sendingAhead = false;
             rejects.push({
               entry,
               letter: {
@@ -227,6 +238,20 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           let bytes = 16;
           for (const c of plan.commands) bytes += commandBytes(c);
           stream.ops.push({ entry, offset: entry.message.offset, commands: plan.commands, bytes });
+          if (sendingAhead) {
+            let a = ahead.get(stream);
+            if (a === undefined)
+              ahead.set(stream, (a = { state: { next: 0, guard: undefined, bytes: 0 }, sent: [] }));
+            a.state.bytes += bytes;
+            const unit = sendAhead(stream, a.state, { target: targets[shard]!, ...unitLimits }, false);
+            if (unit) a.sent.push(unit);
+          }
+        }
+        if (sendingAhead) {
+          for (const [stream, a] of ahead) {
+            const unit = sendAhead(stream, a.state, { target: targets[stream.shard]!, ...unitLimits }, true);
+            if (unit) a.sent.push(unit);
+          }
         }
         // Records refused by the mapper never reach Redis: their dead letters are stored before any
         // watermark can pass them.
@@ -234,7 +259,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           try {
             await deadLetters.send(
               rejects.map((r) => r.letter),
-              `${batchId}-input-${id}`,
+              `${batchId()}-input-${id}`,
             );
             for (const r of rejects) r.entry.status = 'dead';
             deadLettered.push(...rejects.map((r) => r.letter));
@@ -245,7 +270,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           for (const r of rejects)
             logLetter(r.letter, r.entry.status === 'dead' ? undefined : r.entry.reason);
         }
-        for (const [shard, stream] of streams) started(runShardOf(shard, [stream]));
+        for (const [shard, stream] of streams)
+          started(runShardOf(shard, [stream], ahead.get(stream)?.sent ?? []));
       }
       const settled = await Promise.all(runs);
       const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');

@@ -51,6 +51,23 @@ export function createRecordMapper(spec: ConsumerSpec, buckets?: BucketParams): 
   const deletes = spec.op ? new Set(spec.op.delete) : undefined;
   const opField = spec.op?.field;
   const slot: BucketSlot = { field: '', reason: '' };
+  // The `$` names (Kafka key, topic, …) the spec reads: only those are set on each record's values (adding
+  // six properties to every parsed object was a sixth of the mapper's time).
+  const reads = new Set<string>(template.fields);
+  if (opField !== undefined) reads.add(opField);
+  if (model.type === 'counter') reads.add(model.by);
+  if (model.type === 'hash') for (const f of model.fields ?? []) reads.add(f);
+  if (model.type === 'string' || model.type === 'bucketed') {
+    for (const f of typeof model.value === 'string' ? [model.value] : model.value) reads.add(f);
+  }
+  const wants = {
+    value: reads.has('$value'),
+    key: reads.has('$key'),
+    topic: reads.has('$topic'),
+    partition: reads.has('$partition'),
+    offset: reads.has('$offset'),
+    timestamp: reads.has('$timestamp'),
+  };
   const bucketed = model.type === 'bucketed' || (model.type === 'counter' && model.buckets !== false);
   if (bucketed && buckets === undefined) throw new TypeError('a bucketed model needs its bucket parameters');
 
@@ -89,16 +106,17 @@ export function createRecordMapper(spec: ConsumerSpec, buckets?: BucketParams): 
         );
       }
       values = parsed as Record<string, unknown>;
-      values.$value = text;
+      if (wants.value) values.$value = text;
     } else {
       values = { $value: raw.toString('utf8') };
     }
-    // Always set, so a value field named `$key` cannot stand in for a missing Kafka key.
-    values.$key = message.key === null ? undefined : message.key.toString('utf8');
-    values.$topic = message.topic;
-    values.$partition = message.partition;
-    values.$offset = message.offset;
-    values.$timestamp = message.timestamp;
+    // Set whenever read, even to undefined, so a value field named `$key` cannot stand in for a missing
+    // Kafka key.
+    if (wants.key) values.$key = message.key === null ? undefined : message.key.toString('utf8');
+    if (wants.topic) values.$topic = message.topic;
+    if (wants.partition) values.$partition = message.partition;
+    if (wants.offset) values.$offset = message.offset;
+    if (wants.timestamp) values.$timestamp = message.timestamp;
 
     const key = template.render(values);
     if (typeof key !== 'string') {

@@ -9,7 +9,7 @@ import {
   type RetryPolicy,
   ServerResetError,
 } from '../errors/index.js';
-import { type Command, ReplyError, type Target } from '../redis/index.js';
+import { type Command, type Reply, ReplyError, type Target } from '../redis/index.js';
 import { type Op, redisDeadLetter, type Stream, stopStream } from './stream.js';
 import type { DeadLetter, DeadLetterSink } from './types.js';
 import { parseUnitReply, unitCommand } from './watermark.js';
@@ -24,7 +24,8 @@ export interface ShardRunContext {
   readonly maxBytes: number;
   readonly retry: RetryPolicy;
   readonly deadLetters: DeadLetterSink;
-  readonly batchId: string;
+  /** The batch's stable id, for dead-letter writes (computed on first use). */
+  readonly batchId: () => string;
   /** False once the invocation must stop retrying (its deadline is near). */
   readonly mayWait: (delayMs: number) => boolean;
   /** Called with a shard's identity change; throws when confirmed writes were lost. */
@@ -33,35 +34,81 @@ export interface ShardRunContext {
   readonly confirmed: (watermark: string, offset: number) => void;
 }
 
-interface Unit {
+/** A unit already sent, with its reply settled (never an unhandled rejection). */
+export interface SentUnit {
   readonly stream: Stream;
-  readonly start: number;
-  readonly end: number;
-  readonly command: Command;
+  readonly outcome: Promise<PromiseSettledResult<Reply[]>>;
 }
 
-/** Cuts a stream's unsettled ops into units of at most `maxRecords` records and about `maxBytes` bytes. */
-function unitsOf(stream: Stream, ctx: ShardRunContext): Unit[] {
-  const units: Unit[] = [];
-  let guard = stream.guard;
-  let cover = stream.cover;
-  let start = stream.pos;
-  while (start < stream.ops.length) {
-    let end = start;
-    let bytes = 0;
-    while (
-      end < stream.ops.length &&
-      end - start < ctx.maxRecords &&
-      (end === start || bytes < ctx.maxBytes)
-    ) {
-      bytes += stream.ops[end]!.bytes;
-      end++;
+/** Where a stream's send-ahead stands: ops `[0, next)` went out in units, the last one up to `guard`. */
+export interface AheadState {
+  next: number;
+  guard: number | undefined;
+  bytes: number;
+}
+
+const sendUnit = (target: Target, command: Command): SentUnit['outcome'] =>
+  target.exec([command]).then(
+    (value): PromiseSettledResult<Reply[]> => ({ status: 'fulfilled', value }),
+    (reason: unknown): PromiseSettledResult<Reply[]> => ({ status: 'rejected', reason }),
+  );
+
+/**
+ * Sends the unit of a stream's ops from `ahead.next` while its partition is still being mapped, once they
+ * fill a unit (`maxRecords` records or `maxBytes`), or whatever is left when `final`. Redis then works on a
+ * partition's first records while the mapper reads its last ones, and a batch waits only for its last unit,
+ * not its last partition (bench/RESULTS.md, kafka-lambda). The units chain by guard exactly as a round's
+ * units do; {@link runShard} settles them as its first round. Only a stream whose ops so far are all
+ * unsettled and unsent past `ahead.next` may send ahead (the consumer stops at a partition's first reject).
+ */
+export function sendAhead(
+  stream: Stream,
+  ahead: AheadState,
+  ctx: Pick<ShardRunContext, 'target' | 'maxRecords' | 'maxBytes'>,
+  final: boolean,
+): SentUnit | undefined {
+  const count = stream.ops.length - ahead.next;
+  if (count === 0 || (!final && count < ctx.maxRecords && ahead.bytes < ctx.maxBytes)) return undefined;
+  const records = stream.ops.slice(ahead.next);
+  const cover = ahead.next === 0 ? stream.cover : undefined;
+  const guard = ahead.next === 0 ? stream.guard : ahead.guard;
+  const command = unitCommand(stream.watermark, records, guard, cover);
+  ahead.next = stream.ops.length;
+  ahead.guard = records[records.length - 1]!.offset;
+  ahead.bytes = 0;
+  return { stream, outcome: sendUnit(ctx.target, command) };
+}
+
+/**
+ * Cuts the live streams' unsettled ops into units of at most `maxRecords` records and about `maxBytes` bytes
+ * and sends them: one pipeline each, all at once on the one connection, so when it drops mid-round the units
+ * answered before the cut are still settled (and confirmed), and only the true tail is delivered again.
+ */
+function unitsOf(live: readonly Stream[], ctx: ShardRunContext): SentUnit[] {
+  const units: SentUnit[] = [];
+  for (const stream of live) {
+    let start = stream.pos;
+    let guard = stream.guard;
+    while (start < stream.ops.length) {
+      let end = start;
+      let bytes = 0;
+      while (
+        end < stream.ops.length &&
+        end - start < ctx.maxRecords &&
+        (end === start || bytes < ctx.maxBytes)
+      ) {
+        bytes += stream.ops[end]!.bytes;
+        end++;
+      }
+      const records = stream.ops.slice(start, end);
+      const cover = start === stream.pos ? stream.cover : undefined;
+      units.push({
+        stream,
+        outcome: sendUnit(ctx.target, unitCommand(stream.watermark, records, guard, cover)),
+      });
+      guard = records[records.length - 1]!.offset;
+      start = end;
     }
-    const records = stream.ops.slice(start, end);
-    units.push({ stream, start, end, command: unitCommand(stream.watermark, records, guard, cover) });
-    guard = records[records.length - 1]!.offset;
-    cover = undefined;
-    start = end;
   }
   return units;
 }
@@ -84,15 +131,23 @@ function settle(stream: Stream, duplicates: number, applied: number): void {
  * failure is retried with backoff while the deadline allows, and a fatal error is thrown. A stream stops
  * (its tail pending) when its retries run out or its dead letter cannot be written.
  */
-export async function runShard(streams: readonly Stream[], ctx: ShardRunContext): Promise<void> {
+export async function runShard(
+  streams: readonly Stream[],
+  ctx: ShardRunContext,
+  sent: readonly SentUnit[] = [],
+): Promise<void> {
   let attempt = 0;
+  // Units sent ahead (see sendAhead) are the first round.
+  let ahead: readonly SentUnit[] | undefined = sent.length > 0 ? sent : undefined;
   for (;;) {
     const live = streams.filter((s) => s.stopped === undefined && s.pos < s.ops.length);
     if (live.length === 0) return;
     let transient: LoaderError | undefined;
     const rejected: { stream: Stream; op: Op; letter: DeadLetter }[] = [];
     try {
-      if (ctx.watermarks) await watermarkedRound(live, ctx, rejected);
+      const first = ahead;
+      ahead = undefined;
+      if (ctx.watermarks) await watermarkedRound(first ?? unitsOf(live, ctx), ctx, rejected);
       else await plainRound(live, ctx, rejected);
     } catch (err) {
       const error = classifyError(err);
@@ -107,7 +162,7 @@ export async function runShard(streams: readonly Stream[], ctx: ShardRunContext)
       try {
         await ctx.deadLetters.send(
           rejected.map((r) => r.letter),
-          `${ctx.batchId}-redis-${ctx.shard}-${attempt}-${rejected[0]!.op.offset}`,
+          `${ctx.batchId()}-redis-${ctx.shard}-${attempt}-${rejected[0]!.op.offset}`,
         );
         for (const r of rejected) {
           r.op.entry.status = 'dead';
@@ -138,14 +193,11 @@ export async function runShard(streams: readonly Stream[], ctx: ShardRunContext)
 
 /** One pipeline of watermarked units; settles what Redis confirmed, queues data errors for dead letters. */
 async function watermarkedRound(
-  live: readonly Stream[],
+  units: readonly SentUnit[],
   ctx: ShardRunContext,
   rejected: { stream: Stream; op: Op; letter: DeadLetter }[],
 ): Promise<void> {
-  const units = live.flatMap((s) => unitsOf(s, ctx));
-  // One pipeline each, all sent at once on the one connection: when it drops mid-round, the units answered
-  // before the cut are still settled (and confirmed), so only the true tail is delivered again.
-  const outcomes = await Promise.allSettled(units.map((u) => ctx.target.exec([u.command])));
+  const outcomes = await Promise.all(units.map((u) => u.outcome));
   const halted = new Set<Stream>();
   let transient: LoaderError | undefined;
   let fatal: LoaderError | undefined;

@@ -1,16 +1,29 @@
 import type { Command } from '../redis/index.js';
+import { traceIdOf } from './trace.js';
 import type { DeadLetter, KafkaMessage } from './types.js';
 
 /** Where a record stands while its batch is processed. */
 export type EntryStatus = 'pending' | 'applied' | 'duplicate' | 'dead';
 
-/** One record of a batch and its fate so far. */
-export interface Entry {
-  readonly message: KafkaMessage;
-  status: EntryStatus;
+/**
+ * One record of a batch and its fate so far. Its trace id is read from its headers only when something
+ * reports about the record (a dead letter, a log line): most records never need it.
+ */
+export class Entry {
+  status: EntryStatus = 'pending';
   /** Why a pending record was not confirmed (set when its stream stops). */
   reason?: string;
-  traceId?: string | undefined;
+  #traceId: string | undefined | null = null;
+
+  constructor(
+    readonly message: KafkaMessage,
+    private readonly traceHeader: string,
+  ) {}
+
+  get traceId(): string | undefined {
+    if (this.#traceId === null) this.#traceId = traceIdOf(this.message, this.traceHeader);
+    return this.#traceId;
+  }
 }
 
 /** A record bound for one shard: its entry and the commands that apply it. */

@@ -67,7 +67,7 @@ export interface UnitRecord {
   readonly commands: readonly Command[];
 }
 
-/** Builds the `EVAL` of one unit (see {@link APPLY_SCRIPT}). */
+/** Builds the `EVAL` of one unit (see {@link APPLY_SCRIPT}), into one array (no spread copies: hot path). */
 export function unitCommand(
   watermark: string,
   records: readonly UnitRecord[],
@@ -75,19 +75,34 @@ export function unitCommand(
   cover: number | undefined,
 ): Command {
   const keys = new Set<string>();
-  const argv: (string | Buffer)[] = [
-    guard === undefined ? '' : String(guard),
-    cover === undefined ? '' : String(cover),
-  ];
+  let size = 6;
   for (const r of records) {
-    argv.push(String(r.offset), String(r.commands.length));
+    size += 2;
     for (const c of r.commands) {
       if (c.key !== undefined) keys.add(c.key);
-      argv.push(String(c.args.length));
-      for (const a of c.args) argv.push(a);
+      size += 1 + c.args.length;
     }
   }
-  return { key: watermark, args: ['EVAL', APPLY_SCRIPT, String(keys.size + 1), watermark, ...keys, ...argv] };
+  // Sized once: pushing tens of thousands of arguments one by one regrows the array many times.
+  const args = new Array<string | Buffer>(size + keys.size);
+  args[0] = 'EVAL';
+  args[1] = APPLY_SCRIPT;
+  args[2] = String(keys.size + 1);
+  args[3] = watermark;
+  let n = 4;
+  for (const k of keys) args[n++] = k;
+  args[n++] = guard === undefined ? '' : String(guard);
+  args[n++] = cover === undefined ? '' : String(cover);
+  for (const r of records) {
+    args[n++] = String(r.offset);
+    args[n++] = String(r.commands.length);
+    for (const c of r.commands) {
+      const a = c.args;
+      args[n++] = String(a.length);
+      for (let i = 0; i < a.length; i++) args[n++] = a[i]!;
+    }
+  }
+  return { key: watermark, args };
 }
 
 /** What Redis said about one unit. */

@@ -33,6 +33,7 @@ async function readCounters(
 ): Promise<Map<string, number>> {
   const list = [...ids];
   const out = new Map<string, number>();
+  if (list.length === 0) return out;
   for (const port of Array.isArray(ports) ? ports : [ports]) {
     const [reply] = await target(port).exec([{ args: ['MGET', ...list.map((id) => `${prefix}c:${id}`)] }]);
     (reply as (string | null)[]).forEach((v, i) => {
@@ -285,6 +286,68 @@ describe('poison records', () => {
     const again = await consumer.process(batch);
     expect(again.counts).toMatchObject({ applied: 0, duplicate: 5, deadLettered: 4 });
     expect(await redisCli(port, 'GET', `${prefix}c:1`)).toBe('111');
+  });
+
+  it('applies around data errors and rejects wherever they fall among units sent ahead (property)', async () => {
+    // Units of a partition go out while it is still being mapped (sendAhead): a WRONGTYPE or a mapper reject
+    // in any unit, at any unit size, must leave exactly the good records applied, each bad one dead-lettered.
+    const port = redis.server.port;
+    const t = target(port);
+    type Kind = 'good' | 'json' | 'wrongtype';
+    const record = fc.record({
+      kind: fc.constantFrom<Kind>('good', 'good', 'good', 'json', 'wrongtype'),
+      id: fc.integer({ min: 0, max: 4 }),
+      n: fc.integer({ min: 1, max: 9 }),
+      partition: fc.integer({ min: 0, max: 1 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(record, { minLength: 1, maxLength: 60 }),
+        fc.integer({ min: 1, max: 6 }),
+        async (records, maxRecords) => {
+          const prefix = randomPrefix();
+          await t.exec([{ args: ['HSET', `${prefix}c:w`, 'f', 'v'] }]);
+          const sink = memoryDeadLetters();
+          const consumer = createConsumer({
+            spec: counterSpec(prefix, { batch: { maxRecords } }),
+            group: 'ahead',
+            watermarkPrefix: `${prefix}wm:`,
+            targets: [t],
+            deadLetters: sink,
+          });
+          const next = [0, 0];
+          const batch = records.map((r) =>
+            kafkaMessage({
+              partition: r.partition,
+              offset: next[r.partition]!++,
+              value:
+                r.kind === 'json' ? '{"id":' : { id: r.kind === 'wrongtype' ? 'w' : String(r.id), n: r.n },
+            }),
+          );
+          const good = new Map<string, number>();
+          records.forEach((r) => {
+            if (r.kind === 'good') good.set(String(r.id), (good.get(String(r.id)) ?? 0) + r.n);
+          });
+          const bad = batch.filter((_, i) => records[i]!.kind !== 'good');
+          const result = await consumer.process(batch);
+          expect(result.failures).toEqual([]);
+          expect(result.counts).toEqual({
+            received: batch.length,
+            applied: batch.length - bad.length,
+            duplicate: 0,
+            deadLettered: bad.length,
+            failed: 0,
+          });
+          const key = (m: KafkaMessage) => `${m.partition}/${m.offset}`;
+          expect(sink.letters.map((l) => key(l.message)).sort()).toEqual(bad.map(key).sort());
+          expect(await readCounters(port, prefix, good.keys())).toEqual(good);
+          const again = await consumer.process(batch);
+          expect(again.counts.applied).toBe(0);
+          expect(await readCounters(port, prefix, good.keys())).toEqual(good);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('treats a record whose dead letter cannot be written as not applied', async () => {

@@ -241,7 +241,7 @@ async function runChild(opts: {
   child.stderr.on('data', (d: Buffer) => {
     err = (err + d.toString()).slice(-100_000);
   });
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code] = (await once(child, 'close')) as [number | null];
   if (opts.gcLog) await writeFile(opts.gcLog, out);
   const line = out.split('\n').find((l) => l.startsWith('RESULT '));
   if (code !== 0 || !line) {

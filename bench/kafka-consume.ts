@@ -92,6 +92,8 @@ export async function kafkaConsumeBench(options: { records: number; pairs: numbe
       `kafka: ${records} records on ${TOPICS.join(',')} (4 partitions each) of the mock cluster\n`,
     );
     const ours: number[] = [];
+    /** records/s from the group join (consume's "joined group" line) to the end. */
+    const afterJoin: number[] = [];
     const ref: number[] = [];
     let peakRss = 0;
     for (let i = 0; i < pairs; i++) {
@@ -99,6 +101,8 @@ export async function kafkaConsumeBench(options: { records: number; pairs: numbe
         records /
           (await onFreshRedis(totals, async (url) => {
             let out = '';
+            let joinedAt: number | undefined;
+            const began = performance.now();
             const seconds = await timed(async () => {
               const child = spawn(
                 process.execPath,
@@ -118,16 +122,22 @@ export async function kafkaConsumeBench(options: { records: number; pairs: numbe
                   ...['--from-beginning', '--exit-when-idle', '0', '--json', '--no-progress'],
                   ...['--session-timeout', '6000', '--heartbeat-interval', '1000'],
                 ],
-                { stdio: ['ignore', 'pipe', 'ignore'] },
+                { stdio: ['ignore', 'pipe', 'pipe'] },
               );
               child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-              const [code] = await once(child, 'exit');
+              child.stderr.on('data', (d: Buffer) => {
+                if (joinedAt === undefined && d.toString().includes('joined group'))
+                  joinedAt = performance.now();
+              });
+              const [code] = await once(child, 'close');
               if (code !== 0) throw new Error(`consume exited with ${code}: ${out}`);
             });
             const summary = JSON.parse(out) as { counts: { applied: number }; peakRssBytes: number };
             if (summary.counts.applied !== records)
               throw new Error(`consume applied ${summary.counts.applied}`);
             peakRss = Math.max(peakRss, summary.peakRssBytes);
+            if (joinedAt === undefined) throw new Error('consume never said it joined the group');
+            afterJoin.push(records / (seconds - (joinedAt - began) / 1000));
             return seconds;
           })),
       );
@@ -143,12 +153,14 @@ export async function kafkaConsumeBench(options: { records: number; pairs: numbe
           )),
       );
       process.stderr.write(
-        `  pair ${i + 1}: consume ${Math.round(ours[i]!)}, kcat-pipe ${Math.round(ref[i]!)} records/s\n`,
+        `  pair ${i + 1}: consume ${Math.round(ours[i]!)} (after the join ${Math.round(afterJoin[i]!)}), kcat-pipe ${Math.round(ref[i]!)} records/s\n`,
       );
     }
     const rps = median(ours);
     const refRps = median(ref);
     const ratio = median(ours.map((o, i) => o / ref[i]!));
+    const joinRps = median(afterJoin);
+    const joinRatio = median(afterJoin.map((o, i) => o / ref[i]!));
     const mib = (peakRss / 2 ** 20).toFixed(0);
     console.log(`kafka (counter model, ${records} records, 4 topics x 4 partitions, median of ${pairs})`);
     console.log(
@@ -156,9 +168,11 @@ export async function kafkaConsumeBench(options: { records: number; pairs: numbe
     );
     console.log(`  kcat | awk | redis-cli --pipe (unchecked)       ${Math.round(refRps)} records/s`);
     console.log(`  ratio                                           ${ratio.toFixed(2)}  (target >= 1.0)`);
+    console.log(`  consume after the group join                    ${Math.round(joinRps)} records/s`);
+    console.log(`  ratio after the join                            ${joinRatio.toFixed(2)}`);
     console.log(`  consume peak RSS                                ${mib} MiB  (budget < 300 MiB)`);
     return [
-      `BENCH case=kafka-consume records=${records} rps=${Math.round(rps)} ref=kcat-pipe ref_rps=${Math.round(refRps)} ratio=${ratio.toFixed(2)} peak_rss_mib=${mib}`,
+      `BENCH case=kafka-consume records=${records} rps=${Math.round(rps)} ref=kcat-pipe ref_rps=${Math.round(refRps)} ratio=${ratio.toFixed(2)} rps_after_join=${Math.round(joinRps)} ratio_after_join=${joinRatio.toFixed(2)} peak_rss_mib=${mib}`,
     ];
   } finally {
     await kafka.stop();

@@ -66,7 +66,7 @@ async function child(flags: readonly string[], job: ChildJob): Promise<ChildResu
   });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const [code] = await once(proc, 'exit');
+  const [code] = await once(proc, 'close');
   if (code !== 0) throw new Error(`kafka-lambda child exited with ${String(code)}`);
   return JSON.parse(out) as ChildResult;
 }

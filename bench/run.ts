@@ -257,7 +257,7 @@ function loader(ctx: Context, extra: string[]): Runner {
       child.stdout.on('data', (d: Buffer) => {
         summary += d.toString();
       });
-      const [code] = await once(child, 'exit');
+      const [code] = await once(child, 'close');
       if (code !== 0) throw new Error(`loader exited with ${code}`);
     });
     const parsed = JSON.parse(summary) as {

@@ -82,7 +82,7 @@ async function produceFile(brokers: readonly string[], topic: string, file: stri
   });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  const [code] = (await once(child, 'close')) as [number | null];
   if (code !== 0) throw new Error(`kcat -P ${topic} failed (exit ${code}): ${err.slice(-500)}`);
 }
 

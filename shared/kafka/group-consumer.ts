@@ -145,18 +145,33 @@ function headersOf(headers: IHeaders | undefined): KafkaHeader[] {
   return out;
 }
 
-function engineMessage(topic: string, partition: number, m: KafkajsMessage): KafkaMessage {
-  const type = (m as { batchContext?: { timestampType?: number } }).batchContext?.timestampType;
-  return {
-    topic,
-    partition,
-    offset: Number(m.offset),
-    timestamp: Number(m.timestamp),
-    timestampType: type === 1 ? 'LOG_APPEND_TIME' : 'CREATE_TIME',
-    key: m.key ?? null,
-    value: m.value ?? null,
-    headers: headersOf(m.headers),
-  };
+/** A kafkajs message as the engine's: its headers are converted on first use (a dead letter, a trace id). */
+class GroupMessage implements KafkaMessage {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly timestampType: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+  #raw: IHeaders | undefined;
+  #headers: KafkaHeader[] | undefined = undefined;
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    m: KafkajsMessage,
+  ) {
+    const type = (m as { batchContext?: { timestampType?: number } }).batchContext?.timestampType;
+    this.offset = Number(m.offset);
+    this.timestamp = Number(m.timestamp);
+    this.timestampType = type === 1 ? 'LOG_APPEND_TIME' : 'CREATE_TIME';
+    this.key = m.key ?? null;
+    this.value = m.value ?? null;
+    this.#raw = m.headers;
+  }
+
+  get headers(): readonly KafkaHeader[] {
+    return (this.#headers ??= headersOf(this.#raw));
+  }
 }
 
 /**
@@ -317,7 +332,7 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
     const state = partitions.get(id) ?? { topic, partition, committed: -1, high: 0 };
     partitions.set(id, state);
     state.high = Math.max(state.high, Number(batch.highWatermark));
-    let messages = batch.messages.map((m) => engineMessage(topic, partition, m));
+    let messages = batch.messages.map((m): KafkaMessage => new GroupMessage(topic, partition, m));
     counts.received += messages.length;
     for (let attempt = 0; ; attempt++) {
       if (!isRunning() || isStale()) break;

@@ -102,7 +102,7 @@ function output(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promi
       }
     };
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
+    child.once('close', (code: number | null) => {
       clearTimeout(timer);
       reject(new Error(`exited (${code}) before printing ${pattern}: ${seen}`));
     });

@@ -146,7 +146,7 @@ function pauseWritesAt(port: number, key: string, threshold: number): { paused: 
   const paused = (async () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const [code] = (await once(child, 'exit')) as [number | null];
+    const [code] = (await once(child, 'close')) as [number | null];
     if (code !== 0 || !out.includes('paused'))
       throw new Error(`the watcher never paused writes (exit ${code})`);
   })();

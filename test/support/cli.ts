@@ -26,7 +26,9 @@ export async function finish(child: ChildProcess): Promise<CliResult> {
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // 'close', not 'exit': at 'exit' the child's stdout and stderr may still hold unread output (Node's
+  // docs say so), which under load gave an exit code with empty output.
+  const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr };
 }
 

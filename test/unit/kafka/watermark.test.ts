@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   APPLY_SCRIPT,
+  APPLY_UNIFORM_SCRIPT,
   parseUnitReply,
   type UnitRecord,
   unitCommand,
@@ -10,8 +11,9 @@ import {
 import { type Command, type Reply, ReplyError } from '../../../shared/redis/index.js';
 
 /**
- * Reads an `EVAL` the way Redis and APPLY_SCRIPT do: `EVAL script numkeys KEYS… ARGV…`, then ARGV[1] guard,
- * ARGV[2] cover, and from ARGV[3] per record: offset, command count, per command: arg count, args.
+ * Reads an `EVAL` the way Redis and the scripts do: `EVAL script numkeys KEYS… ARGV…`, ARGV[1] guard, ARGV[2]
+ * cover, then for APPLY_SCRIPT per record: offset, command count, per command: arg count, args; for
+ * APPLY_UNIFORM_SCRIPT: record count n, command count m, m arg counts, n offsets, then the records' args.
  * (Lua's ARGV is 1-based; `argv` here is 0-based.)
  */
 function readAsScript(cmd: Command) {
@@ -20,6 +22,22 @@ function readAsScript(cmd: Command) {
   const argv = rest.slice(Number(numkeys));
   const records: { offset: string | Buffer; commands: (string | Buffer)[][] }[] = [];
   let i = 2;
+  if (script === APPLY_UNIFORM_SCRIPT) {
+    const n = Number(argv[2]);
+    const m = Number(argv[3]);
+    const argc = argv.slice(4, 4 + m).map(Number);
+    const offsets = argv.slice(4 + m, 4 + m + n);
+    i = 4 + m + n;
+    for (const offset of offsets) {
+      const commands: (string | Buffer)[][] = [];
+      for (const a of argc) {
+        commands.push(argv.slice(i, i + a));
+        i += a;
+      }
+      records.push({ offset, commands });
+    }
+    return { name, script, keys, guard: argv[0], cover: argv[1], records, end: i };
+  }
   while (i < argv.length) {
     const offset = argv[i]!;
     const count = Number(argv[i + 1]);
@@ -66,6 +84,47 @@ describe('unitCommand', () => {
     expect(APPLY_SCRIPT).toContain('redis.pcall(unpack(ARGV, i + 1, i + argc))');
     expect(APPLY_SCRIPT).toContain('for c = 1, cmds do i = i + 1 + tonumber(ARGV[i]) end');
     expect(APPLY_SCRIPT).toContain("redis.call('GET', KEYS[1])");
+    // The uniform layout: n, m, m arg counts, n offsets, then the arguments.
+    expect(APPLY_UNIFORM_SCRIPT).toContain("if ARGV[1] ~= '' and wm < tonumber(ARGV[1])");
+    expect(APPLY_UNIFORM_SCRIPT).toContain("if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then");
+    expect(APPLY_UNIFORM_SCRIPT).toContain('local n = tonumber(ARGV[3])\nlocal m = tonumber(ARGV[4])');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('argc[c] = tonumber(ARGV[4 + c])');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('local first = 5 + m');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('local p = first + n + k * per');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('redis.pcall(unpack(ARGV, p, p + argc[c] - 1))');
+  });
+
+  it('sends records of one shape once with the uniform script', () => {
+    const cmd = unitCommand(
+      'wm',
+      [
+        {
+          offset: 10,
+          commands: [
+            { key: 'a', args: ['INCRBY', 'a', '1'] },
+            { key: 'a', args: ['EXPIRE', 'a', '9'] },
+          ],
+        },
+        {
+          offset: 12,
+          commands: [
+            { key: 'b', args: ['INCRBY', 'b', '2'] },
+            { key: 'b', args: ['EXPIRE', 'b', '9'] },
+          ],
+        },
+      ],
+      undefined,
+      7,
+    );
+    expect(cmd.args[1]).toBe(APPLY_UNIFORM_SCRIPT);
+    // prettier-ignore
+    expect(cmd.args.slice(2)).toEqual([
+      '3', 'wm', 'a', 'b',      // numkeys, the watermark, the written keys once each
+      '', '7',                  // no guard, a cover
+      '2', '2', '3', '3',       // 2 records of 2 commands of 3 arguments
+      '10', '12',               // the offsets
+      'INCRBY', 'a', '1', 'EXPIRE', 'a', '9', 'INCRBY', 'b', '2', 'EXPIRE', 'b', '9',
+    ]);
   });
 
   it('lays out EVAL arguments as the script reads them', () => {
@@ -85,7 +144,7 @@ describe('unitCommand', () => {
       undefined,
     );
     expect(cmd.key).toBe('wm');
-    expect(cmd.args.slice(0, 2)).toEqual(['EVAL', APPLY_SCRIPT]);
+    expect(cmd.args.slice(0, 2)).toEqual(['EVAL', APPLY_SCRIPT]); // two shapes: the general script
     // prettier-ignore
     expect(cmd.args.slice(2)).toEqual([
       '3', 'wm', 'a', 'b',                   // numkeys, the watermark, the written keys once each
@@ -141,7 +200,7 @@ describe('unitCommand', () => {
         }));
         const read = readAsScript(unitCommand('rbl:wm:t:0:g', typed, guard, cover));
         expect(read.name).toBe('EVAL');
-        expect(read.script).toBe(APPLY_SCRIPT);
+        expect([APPLY_SCRIPT, APPLY_UNIFORM_SCRIPT]).toContain(read.script);
         expect(read.keys).toEqual([
           'rbl:wm:t:0:g',
           ...new Set(records.flatMap((r) => r.commands.flatMap((c) => c.key ?? []))),

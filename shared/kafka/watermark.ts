@@ -1,5 +1,14 @@
 import { type Command, type Reply, ReplyError } from '../redis/index.js';
 
+/** Both scripts' start: read the watermark, refuse on the guard (status 1), raise it to the cover. */
+const GUARD_AND_COVER = `local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
+if ARGV[1] ~= '' and wm < tonumber(ARGV[1]) then return {1, 0, 0, -1, tostring(wm)} end
+if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then
+  wm = tonumber(ARGV[2])
+  redis.call('SET', KEYS[1], ARGV[2])
+end
+`;
+
 /**
  * Applies one unit (the records of one partition bound for one shard, in offset order) atomically with its
  * watermark. Redis runs a script without interleaving other clients, so the check "offset > watermark", the
@@ -16,13 +25,7 @@ import { type Command, type Reply, ReplyError } from '../redis/index.js';
  * watermark; Redis refuses an out-of-memory write only before a script's first write, so the watermark
  * `SET` after writes cannot fail that way.
  */
-export const APPLY_SCRIPT = `local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if ARGV[1] ~= '' and wm < tonumber(ARGV[1]) then return {1, 0, 0, -1, tostring(wm)} end
-if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then
-  wm = tonumber(ARGV[2])
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-local i, n = 3, #ARGV
+export const APPLY_SCRIPT = `${GUARD_AND_COVER}local i, n = 3, #ARGV
 local applied, dups, rec = 0, 0, 0
 local last = nil
 while i <= n do
@@ -61,13 +64,7 @@ return {0, applied, dups, -1, ''}`;
  * record m, ARGV[5 .. 4+m] their argument counts; then the n offsets; then every record's command arguments.
  * The reply is APPLY_SCRIPT's.
  */
-export const APPLY_UNIFORM_SCRIPT = `local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
-if ARGV[1] ~= '' and wm < tonumber(ARGV[1]) then return {1, 0, 0, -1, tostring(wm)} end
-if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then
-  wm = tonumber(ARGV[2])
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-local n = tonumber(ARGV[3])
+export const APPLY_UNIFORM_SCRIPT = `${GUARD_AND_COVER}local n = tonumber(ARGV[3])
 local m = tonumber(ARGV[4])
 local argc, per = {}, 0
 for c = 1, m do

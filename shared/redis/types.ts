@@ -75,5 +75,12 @@ export interface Target {
    * server may have lost.
    */
   identity?(): ServerIdentity | undefined;
+  /**
+   * Present on a Redis Cluster: the hash slot of a key. The keys of one multi-key command (a watermarked
+   * script) must share a slot, so callers that build such commands group keys by it.
+   */
+  keySlot?(key: string): number;
+  /** Present on a Redis Cluster: its masters, one target each, for what is asked of every server. */
+  members?(): Promise<readonly Target[]>;
   close(): Promise<void>;
 }

@@ -1,0 +1,64 @@
+import { ConfigError } from '../errors/index.js';
+import { ClusterTarget, type ClusterTargetOptions } from './cluster-target.js';
+import { TcpTarget, type TcpTargetOptions } from './tcp-target.js';
+import { ReplyError, type Target } from './types.js';
+
+/** Options of {@link openTarget}. */
+export interface OpenTargetOptions extends TcpTargetOptions {
+  /**
+   * `true`: the URL is a seed node of a Redis Cluster; `false`: a standalone server; `'auto'` asks the server
+   * (`INFO cluster` → `cluster_enabled:1`). @default 'auto'
+   */
+  cluster?: boolean | 'auto';
+  /** See {@link ClusterTargetOptions.maxRedirects}. */
+  maxRedirects?: number;
+}
+
+/**
+ * The {@link Target} for one `--redis`/`REDIS_URL` entry: a {@link TcpTarget}, or a {@link ClusterTarget}
+ * seeded by it when the server is a cluster node. Auto-detection costs one `INFO cluster` on the connection
+ * the standalone target then keeps using. A server that refuses `INFO` (renamed by its operator) is taken as
+ * standalone; one that cannot be reached is an error (a {@link RetryableError}), as the first write would be.
+ *
+ * @example
+ * const target = await openTarget('redis://10.0.0.5:6379'); // a ClusterTarget if 10.0.0.5 is a cluster node
+ */
+export async function openTarget(url: string, options: OpenTargetOptions = {}): Promise<Target> {
+  const { cluster = 'auto', maxRedirects, ...tcp } = options;
+  const clusterOptions: ClusterTargetOptions = {
+    ...tcp,
+    ...(maxRedirects === undefined ? {} : { maxRedirects }),
+  };
+  if (cluster === true) return new ClusterTarget(url, clusterOptions);
+  const single = new TcpTarget(url, tcp);
+  if (cluster === false) return single;
+  const [reply] = await single.exec([{ args: ['INFO', 'cluster'] }]);
+  if (reply instanceof ReplyError || typeof reply !== 'string') return single;
+  if (!/^cluster_enabled:1\r?$/m.test(reply)) return single;
+  await single.close();
+  return new ClusterTarget(url, clusterOptions);
+}
+
+/**
+ * The servers behind `targets`: a cluster's masters in place of the cluster, others as they are. What is
+ * asked of each server (memory pre-flight, probe, `CONFIG GET`) goes to these.
+ */
+export async function serversOf(targets: readonly Target[]): Promise<Target[]> {
+  const out: Target[] = [];
+  for (const t of targets) {
+    if (t.members) out.push(...(await t.members()));
+    else out.push(t);
+  }
+  return out;
+}
+
+/** Whether `targets` is one Redis Cluster (the only way a cluster is used: one seed, one target). */
+export function clusterOf(targets: readonly Target[]): Target | undefined {
+  const cluster = targets.find((t) => t.keySlot !== undefined);
+  if (cluster === undefined) return undefined;
+  if (targets.length > 1)
+    throw new ConfigError(
+      `${cluster.name} is a Redis Cluster: give one of its nodes as the only --redis/REDIS_URL (the loader finds the others), not a list of shards`,
+    );
+  return cluster;
+}

@@ -4,7 +4,6 @@ import v8 from 'node:v8';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ConsumerSpec, type ConsumerSpecInput, parseConsumerSpec } from '../shared/config/index.js';
 import { ConfigError, type LoaderError } from '../shared/errors/index.js';
-import { withCredentials } from '../shared/import/index.js';
 import {
   type ConsumeProgress,
   type ConsumeSummary,
@@ -17,7 +16,14 @@ import {
   resolveConsumerBuckets,
   runGroupConsumer,
 } from '../shared/kafka/index.js';
-import { TcpTarget } from '../shared/redis/index.js';
+import type { Target } from '../shared/redis/index.js';
+import {
+  addClusterOption,
+  CLUSTER_HELP,
+  type ClusterFlags,
+  clusterMode,
+  openCliTargets,
+} from './redis-targets.js';
 import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { onStopSignals, SIGNAL_EXIT } from './stop-signals.js';
 import { duration, int } from './format.js';
@@ -25,7 +31,7 @@ import { integer } from './import-command.js';
 import { checkTargets } from './import-run.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
-interface ConsumeFlags extends TlsFlags {
+interface ConsumeFlags extends TlsFlags, ClusterFlags {
   brokers?: string;
   topic?: string;
   group?: string;
@@ -205,7 +211,7 @@ export function registerConsume(program: Command): void {
     )
     .option('--no-progress', 'no progress line')
     .option('--json', 'print the summary as JSON on stdout', false);
-  addTlsOptions(command)
+  addClusterOption(addTlsOptions(command))
     .addHelpText(
       'after',
       `
@@ -217,6 +223,7 @@ naming the lost range.
 Credentials: Redis as for import (in the URL, or REDIS_USERNAME / REDIS_PASSWORD); Kafka SASL through
 --sasl-mechanism, --sasl-username and KAFKA_SASL_PASSWORD. Passwords are never printed.
 ${TLS_HELP}
+${CLUSTER_HELP}
 
 Stopping: Ctrl-C or SIGTERM stops fetching, lets the writes in flight settle, commits what Redis confirmed,
 prints the summary and exits 130 or 143; a second signal quits at once. With --exit-when-idle it exits 0
@@ -357,7 +364,7 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
     process.exitCode = ExitCode.Internal;
   };
   process.once('beforeExit', silentExit);
-  const targets: TcpTarget[] = [];
+  let targets: Target[] = [];
   let summary: ConsumeSummary | undefined;
   let failure: LoaderError | undefined;
   try {
@@ -372,8 +379,7 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
     if (redis.length === 0) throw new ConfigError('--redis needs at least one URL');
     const tls = await tlsOptions(flags, redis);
     const credentials = { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD };
-    for (const url of redis)
-      targets.push(new TcpTarget(withCredentials(url, credentials), tls ? { tls } : {}));
+    targets = await openCliTargets(redis, { credentials, tls, cluster: clusterMode(flags) });
     const ssl = await kafkaTls(flags);
     const sasl = saslOf(flags);
     // A wrong URL or password fails here, in one line; once running, Redis outages are waited out.

@@ -8,9 +8,10 @@ import { formatPreflight, memoryLimitOption } from './plan-command.js';
 import { checkColumns, checkSource } from './source-checks.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
 import { formatSummary } from './summary.js';
+import { addClusterOption, CLUSTER_HELP, type ClusterFlags, clusterMode } from './redis-targets.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
-interface ImportFlags extends SpecFlags, TlsFlags {
+interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags {
   redis: string;
   rejects?: string;
   startOffset?: number;
@@ -150,13 +151,14 @@ export function registerImport(program: Command): void {
       'print the summary as JSON on stdout; a failure before loading prints {"status":"error",…}',
       false,
     );
-  addTlsOptions(command)
+  addClusterOption(addTlsOptions(command))
     .addHelpText(
       'after',
       `
 Credentials: put them in the URL (redis://user:password@host:6379/0) or in REDIS_USERNAME and
 REDIS_PASSWORD, which apply to URLs without a password. Passwords are never printed.
 ${TLS_HELP}
+${CLUSTER_HELP}
 
 Stopping: Ctrl-C or SIGTERM stops at the next batch boundary; the summary prints the --start-offset and
 --start-line to resume from (everything before it is handled). An offset past the end of the file is an error.
@@ -200,6 +202,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
         if (!flags.json) process.stderr.write(`\nserver reset: ${note.message}\n`);
       },
       ...(tls ? { tls } : {}),
+      cluster: clusterMode(flags),
       inspectSource: (source) =>
         checkSource(source, spec, {
           label: file,

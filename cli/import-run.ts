@@ -1,7 +1,6 @@
 import { basename } from 'node:path';
 import type tls from 'node:tls';
 import type { ImportSpec } from '../shared/config/index.js';
-import { AuthError, classifyError, FatalError } from '../shared/errors/index.js';
 import {
   bytesPerKey,
   emptyCounts,
@@ -16,7 +15,6 @@ import {
   type ServerResetNote,
   type ServerResetPolicy,
   type ShardMemory,
-  withCredentials,
 } from '../shared/import/index.js';
 import type { BucketParams } from '../shared/mapping/index.js';
 import {
@@ -26,7 +24,8 @@ import {
   type PreflightReport,
 } from '../shared/memory/index.js';
 import type { ByteSource } from '../shared/records/index.js';
-import { type Target, TcpTarget } from '../shared/redis/index.js';
+import type { Target } from '../shared/redis/index.js';
+import { explainRedisError, openCliTargets } from './redis-targets.js';
 import { createProgress, type ProgressView, silentProgress } from './progress.js';
 import { openSource } from './source.js';
 
@@ -57,6 +56,8 @@ export interface ImportRunOptions {
   onServerReset?: ServerResetPolicy;
   /** Told about each server reset as it is seen. */
   onReset?: (note: ServerResetNote) => void;
+  /** `--cluster` / `--no-cluster`; detected from the server by default. */
+  cluster?: boolean | 'auto';
   /** `tls.connect` options for `rediss://` shards (CA, server name). */
   tls?: tls.ConnectionOptions;
   /**
@@ -103,16 +104,7 @@ export async function checkTargets(targets: readonly Target[]): Promise<void> {
   try {
     await pingTargets(targets);
   } catch (err) {
-    const e = classifyError(err);
-    if (e instanceof AuthError) {
-      throw new AuthError(
-        `${e.message} (give the password in the URL, redis://user:PASSWORD@host:port, or in REDIS_PASSWORD)`,
-        { cause: e },
-      );
-    }
-    if (e.retryable)
-      throw new FatalError(`${e.message} (is Redis running there? check --redis)`, { cause: e });
-    throw e;
+    throw explainRedisError(err);
   }
 }
 
@@ -127,13 +119,15 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     options.source,
     options.s3Endpoint === undefined ? {} : { endpoint: options.s3Endpoint },
   );
-  const targets = options.redis.map(
-    (url) =>
-      new TcpTarget(withCredentials(url, options.credentials), options.tls ? { tls: options.tls } : {}),
-  );
+  let targets: Target[] = [];
   try {
     await source.size();
     await options.inspectSource?.(source);
+    targets = await openCliTargets(options.redis, {
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      tls: options.tls,
+      cluster: options.cluster ?? 'auto',
+    });
     const start = options.range?.start ?? 0;
     const { memoryBefore, sample, preflight, buckets } = await prepareImport({
       source,

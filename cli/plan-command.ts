@@ -10,8 +10,14 @@ import {
   type ShardProjection,
 } from '../shared/memory/index.js';
 import { FileSource } from '../shared/records/index.js';
-import { withCredentials } from '../shared/import/index.js';
-import { TcpTarget } from '../shared/redis/index.js';
+import { serversOf, type Target } from '../shared/redis/index.js';
+import {
+  addClusterOption,
+  CLUSTER_HELP,
+  type ClusterFlags,
+  clusterMode,
+  openCliTargets,
+} from './redis-targets.js';
 import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, duration, int } from './format.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
@@ -33,7 +39,7 @@ export const DEFAULT_RATES = {
   bucketed: 550_000,
 } as const;
 
-interface PlanFlags extends SpecFlags, TlsFlags {
+interface PlanFlags extends SpecFlags, TlsFlags, ClusterFlags {
   redis?: string;
   chunkSize: number;
   concurrency: number;
@@ -175,10 +181,11 @@ export function registerPlan(program: Command): void {
     )
     .option('--rate <keys/s>', 'expected keys per second of one loader process', positive('--rate'))
     .option('--json', 'print the plan as JSON on stdout', false);
-  addTlsOptions(command)
+  addClusterOption(addTlsOptions(command))
     .addHelpText(
       'after',
       `${TLS_HELP}
+${CLUSTER_HELP}
 
 Expected time assumes one loader process at a rate measured on a 2-core machine against a local Redis
 (string ${int(DEFAULT_RATES.string)}/s, with TTL ${int(DEFAULT_RATES.stringTtl)}/s, hash ${int(DEFAULT_RATES.hash)}/s, bucketed ${int(DEFAULT_RATES.bucketed)}/s): pass --rate for yours.
@@ -200,7 +207,7 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
     .map((u) => u.trim())
     .filter(Boolean);
   const credentials = { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD };
-  const targets: TcpTarget[] = [];
+  let targets: Target[] = [];
   try {
     const spec = await resolveSpec(file, flags);
     const source = new FileSource(file);
@@ -208,12 +215,16 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
       throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`);
     });
     const tls = await tlsOptions(flags, urls);
-    for (const url of urls) {
-      const options = { connectTimeoutMs: 3000, ...(tls ? { tls } : {}) };
-      targets.push(new TcpTarget(withCredentials(url, credentials), options));
-    }
+    // A server that cannot be reached is still planned for: its reading says so.
+    targets = await openCliTargets(urls, {
+      credentials,
+      tls,
+      cluster: clusterMode(flags),
+      connectTimeoutMs: 3000,
+      lenient: true,
+    });
     const sample = await sampleSource(source, spec);
-    const readings = await Promise.all(targets.map((t) => readShard(t)));
+    const readings = await Promise.all((await serversOf(targets)).map((t) => readShard(t)));
     const report = assessPreflight({
       spec,
       sample,

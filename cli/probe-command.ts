@@ -7,13 +7,19 @@ import {
   probeShards,
   type ShardHealth,
 } from '../shared/memory/index.js';
-import { withCredentials } from '../shared/import/index.js';
-import { TcpTarget } from '../shared/redis/index.js';
+import type { Target } from '../shared/redis/index.js';
+import {
+  addClusterOption,
+  CLUSTER_HELP,
+  type ClusterFlags,
+  clusterMode,
+  openCliTargets,
+} from './redis-targets.js';
 import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, int } from './format.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
-interface ProbeFlags extends TlsFlags {
+interface ProbeFlags extends TlsFlags, ClusterFlags {
   redis: string;
   warn: number;
   critical: number;
@@ -158,10 +164,11 @@ export function registerProbe(program: Command): void {
         .default('critical'),
     )
     .option('--json', 'print the report as JSON on stdout', false);
-  addTlsOptions(command)
+  addClusterOption(addTlsOptions(command))
     .addHelpText(
       'after',
       `${TLS_HELP}
+${CLUSTER_HELP}
 
 Exit codes: 0 no shard at or above --fail-on; 2 bad command line; 6 a shard at or above --fail-on.
 
@@ -175,7 +182,7 @@ Examples:
 }
 
 async function probeAction(flags: ProbeFlags): Promise<number> {
-  const targets: TcpTarget[] = [];
+  let targets: Target[] = [];
   try {
     if (flags.warn >= flags.critical) throw new ConfigError('--warn must be below --critical');
     const urls = flags.redis
@@ -185,15 +192,15 @@ async function probeAction(flags: ProbeFlags): Promise<number> {
     if (urls.length === 0) throw new ConfigError('--redis needs at least one URL');
     const credentials = { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD };
     const tls = await tlsOptions(flags, urls);
-    for (const url of urls) {
-      targets.push(
-        new TcpTarget(withCredentials(url, credentials), {
-          connectTimeoutMs: flags.timeout,
-          commandTimeoutMs: flags.timeout,
-          ...(tls ? { tls } : {}),
-        }),
-      );
-    }
+    // A server that cannot be reached is reported by the probe, not an error here.
+    targets = await openCliTargets(urls, {
+      credentials,
+      tls,
+      cluster: clusterMode(flags),
+      connectTimeoutMs: flags.timeout,
+      commandTimeoutMs: flags.timeout,
+      lenient: true,
+    });
     const report = await probeShards(targets, {
       pings: flags.pings,
       thresholds: { warnPercent: flags.warn, criticalPercent: flags.critical, pingWarnMs: flags.pingWarn },

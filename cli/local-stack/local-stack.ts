@@ -19,12 +19,15 @@ import {
   type ClientSettings,
   type Clients,
   createTargets,
+  keepSettled,
+  oncePerProcess,
   type ExecutionStarter,
   type ImportPlan,
   type ImportReport,
   type StartOutcome,
 } from '../../shared/import/index.js';
 import { createS3Client } from '../../shared/records/index.js';
+import { isProvisional } from '../../shared/redis/index.js';
 import { LOCAL_S3_CREDENTIALS } from './local-s3.js';
 import { bindTasks, type FunctionName, readImportDefinition } from './state-machine.js';
 import { installWithResolvers } from './with-resolvers.js';
@@ -152,12 +155,32 @@ export class LocalImportStack {
       find: (name) => Promise.resolve(this.executions.has(name) ? this.arn(name) : undefined),
       start: (name, plan) => Promise.resolve(this.startExecution(name, plan)),
     };
-    const startRuntime = { env: startEnv, clients: this.clientsFor(startEnv, s3['import-start']), starter };
-    const chunkRuntime = { env: chunkEnv, clients: this.clientsFor(chunkEnv, s3['import-chunk']) };
-    const finishRuntime = { env: finishEnv, clients: this.clientsFor(finishEnv, s3['import-finish']) };
-    this.startHandler = createStartHandler(() => startRuntime) as Handler;
-    this.chunkHandler = createChunkHandler(() => chunkRuntime) as Handler;
-    this.finishHandler = createFinishHandler(() => finishRuntime) as Handler;
+    // Each function opens its clients on its first invocation, as a Lambda cold start does.
+    const startRuntime = oncePerProcess(
+      async () => ({
+        env: startEnv,
+        clients: await this.clientsFor(startEnv, s3['import-start']),
+        starter,
+      }),
+      keepSettled,
+    );
+    const chunkRuntime = oncePerProcess(
+      async () => ({
+        env: chunkEnv,
+        clients: await this.clientsFor(chunkEnv, s3['import-chunk']),
+      }),
+      keepSettled,
+    );
+    const finishRuntime = oncePerProcess(
+      async () => ({
+        env: finishEnv,
+        clients: await this.clientsFor(finishEnv, s3['import-finish']),
+      }),
+      keepSettled,
+    );
+    this.startHandler = createStartHandler(startRuntime) as Handler;
+    this.chunkHandler = createChunkHandler(chunkRuntime) as Handler;
+    this.finishHandler = createFinishHandler(finishRuntime) as Handler;
   }
 
   /** Loads the ASL file, binds its tasks and configures the handlers. */
@@ -229,8 +252,9 @@ export class LocalImportStack {
     return `arn:aws:states:us-east-1:000000000000:execution:redis-bulk-loader-import:${name}`;
   }
 
-  private clientsFor(env: ClientSettings, s3: S3Client): Clients {
-    const clients: Clients = { s3, targets: createTargets(env) };
+  private async clientsFor(env: ClientSettings, s3: S3Client): Promise<Clients> {
+    const targets = await createTargets(env, { lenient: true });
+    const clients: Clients = { s3, targets, settled: !targets.some(isProvisional) };
     this.clients.push(clients);
     return clients;
   }

@@ -1,5 +1,5 @@
 import middy, { type MiddlewareObj } from '@middy/core';
-import { loaderErrors, validateEvent, withCredentials } from '../../shared/import/index.js';
+import { loaderErrors, oncePerProcess, validateEvent, withCredentials } from '../../shared/import/index.js';
 import {
   healthLogLine,
   healthMetrics,
@@ -9,44 +9,50 @@ import {
   probeShards,
   probeThresholds,
 } from '../../shared/memory/index.js';
-import { TcpTarget } from '../../shared/redis/index.js';
+import { isProvisional, openTargets, type Target } from '../../shared/redis/index.js';
 import { probeEventSchema } from './event.js';
 
 /** Configuration and Redis connections of one health-probe process. */
 export interface ProbeRuntime {
   readonly env: ProbeEnv;
-  readonly targets: readonly TcpTarget[];
+  readonly targets: readonly Target[];
 }
 
-let lambda: ProbeRuntime | undefined;
-
-/** On Lambda: the environment parsed once per process; connections opened lazily and kept while warm. */
-function lambdaRuntime(): ProbeRuntime {
-  if (lambda) return lambda;
-  const env = parseProbeEnv(process.env);
-  const targets = env.REDIS_URL.map(
-    (url) =>
-      new TcpTarget(withCredentials(url, { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD }), {
+/**
+ * On Lambda: the environment parsed once per process, each REDIS_URL asked whether it is a cluster node, and
+ * the connections kept while warm. A server that cannot be reached is kept as a standalone target: the probe
+ * reports it down (and sees a cluster node's cluster state once it answers).
+ */
+const lambdaRuntime = oncePerProcess(
+  async (): Promise<ProbeRuntime> => {
+    const env = parseProbeEnv(process.env);
+    const credentials = { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD };
+    const targets = await openTargets(
+      env.REDIS_URL.map((url) => withCredentials(url, credentials)),
+      {
+        cluster: env.REDIS_CLUSTER,
         connectTimeoutMs: env.PROBE_TIMEOUT_MS,
         commandTimeoutMs: env.PROBE_TIMEOUT_MS,
         clientName: 'redis-bulk-loader-probe',
-      }),
-  );
-  lambda = { env, targets };
-  return lambda;
-}
+        lenient: true,
+      },
+    );
+    return { env, targets };
+  },
+  (runtime) => !runtime.targets.some(isProvisional),
+);
 
 /**
  * middy middleware: after the probe, writes its CloudWatch metrics (embedded metric format, one JSON document per
  * line on stdout, which Lambda ships to CloudWatch Logs) and one structured log line.
  */
 function emitHealth(
-  runtime: () => ProbeRuntime,
+  runtime: () => ProbeRuntime | Promise<ProbeRuntime>,
   write: (line: string) => void,
 ): MiddlewareObj<unknown, ProbeReport> {
   return {
-    after: (request) => {
-      const { env } = runtime();
+    after: async (request) => {
+      const { env } = await runtime();
       const report = request.response!;
       for (const doc of healthMetrics(report, {
         namespace: env.METRICS_NAMESPACE,
@@ -61,11 +67,11 @@ function emitHealth(
 
 /** The health-probe handler over a runtime (tests pass their own); `write` takes one line of output. */
 export function createProbeHandler(
-  runtime: () => ProbeRuntime = lambdaRuntime,
+  runtime: () => ProbeRuntime | Promise<ProbeRuntime> = lambdaRuntime,
   write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
 ) {
   return middy(async (): Promise<ProbeReport> => {
-    const { env, targets } = runtime();
+    const { env, targets } = await runtime();
     return probeShards(targets, { pings: env.PROBE_PINGS, thresholds: probeThresholds(env) });
   })
     .use(validateEvent(probeEventSchema, 'health-probe event'))

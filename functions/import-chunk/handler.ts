@@ -9,6 +9,7 @@ import {
   createClients,
   loadChunk,
   loaderErrors,
+  keepSettled,
   oncePerProcess,
   validateEvent,
 } from '../../shared/import/index.js';
@@ -22,7 +23,7 @@ export interface ChunkRuntime {
 const lambdaRuntime = oncePerProcess(async (): Promise<ChunkRuntime> => {
   const env = parseEnv(chunkEnvSchema, process.env);
   return { env, clients: await createClients(env) };
-});
+}, keepSettled);
 
 /** The import-chunk handler over a runtime (the local runner passes its own). */
 export function createChunkHandler(runtime: () => ChunkRuntime | Promise<ChunkRuntime> = lambdaRuntime) {

@@ -9,6 +9,7 @@ import {
   finishInputSchema,
   loaderErrors,
   finishOutput,
+  keepSettled,
   oncePerProcess,
   validateEvent,
 } from '../../shared/import/index.js';
@@ -22,7 +23,7 @@ export interface FinishRuntime {
 const lambdaRuntime = oncePerProcess(async (): Promise<FinishRuntime> => {
   const env = parseEnv(finishEnvSchema, process.env);
   return { env, clients: await createClients(env) };
-});
+}, keepSettled);
 
 /** The import-finish handler over a runtime (the local runner passes its own). */
 export function createFinishHandler(runtime: () => FinishRuntime | Promise<FinishRuntime> = lambdaRuntime) {

@@ -6,6 +6,7 @@ import {
   createClients,
   type ExecutionStarter,
   loaderErrors,
+  keepSettled,
   oncePerProcess,
   SfnExecutionStarter,
   type StartOutcome,
@@ -29,7 +30,7 @@ const lambdaRuntime = oncePerProcess(async (): Promise<StartRuntime> => {
     clients: await createClients(env),
     starter: new SfnExecutionStarter(new SFNClient({}), env.STATE_MACHINE_ARN),
   };
-});
+}, keepSettled);
 
 /** The import-start handler over a runtime (the local runner passes its own). */
 export function createStartHandler(runtime: () => StartRuntime | Promise<StartRuntime> = lambdaRuntime) {

@@ -7,7 +7,13 @@ import {
   loadConsumerSpec,
   parseEnv,
 } from '../../shared/config/index.js';
-import { createTargets, loaderErrors, oncePerProcess, validateEvent } from '../../shared/import/index.js';
+import {
+  checkRedisUrls,
+  createTargets,
+  loaderErrors,
+  oncePerProcess,
+  validateEvent,
+} from '../../shared/import/index.js';
 import {
   type Consumer,
   type ConsumerLog,
@@ -54,8 +60,7 @@ const log: ConsumerLog = (level, message, fields) => {
 export async function consumerRuntime(source: Record<string, string | undefined>): Promise<ConsumerRuntime> {
   const env = parseEnv(consumerEnvSchema, source);
   const spec = await loadConsumerSpec(env.CONSUMER_SPEC);
-  const targets = createTargets(env);
-  const buckets = await resolveConsumerBuckets(spec, targets);
+  checkRedisUrls(env);
   let consumer: Promise<Consumer> | undefined;
   const sinkFor = async (event: KafkaEvent): Promise<DeadLetterSink> => {
     if (env.DEAD_LETTER_TOPIC !== undefined) {
@@ -85,18 +90,25 @@ export async function consumerRuntime(source: Record<string, string | undefined>
     env,
     spec,
     consumerFor(event) {
-      consumer ??= sinkFor(event).then((deadLetters) =>
-        createConsumer({
+      // Redis is first contacted here: whether REDIS_URL is a cluster node, the bucket parameters. A failure
+      // (Redis down) fails this event and is tried again on the next one.
+      consumer ??= (async () => {
+        const targets = await createTargets(env);
+        const buckets = await resolveConsumerBuckets(spec, targets);
+        return createConsumer({
           spec,
           group: env.CONSUMER_GROUP_ID,
           watermarkPrefix: env.WATERMARK_PREFIX,
           targets,
           ...(buckets ? { buckets } : {}),
-          deadLetters,
+          deadLetters: await sinkFor(event),
           traceHeader: env.TRACE_HEADER,
           log,
-        }),
-      );
+        });
+      })().catch((err: unknown) => {
+        consumer = undefined;
+        throw err;
+      });
       return consumer;
     },
   };

@@ -95,10 +95,20 @@ const defaultSpec = z.preprocess(
     }),
 );
 
+/**
+ * `REDIS_CLUSTER`: `auto` (default) asks the server (`INFO cluster`); `true` says REDIS_URL is a seed node of
+ * a Redis Cluster, `false` a standalone server.
+ */
+export const redisCluster = z
+  .enum(['auto', 'true', 'false'], { error: 'must be auto, true or false' })
+  .default('auto')
+  .transform((v) => (v === 'auto' ? ('auto' as const) : v === 'true'));
+
 /** Settings every import function shares: where Redis and the S3 objects are. */
 const common = {
-  /** Comma-separated redis:// or rediss:// URLs, one per shard. */
+  /** Comma-separated redis:// or rediss:// URLs, one per shard (or one node of a Redis Cluster). */
   REDIS_URL: redisUrlList,
+  REDIS_CLUSTER: redisCluster,
   /** Applied to URLs without credentials (e.g. from Secrets Manager through the environment). */
   REDIS_USERNAME: optionalText,
   REDIS_PASSWORD: optionalText,
@@ -186,6 +196,7 @@ const s3Location = z.preprocess(
 /** Environment of `kafka-consumer`. */
 export const consumerEnvSchema = z.strictObject({
   REDIS_URL: redisUrlList,
+  REDIS_CLUSTER: redisCluster,
   REDIS_USERNAME: optionalText,
   REDIS_PASSWORD: optionalText,
   REDIS_CONNECT_TIMEOUT_MS: common.REDIS_CONNECT_TIMEOUT_MS,

@@ -26,6 +26,7 @@ export {
   type FinishEnv,
   finishEnvSchema,
   parseEnv,
+  redisCluster,
   redisUrlList,
   type StartEnv,
   startEnvSchema,

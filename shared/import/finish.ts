@@ -185,8 +185,10 @@ async function deleteMarkers(
 ): Promise<void> {
   for (let from = 0; from < indexes.length; from += 1000) {
     const keys = indexes.slice(from, from + 1000).map((i) => markerKey(prefix, importId, i));
-    const [reply] = await target.exec([{ key: keys[0]!, args: ['DEL', ...keys] }]);
-    if (reply instanceof ReplyError) throw classifyReplyError(reply.message);
+    // One DEL per key: in a cluster the markers live on different masters.
+    const replies = await target.exec(keys.map((key) => ({ key, args: ['DEL', key] })));
+    const failed = replies.find((r) => r instanceof ReplyError);
+    if (failed instanceof ReplyError) throw classifyReplyError(failed.message);
   }
 }
 

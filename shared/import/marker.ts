@@ -34,7 +34,10 @@ export async function readMarker(
   return parse(reply, key);
 }
 
-/** Reads the markers of chunks `0 … count-1` (MGET, 1000 keys at a time); missing ones are `undefined`. */
+/**
+ * Reads the markers of chunks `0 … count-1` (a pipeline of 1000 GETs at a time: one GET per key, so the
+ * markers may live on different masters of a cluster); missing ones are `undefined`.
+ */
 export async function readMarkers(
   target: Target,
   prefix: string,
@@ -46,10 +49,8 @@ export async function readMarkers(
     const keys = Array.from({ length: Math.min(1000, count - from) }, (_, i) =>
       markerKey(prefix, importId, from + i),
     );
-    const [reply] = await target.exec([{ key: keys[0]!, args: ['MGET', ...keys] }]);
-    if (reply instanceof ReplyError) throw classifyReplyError(reply.message);
-    if (!Array.isArray(reply)) throw new FatalError('MGET of completion markers did not return an array');
-    reply.forEach((r, i) => out.push(parse(r, keys[i]!)));
+    const replies = await target.exec(keys.map((key) => ({ key, args: ['GET', key] })));
+    replies.forEach((r, i) => out.push(parse(r, keys[i]!)));
   }
   return out;
 }

@@ -1,4 +1,4 @@
-import { usedMemory, maxMemory, type Target } from '../redis/index.js';
+import { maxMemory, serversOf, type Target, usedMemory } from '../redis/index.js';
 
 /** One shard's memory at a point in time. */
 export interface ShardMemory {
@@ -7,10 +7,10 @@ export interface ShardMemory {
   maxMemory: number;
 }
 
-/** Reads `INFO memory` of every shard (in parallel). */
+/** Reads `INFO memory` of every server (in parallel): each shard, each master of a cluster. */
 export async function memorySnapshot(targets: readonly Target[]): Promise<ShardMemory[]> {
   return Promise.all(
-    targets.map(async (t) => {
+    (await serversOf(targets)).map(async (t) => {
       const info = await t.info(['memory']);
       return { shard: t.name, usedMemory: usedMemory(info), maxMemory: maxMemory(info) };
     }),

@@ -1,10 +1,12 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { createS3Client } from '../records/index.js';
-import { parseRedisUrl, TcpTarget } from '../redis/index.js';
+import { isProvisional, openTargets, parseRedisUrl, type Target } from '../redis/index.js';
 
 /** The settings every import function reads to reach Redis and S3. */
 export interface ClientSettings {
   readonly REDIS_URL: readonly string[];
+  /** @default 'auto': a Redis Cluster is detected from the server */
+  readonly REDIS_CLUSTER?: boolean | 'auto' | undefined;
   readonly REDIS_USERNAME?: string | undefined;
   readonly REDIS_PASSWORD?: string | undefined;
   readonly S3_ENDPOINT?: string | undefined;
@@ -47,28 +49,50 @@ export function withCredentials(url: string, credentials?: RedisCredentials): st
 /** Clients of one function process, created on first use and reused by every warm invocation. */
 export interface Clients {
   readonly s3: S3Client;
-  readonly targets: readonly TcpTarget[];
+  readonly targets: readonly Target[];
+  /**
+   * False when a Redis URL could not be asked whether it is a cluster node (down, or wrong credentials): the
+   * function reports that error as usual, and its next invocation opens the clients again.
+   */
+  readonly settled?: boolean;
 }
 
 /**
- * Creates the clients for `settings` (asynchronous because the S3 SDK is loaded on first use). Connections
- * open lazily on first use (a {@link TcpTarget} connects on its first command) and survive between
- * invocations.
+ * Creates the clients for `settings`: the S3 SDK is loaded on first use, and each Redis URL is asked once
+ * whether it is a cluster node ({@link createTargets}). Connections survive between invocations.
  *
  * @example
  * const { s3, targets } = await createClients({ REDIS_URL: ['redis://localhost:6379'] });
  */
 export async function createClients(settings: ClientSettings): Promise<Clients> {
+  const targets = await createTargets(settings, { lenient: true });
   return {
     s3: await createS3Client(settings.S3_ENDPOINT === undefined ? {} : { endpoint: settings.S3_ENDPOINT }),
-    targets: createTargets(settings),
+    targets,
+    settled: !targets.some(isProvisional),
   };
 }
 
-/** One {@link TcpTarget} per `REDIS_URL` entry, with the credentials and timeouts of `settings`. */
-export function createTargets(settings: ClientSettings): TcpTarget[] {
+/**
+ * Checks every `REDIS_URL` entry with the credentials of `settings`, without connecting: a malformed URL is a
+ * `ConfigError` that shows it redacted. For cold starts that open Redis later.
+ */
+export function checkRedisUrls(settings: ClientSettings): void {
   const credentials = { username: settings.REDIS_USERNAME, password: settings.REDIS_PASSWORD };
-  const options = {
+  for (const url of settings.REDIS_URL) parseRedisUrl(withCredentials(url, credentials));
+}
+
+/**
+ * One target per `REDIS_URL` entry, with the credentials and timeouts of `settings`: a standalone server, or
+ * a Redis Cluster found from its node (`REDIS_CLUSTER`, auto-detected by default with one `INFO cluster`).
+ * An unreachable server fails this call with a `RetryableError`.
+ */
+export async function createTargets(
+  settings: ClientSettings,
+  options: { lenient?: boolean } = {},
+): Promise<Target[]> {
+  const credentials = { username: settings.REDIS_USERNAME, password: settings.REDIS_PASSWORD };
+  const timeouts = {
     ...(settings.REDIS_CONNECT_TIMEOUT_MS === undefined
       ? {}
       : { connectTimeoutMs: settings.REDIS_CONNECT_TIMEOUT_MS }),
@@ -76,13 +100,17 @@ export function createTargets(settings: ClientSettings): TcpTarget[] {
       ? {}
       : { commandTimeoutMs: settings.REDIS_COMMAND_TIMEOUT_MS }),
   };
-  return settings.REDIS_URL.map((url) => new TcpTarget(withCredentials(url, credentials), options));
+  return openTargets(
+    settings.REDIS_URL.map((url) => withCredentials(url, credentials)),
+    { ...timeouts, cluster: settings.REDIS_CLUSTER ?? 'auto', ...(options.lenient ? { lenient: true } : {}) },
+  );
 }
 
 /**
  * Runs `create` on the first call and hands its promise to every later call (concurrent ones included), so a
  * function process builds its configuration and clients once and reuses them while warm. A rejection is not
- * kept: the next invocation tries again, as a fresh cold start would.
+ * kept: the next invocation tries again, as a fresh cold start would; nor is a value `keep` declines (clients
+ * opened while Redis could not be reached: see {@link Clients.settled}).
  *
  * @example
  * const lambdaRuntime = oncePerProcess(async () => {
@@ -90,13 +118,27 @@ export function createTargets(settings: ClientSettings): TcpTarget[] {
  *   return { env, clients: await createClients(env) };
  * });
  */
-export function oncePerProcess<T>(create: () => Promise<T>): () => Promise<T> {
+export function oncePerProcess<T>(
+  create: () => Promise<T>,
+  keep: (value: T) => boolean = () => true,
+): () => Promise<T> {
   let created: Promise<T> | undefined;
   return () => {
-    created ??= create().catch((err: unknown) => {
-      created = undefined;
-      throw err;
-    });
+    created ??= create().then(
+      (value) => {
+        // Used by this invocation, but built again by the next one (clients opened while Redis was down).
+        if (!keep(value)) created = undefined;
+        return value;
+      },
+      (err: unknown) => {
+        created = undefined;
+        throw err;
+      },
+    );
     return created;
   };
 }
+
+/** The `keep` of {@link oncePerProcess} for a function runtime: its clients are kept once settled. */
+export const keepSettled = (runtime: { readonly clients: Clients }): boolean =>
+  runtime.clients.settled !== false;

@@ -22,6 +22,15 @@ export interface ShardHealth {
   readonly reachable: boolean;
   /** Median PING round trip in milliseconds. */
   readonly pingMs?: number;
+  /** A Redis Cluster master: the cluster as this node sees it. */
+  readonly cluster?: {
+    readonly state: string;
+    readonly slotsAssigned: number;
+    readonly slotsFail: number;
+    readonly slotsPfail: number;
+    readonly knownNodes: number;
+    readonly failedNodes: readonly string[];
+  };
   readonly memory?: {
     readonly used: number;
     /** `maxmemory`; 0 means no limit. */
@@ -110,6 +119,13 @@ export interface ShardObservation {
   readonly info?: RedisInfo;
   /** Why INFO could not be read, when the shard answered PING. */
   readonly infoError?: string;
+  /** A cluster node's `CLUSTER INFO` fields (`cluster_state`, `cluster_slots_assigned`, …). */
+  readonly cluster?: Record<string, string>;
+  /** Nodes this cluster node sees as failed (`fail`) and as suspected (`fail?`), as `host:port`. */
+  readonly failedNodes?: readonly string[];
+  readonly suspectNodes?: readonly string[];
+  /** Why `CLUSTER INFO` could not be read on a cluster node. */
+  readonly clusterError?: string;
 }
 
 /**
@@ -170,6 +186,34 @@ export function assessShard(
   }
   const fields: Record<string, unknown> = { ...base };
   const pct = (n: number) => `${n.toFixed(1)} %`;
+
+  if (observation.clusterError !== undefined) {
+    unread.push(`CLUSTER INFO: ${observation.clusterError}`);
+    warn(`a cluster node whose CLUSTER INFO could not be read (${observation.clusterError})`);
+  }
+  const cluster = observation.cluster;
+  if (cluster) {
+    const state = cluster.cluster_state ?? 'unknown';
+    const assigned = num(cluster.cluster_slots_assigned) ?? 0;
+    const failing = num(cluster.cluster_slots_fail) ?? 0;
+    const suspect = num(cluster.cluster_slots_pfail) ?? 0;
+    const failedNodes = observation.failedNodes ?? [];
+    const suspectNodes = observation.suspectNodes ?? [];
+    fields.cluster = {
+      state,
+      slotsAssigned: assigned,
+      slotsFail: failing,
+      slotsPfail: suspect,
+      knownNodes: num(cluster.cluster_known_nodes) ?? 0,
+      failedNodes,
+    };
+    if (state !== 'ok') critical(`cluster_state:${state}: the cluster refuses commands until it recovers`);
+    if (assigned < 16384) critical(`${16384 - assigned} of 16384 slots are not covered by any master`);
+    if (failing > 0) critical(`${failing} slots are served by a failed master`);
+    else if (suspect > 0) warn(`${suspect} slots are served by a master suspected to be down`);
+    if (failedNodes.length > 0) critical(`failed cluster nodes: ${failedNodes.join(', ')}`);
+    if (suspectNodes.length > 0) warn(`cluster nodes suspected down: ${suspectNodes.join(', ')}`);
+  }
 
   const mem = info.memory;
   let headroomLimit: number | undefined;

@@ -1,5 +1,5 @@
 import type { ImportSpec } from '../config/index.js';
-import type { Target } from '../redis/index.js';
+import { serversOf, type Target } from '../redis/index.js';
 import { type BucketFit, maxHashBucketMean } from './buckets.js';
 import { DEFAULT_LISTPACK, DEFAULT_MEMORY_LIMIT, type ListpackLimits } from './constants.js';
 import { formatBytes, formatCount, formatPercent } from './format.js';
@@ -216,6 +216,7 @@ export function assessPreflight(input: PreflightInput): PreflightReport {
 export async function runPreflight(
   input: Omit<PreflightInput, 'readings'> & { readonly targets: readonly Target[] },
 ): Promise<PreflightReport> {
-  const readings = await Promise.all(input.targets.map((t) => readShard(t)));
+  // A cluster's masters each hold a share of the slots: they are the shards the projection spreads over.
+  const readings = await Promise.all((await serversOf(input.targets)).map((t) => readShard(t)));
   return assessPreflight({ ...input, readings });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseEnv, redisUrlList } from '../config/index.js';
+import { parseEnv, redisCluster, redisUrlList } from '../config/index.js';
 import type { HealthThresholds } from './constants.js';
 
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
@@ -21,6 +21,7 @@ export const probeEnvSchema = z
   .strictObject({
     /** Comma-separated redis:// or rediss:// URLs, one per shard. */
     REDIS_URL: redisUrlList,
+    REDIS_CLUSTER: redisCluster,
     /** Applied to URLs without credentials. */
     REDIS_USERNAME: z.preprocess(unsetIfEmpty, z.string().optional()),
     REDIS_PASSWORD: z.preprocess(unsetIfEmpty, z.string().optional()),

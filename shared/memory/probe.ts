@@ -1,5 +1,5 @@
 import { classifyError } from '../errors/index.js';
-import { ReplyError, type Target } from '../redis/index.js';
+import { parseInfo, ReplyError, type Target } from '../redis/index.js';
 import { DEFAULT_THRESHOLDS, type HealthThresholds } from './constants.js';
 import { assessShard, type HealthStatus, type ShardHealth, type ShardObservation, worst } from './health.js';
 
@@ -45,7 +45,8 @@ export async function observeShard(target: Target, pings = 5): Promise<ShardObse
   try {
     // Plain INFO (the default sections) works on every Redis version; several section names need Redis 7.
     const info = await target.info();
-    return { shard: target.name, pings: times, info };
+    if (info.cluster?.cluster_enabled !== '1') return { shard: target.name, pings: times, info };
+    return { shard: target.name, pings: times, info, ...(await observeCluster(target)) };
   } catch (err) {
     return { shard: target.name, pings: times, infoError: classifyError(err).message };
   }
@@ -67,8 +68,38 @@ export async function probeShards(
 ): Promise<ProbeReport> {
   const checkedAt = new Date().toISOString();
   const thresholds = options.thresholds ?? DEFAULT_THRESHOLDS;
+  // A cluster is probed master by master; one whose slot map cannot be read is probed as its seed node.
+  const servers = (
+    await Promise.all(targets.map((t) => (t.members ? t.members().catch(() => [t]) : Promise.resolve([t]))))
+  ).flat();
   const shards = await Promise.all(
-    targets.map(async (t) => assessShard(await observeShard(t, options.pings ?? 5), thresholds)),
+    servers.map(async (t) => assessShard(await observeShard(t, options.pings ?? 5), thresholds)),
   );
   return { status: worst(shards.map((s) => s.status)), checkedAt, thresholds, shards };
+}
+
+/** `CLUSTER INFO` and the nodes `CLUSTER NODES` flags as failed (`fail`) or suspected (`fail?`). */
+async function observeCluster(
+  target: Target,
+): Promise<Pick<ShardObservation, 'cluster' | 'failedNodes' | 'suspectNodes'> | { clusterError: string }> {
+  try {
+    const [info, nodes] = await target.exec([{ args: ['CLUSTER', 'INFO'] }, { args: ['CLUSTER', 'NODES'] }]);
+    if (typeof info !== 'string' || typeof nodes !== 'string')
+      return {
+        clusterError: `CLUSTER INFO/NODES refused: ${String(info instanceof ReplyError ? info.message : nodes)}`,
+      };
+    const failedNodes: string[] = [];
+    const suspectNodes: string[] = [];
+    for (const line of nodes.split('\n')) {
+      const [, address, flags] = line.split(' ');
+      if (address === undefined || flags === undefined) continue;
+      const shown = address.split('@')[0]!;
+      const list = flags.split(',');
+      if (list.includes('fail')) failedNodes.push(shown);
+      else if (list.includes('fail?')) suspectNodes.push(shown);
+    }
+    return { cluster: parseInfo(`# cluster\r\n${info}`).cluster ?? {}, failedNodes, suspectNodes };
+  } catch (err) {
+    return { clusterError: classifyError(err).message };
+  }
 }

@@ -9,7 +9,14 @@
  * @module
  */
 export { ClusterTarget, type ClusterCounters, type ClusterTargetOptions } from './cluster-target.js';
-export { clusterOf, openTarget, type OpenTargetOptions, serversOf } from './open.js';
+export {
+  clusterOf,
+  isProvisional,
+  openTarget,
+  openTargets,
+  type OpenTargetOptions,
+  serversOf,
+} from './open.js';
 export { keySlot, SLOT_COUNT, slotTag } from './slots.js';
 export { maxMemory, parseInfo, usedMemory } from './info.js';
 export { commandNameAt, encodeCommands, ReplyParser } from './resp.js';

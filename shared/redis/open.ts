@@ -39,6 +39,42 @@ export async function openTarget(url: string, options: OpenTargetOptions = {}): 
   return new ClusterTarget(url, clusterOptions);
 }
 
+const provisional = new WeakSet<Target>();
+
+/**
+ * Whether `target` is a stand-in from a lenient {@link openTargets}: its server could not be asked whether it
+ * is a cluster node, so a long-lived process should open it again later rather than keep it.
+ */
+export function isProvisional(target: Target): boolean {
+  return provisional.has(target);
+}
+
+/**
+ * {@link openTarget} for every URL, in parallel. With `lenient`, a server that cannot be reached (or refuses
+ * the credentials) is returned as a standalone {@link TcpTarget}, marked {@link isProvisional}, instead of
+ * failing the call: its first command meets the same error, where the caller reports it (a probe: down; an
+ * import: a FAILED report).
+ */
+export async function openTargets(
+  urls: readonly string[],
+  options: OpenTargetOptions & { lenient?: boolean } = {},
+): Promise<Target[]> {
+  const { lenient, ...open } = options;
+  const opened = await Promise.allSettled(urls.map((url) => openTarget(url, open)));
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed && !lenient) {
+    await Promise.all(opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value.close()] : [])));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const { cluster: _cluster, maxRedirects: _max, ...tcp } = open;
+  return opened.map((o, i) => {
+    if (o.status === 'fulfilled') return o.value;
+    const standIn = new TcpTarget(urls[i]!, tcp);
+    provisional.add(standIn);
+    return standIn;
+  });
+}
+
 /**
  * The servers behind `targets`: a cluster's masters in place of the cluster, others as they are. What is
  * asked of each server (memory pre-flight, probe, `CONFIG GET`) goes to these.

@@ -47,6 +47,7 @@ describe('kafka-consumer environment: defaults', () => {
     const env = parse();
     expect(env).toEqual({
       REDIS_URL: ['redis://127.0.0.1:6379'],
+      REDIS_CLUSTER: 'auto',
       REDIS_CONNECT_TIMEOUT_MS: 5_000,
       REDIS_COMMAND_TIMEOUT_MS: 10_000,
       CONSUMER_SPEC: base.CONSUMER_SPEC,

@@ -1,7 +1,7 @@
 import type { ConsumerSpec } from '../config/index.js';
-import { classifyError, ServerResetError } from '../errors/index.js';
+import { ConfigError, classifyError, ServerResetError } from '../errors/index.js';
 import type { BucketParams } from '../mapping/index.js';
-import type { Target } from '../redis/index.js';
+import { clusterOf, type Target } from '../redis/index.js';
 import { createJumpRouter, type Router } from '../sharding/index.js';
 import { deadLetterBatchId } from './dead-letter.js';
 import { createRecordMapper, type RecordMapper } from './mapper.js';
@@ -15,7 +15,7 @@ import type {
   KafkaMessage,
   PartitionFailure,
 } from './types.js';
-import { watermarkKey } from './watermark.js';
+import { slotWatermarkKey, watermarkKey } from './watermark.js';
 
 /** One structured log line about the consumer (a record, a partition, a shard). */
 export type ConsumerLog = (
@@ -31,7 +31,10 @@ export interface ConsumerOptions {
   readonly group: string;
   /** @default 'rbl:wm:' */
   readonly watermarkPrefix?: string;
-  /** One per shard; keys are spread by the jump router, as imports spread them. */
+  /**
+   * One per shard; keys are spread by the jump router, as imports spread them. Or one Redis Cluster, where
+   * each slot a partition touches gets its own watermark (hash-tagged into that slot).
+   */
   readonly targets: readonly Target[];
   /** Required for the bucketed model and a bucketed counter (see `resolveConsumerBuckets`). */
   readonly buckets?: BucketParams;
@@ -77,17 +80,38 @@ export function createConsumer(options: ConsumerOptions): Consumer {
   const prefix = options.watermarkPrefix ?? 'rbl:wm:';
   const traceHeader = options.traceHeader ?? 'traceparent';
   const log: ConsumerLog = options.log ?? (() => {});
-  const router: Router = createJumpRouter(targets.length);
+  // A Redis Cluster is one target; its "shards" are slots, each with its own watermark per partition.
+  const cluster = clusterOf(targets);
+  if (cluster && prefix.includes('{'))
+    throw new ConfigError(
+      `watermark prefix '${prefix}' holds '{': on a Redis Cluster the watermark's hash tag must be its first one`,
+    );
+  const router: Router = cluster
+    ? { shards: 16384, route: (key) => cluster.keySlot!(key) }
+    : createJumpRouter(targets.length);
+  const targetOf = (shard: number): Target => cluster ?? targets[shard]!;
+  const watermarkOf = (shard: number, topic: string, partition: number): string =>
+    cluster
+      ? slotWatermarkKey(prefix, group, topic, partition, shard)
+      : watermarkKey(prefix, group, topic, partition);
   const map: RecordMapper = createRecordMapper(spec, options.buckets);
   // Per shard, the highest offset each watermark was seen confirmed at: after a server restart, a watermark
   // below it proves that confirmed writes were lost with it.
-  const seen = targets.map(() => new Map<string, number>());
+  const seen = new Map<number, Map<string, number>>();
+  const seenOn = (shard: number): Map<string, number> => {
+    let m = seen.get(shard);
+    if (m === undefined) seen.set(shard, (m = new Map()));
+    return m;
+  };
 
   async function checkReset(shard: number, error: ServerResetError): Promise<void> {
-    const known = [...seen[shard]!.entries()];
+    // In a cluster the master that restarted held many slots: every watermark seen is checked.
+    const known = cluster
+      ? [...seen.values()].flatMap((m) => [...m.entries()])
+      : [...seenOn(shard).entries()];
     const lost: string[] = [];
     if (known.length > 0) {
-      const replies = await targets[shard]!.exec(known.map(([key]) => ({ key, args: ['GET', key] })));
+      const replies = await targetOf(shard).exec(known.map(([key]) => ({ key, args: ['GET', key] })));
       known.forEach(([key, offset], i) => {
         const now = replies[i];
         const at = typeof now === 'string' ? Number(now) : -1;
@@ -103,7 +127,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       );
     }
     log('warn', 'shard restarted; its watermarks show no confirmed write was lost', {
-      shard: targets[shard]!.name,
+      shard: targetOf(shard).name,
       watermarksChecked: known.length,
       reset: error.message,
     });
@@ -161,7 +185,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         runShard(
           streams,
           {
-            target: targets[shard]!,
+            target: targetOf(shard),
             shard,
             watermarks: spec.watermarks,
             maxRecords: spec.batch.maxRecords,
@@ -172,8 +196,9 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             mayWait,
             onReset: (error) => checkReset(shard, error),
             confirmed: (key, offset) => {
-              const known = seen[shard]!.get(key);
-              if (known === undefined || offset > known) seen[shard]!.set(key, offset);
+              const on = seenOn(shard);
+              const known = on.get(key);
+              if (known === undefined || offset > known) on.set(key, offset);
             },
           },
           sent,
@@ -226,7 +251,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
               shard,
               topic,
               partition,
-              watermark: watermarkKey(prefix, group, topic, partition),
+              watermark: watermarkOf(shard, topic, partition),
               ops: [],
               pos: 0,
               guard: undefined,
@@ -243,13 +268,13 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             if (a === undefined)
               ahead.set(stream, (a = { state: { next: 0, guard: undefined, bytes: 0 }, sent: [] }));
             a.state.bytes += bytes;
-            const unit = sendAhead(stream, a.state, { target: targets[shard]!, ...unitLimits }, false);
+            const unit = sendAhead(stream, a.state, { target: targetOf(shard), ...unitLimits }, false);
             if (unit) a.sent.push(unit);
           }
         }
         if (sendingAhead) {
           for (const [stream, a] of ahead) {
-            const unit = sendAhead(stream, a.state, { target: targets[stream.shard]!, ...unitLimits }, true);
+            const unit = sendAhead(stream, a.state, { target: targetOf(stream.shard), ...unitLimits }, true);
             if (unit) a.sent.push(unit);
           }
         }

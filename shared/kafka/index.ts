@@ -39,7 +39,7 @@ export type {
   PartitionFailure,
   RecordPlan,
 } from './types.js';
-export { APPLY_SCRIPT, APPLY_UNIFORM_SCRIPT, watermarkKey } from './watermark.js';
+export { APPLY_SCRIPT, APPLY_UNIFORM_SCRIPT, slotWatermarkKey, watermarkKey } from './watermark.js';
 export {
   type ConsumeProgress,
   type ConsumeSummary,

@@ -1,4 +1,4 @@
-import { type Command, type Reply, ReplyError } from '../redis/index.js';
+import { type Command, type Reply, ReplyError, slotTag } from '../redis/index.js';
 
 /** Both scripts' start: read the watermark, refuse on the guard (status 1), raise it to the cover. */
 const GUARD_AND_COVER = `local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
@@ -99,6 +99,23 @@ return {0, n - dups, dups, -1, ''}`;
  */
 export function watermarkKey(prefix: string, group: string, topic: string, partition: number): string {
   return `${prefix}${topic}:${partition}:${group}`;
+}
+
+/**
+ * The watermark of a partition in one slot of a Redis Cluster: the hash tag right after the prefix puts it
+ * in `slot`, beside the data it covers, so its script never spans two slots (`CROSSSLOT`).
+ *
+ * @example
+ * slotWatermarkKey('rbl:wm:', 'profiles', 'orders', 3, 42) // 'rbl:wm:{a52}orders:3:profiles'
+ */
+export function slotWatermarkKey(
+  prefix: string,
+  group: string,
+  topic: string,
+  partition: number,
+  slot: number,
+): string {
+  return `${prefix}{${slotTag(slot)}}${topic}:${partition}:${group}`;
 }
 
 /** One record of a unit: its offset and the commands that apply it. */

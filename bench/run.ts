@@ -4,6 +4,7 @@
  *
  *   npm run bench -- [--keys N] [--pairs P] [--cases flat-csv,bucketed-csv,…]   the standard set, or some of it
  *   npm run bench -- kafka-lambda|kafka [--records N] [--pairs P]    (bench/kafka-lambda.ts, bench/kafka-consume.ts)
+ *   npm run bench -- cluster [--keys N] [--pairs P]     a 3-master Redis Cluster against one standalone server
  *   npm run bench -- --help
  *
  * Nothing named runs the standard set (the CSV cases); groups such as kafka-lambda run only when named.
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createClient } from 'redis';
+import { startLocalCluster } from '../cli/local-cluster.js';
 import { startLocalRedis } from '../cli/local-redis.js';
 import { writeSampleData } from '../cli/sample-data.js';
 import { type ImportSpec, parseImportSpec } from '../shared/config/index.js';
@@ -39,7 +41,7 @@ interface Args {
 }
 
 /** Cases outside the standard set, run only when named. */
-const GROUPS = ['kafka-lambda', 'kafka'];
+const GROUPS = ['kafka-lambda', 'kafka', 'cluster'];
 
 const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--records N] [--pairs P]
 
@@ -302,6 +304,7 @@ async function main(args: Args): Promise<void> {
   if (args.cases.includes('kafka')) {
     lines.push(...(await kafkaConsumeBench({ records: args.records, pairs: args.pairs })));
   }
+  if (args.cases.includes('cluster')) await clusterBench(args, lines);
   const csvCases = CASES.filter((x) => (args.cases.length === 0 ? true : args.cases.includes(x.name)));
   if (csvCases.length > 0) await csvBench(args, csvCases, lines);
   console.log();
@@ -348,6 +351,79 @@ async function csvBench(args: Args, cases: readonly Case[], lines: string[]): Pr
       ]);
       lines.push(
         `BENCH case=${c.name} keys=${args.keys} loader_kps=${Math.round(kps)} ref=${c.ref} ref_kps=${Math.round(refKps)} ratio=${ratio.toFixed(2)} bytes_per_key=${bpk.toFixed(1)} loader_rss_mib=${(rss / 2 ** 20).toFixed(0)}`,
+      );
+    }
+    const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
+    for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs on a fresh 3-master cluster (seeded by its first node) and measures keys/s and memory per key. */
+async function measureCluster(runner: Runner, keys: number): Promise<Sample> {
+  const cluster = await startLocalCluster();
+  const targets = cluster.nodes.map((n) => new TcpTarget(n.url));
+  try {
+    const memory = async () => {
+      let sum = 0;
+      for (const t of targets) sum += usedMemory(await t.info(['memory']));
+      return sum;
+    };
+    const before = await memory();
+    const { seconds, rss } = await runner(cluster.url);
+    let total = 0;
+    for (const t of targets) {
+      const [dbsize] = await t.exec([{ args: ['DBSIZE'] }]);
+      if (typeof dbsize !== 'number' || dbsize === 0) throw new Error(`nothing was loaded on ${t.name}`);
+      total += dbsize;
+    }
+    process.stderr.write(`    cluster: ${total} Redis keys over ${targets.length} masters\n`);
+    return { kps: keys / seconds, bytesPerKey: ((await memory()) - before) / keys, ...(rss ? { rss } : {}) };
+  } finally {
+    await Promise.all(targets.map((t) => t.close()));
+    await cluster.stop();
+  }
+}
+
+/**
+ * The routing overhead of cluster mode: the same load into a 3-master cluster on this machine and into one
+ * standalone server, alternated. On 2 cores the cluster cannot be faster (three servers share them).
+ */
+async function clusterBench(args: Args, lines: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'rbl-bench-'));
+  try {
+    const csv = join(dir, 'data.csv');
+    await writeSampleData(csv, args.keys);
+    const ctx: Context = { dir, csv, keys: args.keys, buckets: new Map() };
+    const table: string[][] = [['case', 'cluster keys/s', 'standalone keys/s', 'ratio', 'loader RSS']];
+    for (const [name, extra] of [
+      ['cluster-flat', ['--model', 'string']],
+      ['cluster-bucketed', ['--model', 'bucketed']],
+    ] as const) {
+      const ours = loader(ctx, [...extra]);
+      const a: Sample[] = [];
+      const b: Sample[] = [];
+      for (let i = 0; i < args.pairs; i++) {
+        a.push(await measureCluster(ours, args.keys));
+        b.push(await measure(ours, args.keys));
+        process.stderr.write(
+          `  ${name} pair ${i + 1}: ${Math.round(a[i]!.kps)} vs ${Math.round(b[i]!.kps)} keys/s\n`,
+        );
+      }
+      const ratio = median(a.map((x, i) => x.kps / b[i]!.kps));
+      const kps = median(a.map((x) => x.kps));
+      const single = median(b.map((x) => x.kps));
+      const rss = Math.max(...a.map((x) => x.rss ?? 0));
+      table.push([
+        name,
+        String(Math.round(kps)),
+        String(Math.round(single)),
+        ratio.toFixed(2),
+        `${(rss / 2 ** 20).toFixed(0)} MiB`,
+      ]);
+      lines.push(
+        `BENCH case=${name} keys=${args.keys} cluster_kps=${Math.round(kps)} standalone_kps=${Math.round(single)} ratio=${ratio.toFixed(2)} loader_rss_mib=${(rss / 2 ** 20).toFixed(0)}`,
       );
     }
     const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));

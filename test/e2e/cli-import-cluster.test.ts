@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { idValueRows } from '../support/read-back.js';
-import { type LocalCluster, useCluster } from '../support/redis-cluster.js';
+import { type LocalCluster, sumOverMasters, useCluster } from '../support/redis-cluster.js';
 import { redisCli } from '../support/redis-server.js';
 
 /**
@@ -22,13 +22,7 @@ async function verify(c: LocalCluster, prefix: string, check: string): Promise<{
   const script = `local ks = redis.call('KEYS', ARGV[1] .. ':*') local ok = 0
 for _, k in ipairs(ks) do local id = string.sub(k, #ARGV[1] + 2) if ${check} then ok = ok + 1 end end
 return {#ks, ok}`;
-  let keys = 0;
-  let ok = 0;
-  for (const node of c.nodes) {
-    const [n, good] = (await redisCli(node.port, 'EVAL', script, '0', prefix)).split('\n').map(Number);
-    keys += n!;
-    ok += good!;
-  }
+  const [keys, ok] = await sumOverMasters(c, script, prefix);
   return { keys, ok };
 }
 
@@ -41,13 +35,7 @@ async function verifyBuckets(c: LocalCluster, bucketPrefix: string): Promise<{ f
 for _, b in ipairs(ks) do if b ~= ARGV[1] .. 'meta' then local kv = redis.call('HGETALL', b)
 for i = 1, #kv, 2 do n = n + 1 if kv[i + 1] == 'v' .. kv[i] then ok = ok + 1 end end end end
 return {n, ok}`;
-  let fields = 0;
-  let ok = 0;
-  for (const node of c.nodes) {
-    const [n, good] = (await redisCli(node.port, 'EVAL', script, '0', bucketPrefix)).split('\n').map(Number);
-    fields += n!;
-    ok += good!;
-  }
+  const [fields, ok] = await sumOverMasters(c, script, bucketPrefix);
   return { fields, ok };
 }
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { finish, spawnCli } from '../support/cli.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { idValueRows } from '../support/read-back.js';
-import { type LocalCluster, useCluster, waitForClusterOk } from '../support/redis-cluster.js';
+import { type LocalCluster, sumOverMasters, useCluster, waitForClusterOk } from '../support/redis-cluster.js';
 import { redisCli } from '../support/redis-server.js';
 
 /**
@@ -20,13 +20,7 @@ async function exactKeys(c: LocalCluster, p: string): Promise<{ keys: number; ok
   const script = `local ks = redis.call('KEYS', ARGV[1] .. ':*') local ok = 0
 for _, k in ipairs(ks) do if redis.call('GET', k) == 'v' .. string.sub(k, #ARGV[1] + 2) then ok = ok + 1 end end
 return {#ks, ok}`;
-  let keys = 0;
-  let ok = 0;
-  for (const node of c.nodes) {
-    const [n, good] = (await redisCli(node.port, 'EVAL', script, '0', p)).split('\n').map(Number);
-    keys += n!;
-    ok += good!;
-  }
+  const [keys, ok] = await sumOverMasters(c, script, p);
   return { keys, ok };
 }
 

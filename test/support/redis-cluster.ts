@@ -1,6 +1,11 @@
 import { Redis, type Cluster } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { type LocalCluster, type LocalClusterOptions, startLocalCluster } from '../../cli/local-cluster.js';
+import {
+  type LocalCluster,
+  type LocalClusterOptions,
+  redisCliRun,
+  startLocalCluster,
+} from '../../cli/local-cluster.js';
 import { redisCli } from './redis-server.js';
 
 export {
@@ -58,4 +63,50 @@ export async function getAll(reader: Cluster, keys: readonly string[]): Promise<
     out.push(...(await Promise.all(keys.slice(i, i + 2000).map((k) => reader.get(k)))));
   }
   return out;
+}
+
+/**
+ * Moves `slots` slots along each `[from, to]` pair of node indexes with `redis-cli --cluster reshard`, one
+ * move after another.
+ */
+export async function reshard(
+  cluster: LocalCluster,
+  moves: readonly (readonly [number, number])[],
+  slots: number,
+): Promise<void> {
+  const ports = cluster.nodes.map((n) => n.port);
+  const ids = await Promise.all(ports.map((p) => redisCli(p, 'CLUSTER', 'MYID')));
+  for (const [from, to] of moves) {
+    await redisCliRun([
+      '--cluster',
+      'reshard',
+      `127.0.0.1:${ports[0]}`,
+      '--cluster-from',
+      ids[from]!,
+      '--cluster-to',
+      ids[to]!,
+      '--cluster-slots',
+      String(slots),
+      '--cluster-yes',
+    ]);
+  }
+}
+
+/**
+ * Runs `script` (`EVAL … 0 args…`, returning `{a, b}`) on every master with redis-cli, independent of the
+ * loader's driver, and sums the two numbers: the way these tests count what each master holds.
+ */
+export async function sumOverMasters(
+  cluster: LocalCluster,
+  script: string,
+  ...args: string[]
+): Promise<[number, number]> {
+  let a = 0;
+  let b = 0;
+  for (const node of cluster.nodes) {
+    const [x, y] = (await redisCli(node.port, 'EVAL', script, '0', ...args)).split('\n').map(Number);
+    a += x!;
+    b += y!;
+  }
+  return [a, b];
 }

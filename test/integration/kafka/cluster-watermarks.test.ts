@@ -4,14 +4,7 @@ import { createConsumer, type KafkaMessage, slotWatermarkKey } from '../../../sh
 import { ClusterTarget, keySlot, type Target } from '../../../shared/redis/index.js';
 import { randomPrefix } from '../../support/files.js';
 import { counterMessages, counterTotals, memoryDeadLetters } from '../../support/kafka-messages.js';
-import {
-  clusterReader,
-  getAll,
-  redisCliRun,
-  useCluster,
-  waitForClusterOk,
-} from '../../support/redis-cluster.js';
-import { redisCli } from '../../support/redis-server.js';
+import { clusterReader, getAll, reshard, useCluster, waitForClusterOk } from '../../support/redis-cluster.js';
 
 /**
  * Kafka counters (INCRBY: double-applying shows) into a real 3-master Redis Cluster. Each slot a partition
@@ -104,32 +97,18 @@ describe('Kafka watermarks in a Redis Cluster', () => {
       deadLetters: memoryDeadLetters(),
     });
     const ports = cluster.server.nodes.map((n) => n.port);
-    const ids = await Promise.all(ports.map((p) => redisCli(p, 'CLUSTER', 'MYID')));
     const messages = counterMessages(60_000, { keys: 2_000, partitions: 8 });
     let resharding = true;
-    const reshard = (async () => {
-      try {
-        for (const [from, to] of [
-          [0, 1],
-          [1, 2],
-        ] as const) {
-          await redisCliRun([
-            '--cluster',
-            'reshard',
-            `127.0.0.1:${ports[0]}`,
-            '--cluster-from',
-            ids[from]!,
-            '--cluster-to',
-            ids[to]!,
-            '--cluster-slots',
-            '800',
-            '--cluster-yes',
-          ]);
-        }
-      } finally {
-        resharding = false;
-      }
-    })();
+    const moving = reshard(
+      cluster.server,
+      [
+        [0, 1],
+        [1, 2],
+      ],
+      800,
+    ).finally(() => {
+      resharding = false;
+    });
     // Every batch is delivered twice, and the one before it once more: redelivery overlaps the moves.
     const all = batches(messages, 1_000);
     let applied = 0;
@@ -143,7 +122,7 @@ describe('Kafka watermarks in a Redis Cluster', () => {
       // Keep the load going until the resharding is over (re-deliveries of the last batch).
       if (i === all.length - 1 && resharding) i--;
     }
-    await reshard;
+    await moving;
     await waitForClusterOk(ports, 3);
     expect(applied).toBe(messages.length);
     expect(target.counters.moved + target.counters.ask).toBeGreaterThan(0);

@@ -16,11 +16,11 @@ import {
   clusterReader,
   getAll,
   keysPerNode,
-  redisCliRun,
+  reshard,
   useCluster,
   waitForClusterOk,
 } from '../../support/redis-cluster.js';
-import { redisCli, startRedis, useRedis } from '../../support/redis-server.js';
+import { startRedis, useRedis } from '../../support/redis-server.js';
 
 /**
  * The Redis Cluster driver against a real 3-master cluster: slots as the server computes them, every command
@@ -100,34 +100,20 @@ describe('ClusterTarget', () => {
   it('keeps every write in order while slots move between masters under load (MOVED and ASK)', async () => {
     const target = (await open(cluster.server.url)) as ClusterTarget;
     const ports = cluster.server.nodes.map((n) => n.port);
-    const ids = await Promise.all(ports.map((p) => redisCli(p, 'CLUSTER', 'MYID')));
     const keys = Array.from({ length: 2_000 }, (_, i) => `move:${i}`);
     let round = 0;
     let resharding = true;
-    const reshard = (async () => {
-      try {
-        for (const [from, to] of [
-          [0, 1],
-          [1, 2],
-          [2, 0],
-        ] as const) {
-          await redisCliRun([
-            '--cluster',
-            'reshard',
-            `127.0.0.1:${ports[0]}`,
-            '--cluster-from',
-            ids[from]!,
-            '--cluster-to',
-            ids[to]!,
-            '--cluster-slots',
-            '800',
-            '--cluster-yes',
-          ]);
-        }
-      } finally {
-        resharding = false;
-      }
-    })();
+    const moving = reshard(
+      cluster.server,
+      [
+        [0, 1],
+        [1, 2],
+        [2, 0],
+      ],
+      800,
+    ).finally(() => {
+      resharding = false;
+    });
     // Each round appends its number to every key's list, in pipelines of 250 with 16 in flight: two rounds
     // are in flight at once, so a command sent again after a redirect could land after the next round's.
     // RPUSH is not idempotent and shows order: any loss, duplicate or swap breaks [1, 2, …, rounds].
@@ -143,7 +129,7 @@ describe('ClusterTarget', () => {
       }
     }
     await Promise.all(inFlight);
-    await reshard;
+    await moving;
     await waitForClusterOk(ports, 3);
     expect(target.counters.moved).toBeGreaterThan(0);
     const expected = Array.from({ length: round }, (_, i) => String(i + 1));

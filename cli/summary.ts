@@ -22,6 +22,11 @@ export function formatSummary(s: ImportSummary): string {
     const did = r.action === 'replayed' ? 'loaded the range again from its start' : 'stopped';
     rows.push(['server reset', `${r.message}: ${did}`]);
   }
+  if (s.redirects && s.redirects.moved + s.redirects.ask > 0)
+    rows.push([
+      'redirects',
+      `${int(s.redirects.moved)} MOVED, ${int(s.redirects.ask)} ASK (slots moved during the load)`,
+    ]);
   if (c.commandErrors > 0) rows.push(['expire errors', int(c.commandErrors)]);
   rows.push(['duration', `${duration(s.durationMs)}  (${int(s.keysPerSecond)} keys/s)`]);
   const before = s.memoryBefore.reduce((a, m) => a + m.usedMemory, 0);

@@ -143,6 +143,11 @@ export class ClusterTarget implements Target {
     return `${this.seed.name} (cluster)`;
   }
 
+  /** The `MOVED` and `ASK` redirects followed so far. */
+  get redirects(): { moved: number; ask: number } {
+    return { moved: this.counters.moved, ask: this.counters.ask };
+  }
+
   /** The hash slot of `key`: keys of one multi-key command (a watermarked script) must share it. */
   keySlot(key: string): number {
     return keySlot(key);

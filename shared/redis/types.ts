@@ -80,6 +80,8 @@ export interface Target {
    * script) must share a slot, so callers that build such commands group keys by it.
    */
   keySlot?(key: string): number;
+  /** Present on a Redis Cluster: the `MOVED` and `ASK` redirects it followed since it was made. */
+  readonly redirects?: { readonly moved: number; readonly ask: number };
   /** Present on a Redis Cluster: its masters, one target each, for what is asked of every server. */
   members?(): Promise<readonly Target[]>;
   close(): Promise<void>;

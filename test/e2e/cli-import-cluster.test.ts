@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { finish, runCli, spawnCli } from '../support/cli.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { idValueRows } from '../support/read-back.js';
-import { type LocalCluster, sumOverMasters, useCluster } from '../support/redis-cluster.js';
+import {
+  type LocalCluster,
+  reshard,
+  sumOverMasters,
+  useCluster,
+  waitForClusterOk,
+} from '../support/redis-cluster.js';
 import { redisCli } from '../support/redis-server.js';
 
 /**
@@ -94,5 +100,54 @@ describe('import into a Redis Cluster', () => {
       cluster.server.nodes.map(async (n) => Number(await redisCli(n.port, 'DBSIZE'))),
     );
     for (const n of perNode) expect(n).toBeGreaterThan(0);
+  });
+
+  it('loads every key exactly while slots move between masters, and counts the redirects', async () => {
+    const p = randomPrefix();
+    const file = await tmp.write(`${p}.csv`, idValueRows(ROWS));
+    const child = spawnCli([
+      'import',
+      file,
+      '--redis',
+      cluster.server.url,
+      '--key',
+      `${p}:{id}`,
+      '--value',
+      'v',
+      '--json',
+    ]);
+    const done = finish(child);
+    let exited = false;
+    void done.then(() => (exited = true));
+    // Start moving slots once the first keys are in: a real condition, polled.
+    while (!exited && (await sumOverMasters(cluster.server, 'return {redis.call("DBSIZE"), 0}'))[0] === 0) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const moving = reshard(
+      cluster.server,
+      [
+        [0, 1],
+        [1, 2],
+        [2, 0],
+      ],
+      1000,
+    );
+    const result = await done;
+    await moving;
+    await waitForClusterOk(
+      cluster.server.nodes.map((n) => n.port),
+      3,
+    );
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout) as {
+      counts: { written: number };
+      redirects: { moved: number; ask: number };
+    };
+    expect(summary.counts.written).toBe(ROWS);
+    expect(summary.redirects.moved + summary.redirects.ask).toBeGreaterThan(0);
+    expect(await verify(cluster.server, p, "redis.call('GET', k) == 'v' .. id")).toEqual({
+      keys: ROWS,
+      ok: ROWS,
+    });
   });
 });

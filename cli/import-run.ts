@@ -86,7 +86,7 @@ export interface ImportSummary {
   nextLine: number | undefined;
   /** Shards that restarted or failed over during the load, and what the load did about it. */
   resets: ServerResetNote[];
-  /** A Redis Cluster: the `MOVED`/`ASK` redirects followed during the load (slots that moved). */
+  /** A Redis Cluster: the `MOVED`/`ASK` redirects followed during the import (slots that moved). */
   redirects?: { moved: number; ask: number };
   buckets: BucketParams | undefined;
   /** Peak resident memory of this process so far, in bytes. */
@@ -146,7 +146,6 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     const view: ProgressView = options.progress
       ? createProgress(basename(options.source), size - start)
       : silentProgress;
-    const redirectsBefore = redirectsOf(targets);
     const rejects = new FileRejectSink(options.rejectsPath);
     const result = await loadRange({
       source,
@@ -187,7 +186,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       rejectsFile: rejects.count > 0 ? options.rejectsPath : undefined,
       nextOffset: result.nextOffset,
       nextLine: result.nextLine,
-      ...redirectsOf(targets, redirectsBefore),
+      ...redirectsOf(targets),
       resets: result.resets,
       buckets,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
@@ -230,14 +229,8 @@ function refusedSummary(
   };
 }
 
-/** The redirects the cluster targets among `targets` followed (since `before`), or nothing for standalone servers. */
-function redirectsOf(
-  targets: readonly Target[],
-  before?: { redirects?: { moved: number; ask: number } },
-): { redirects?: { moved: number; ask: number } } {
-  const clusters = targets.filter((t) => t.redirects !== undefined);
-  if (clusters.length === 0) return {};
-  const moved = clusters.reduce((a, t) => a + t.redirects!.moved, 0) - (before?.redirects?.moved ?? 0);
-  const ask = clusters.reduce((a, t) => a + t.redirects!.ask, 0) - (before?.redirects?.ask ?? 0);
-  return { redirects: { moved, ask } };
+/** The redirects a cluster among `targets` (opened for this import alone) followed; nothing for standalone servers. */
+function redirectsOf(targets: readonly Target[]): { redirects?: { moved: number; ask: number } } {
+  const redirects = targets.find((t) => t.redirects !== undefined)?.redirects;
+  return redirects ? { redirects: { ...redirects } } : {};
 }

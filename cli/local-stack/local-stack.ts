@@ -18,7 +18,7 @@ import {
   type ChunkTask,
   type ClientSettings,
   type Clients,
-  createTargets,
+  createClients,
   keepSettled,
   oncePerProcess,
   type ExecutionStarter,
@@ -27,7 +27,6 @@ import {
   type StartOutcome,
 } from '../../shared/import/index.js';
 import { createS3Client } from '../../shared/records/index.js';
-import { isProvisional } from '../../shared/redis/index.js';
 import { LOCAL_S3_CREDENTIALS } from './local-s3.js';
 import { bindTasks, type FunctionName, readImportDefinition } from './state-machine.js';
 import { installWithResolvers } from './with-resolvers.js';
@@ -253,8 +252,7 @@ export class LocalImportStack {
   }
 
   private async clientsFor(env: ClientSettings, s3: S3Client): Promise<Clients> {
-    const targets = await createTargets(env, { lenient: true });
-    const clients: Clients = { s3, targets, settled: !targets.some(isProvisional) };
+    const clients = await createClients(env, s3);
     this.clients.push(clients);
     return clients;
   }

@@ -58,16 +58,19 @@ export interface Clients {
 }
 
 /**
- * Creates the clients for `settings`: the S3 SDK is loaded on first use, and each Redis URL is asked once
- * whether it is a cluster node ({@link createTargets}). Connections survive between invocations.
+ * Creates the clients for `settings`: the S3 client given (the local stack's), or one made (the S3 SDK is
+ * loaded on first use), and each Redis URL asked once whether it is a cluster node ({@link createTargets}).
+ * Connections survive between invocations.
  *
  * @example
  * const { s3, targets } = await createClients({ REDIS_URL: ['redis://localhost:6379'] });
  */
-export async function createClients(settings: ClientSettings): Promise<Clients> {
+export async function createClients(settings: ClientSettings, s3?: S3Client): Promise<Clients> {
   const targets = await createTargets(settings, { lenient: true });
   return {
-    s3: await createS3Client(settings.S3_ENDPOINT === undefined ? {} : { endpoint: settings.S3_ENDPOINT }),
+    s3:
+      s3 ??
+      (await createS3Client(settings.S3_ENDPOINT === undefined ? {} : { endpoint: settings.S3_ENDPOINT })),
     targets,
     settled: !targets.some(isProvisional),
   };

@@ -1,7 +1,7 @@
 import type { ConsumerSpec } from '../config/index.js';
 import { ConfigError, classifyError, ServerResetError } from '../errors/index.js';
 import type { BucketParams } from '../mapping/index.js';
-import { clusterOf, type Target } from '../redis/index.js';
+import { clusterOf, SLOT_COUNT, type Target } from '../redis/index.js';
 import { createJumpRouter, type Router } from '../sharding/index.js';
 import { deadLetterBatchId } from './dead-letter.js';
 import { createRecordMapper, type RecordMapper } from './mapper.js';
@@ -87,7 +87,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       `watermark prefix '${prefix}' holds '{': on a Redis Cluster the watermark's hash tag must be its first one`,
     );
   const router: Router = cluster
-    ? { shards: 16384, route: (key) => cluster.keySlot!(key) }
+    ? { shards: SLOT_COUNT, route: (key) => cluster.keySlot!(key) }
     : createJumpRouter(targets.length);
   const targetOf = (shard: number): Target => cluster ?? targets[shard]!;
   const watermarkOf = (shard: number, topic: string, partition: number): string =>

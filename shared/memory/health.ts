@@ -1,4 +1,4 @@
-import type { RedisInfo } from '../redis/index.js';
+import { type RedisInfo, SLOT_COUNT } from '../redis/index.js';
 import { DEFAULT_THRESHOLDS, type HealthThresholds } from './constants.js';
 import { formatBytes, formatCount } from './format.js';
 
@@ -208,7 +208,8 @@ export function assessShard(
       failedNodes,
     };
     if (state !== 'ok') critical(`cluster_state:${state}: the cluster refuses commands until it recovers`);
-    if (assigned < 16384) critical(`${16384 - assigned} of 16384 slots are not covered by any master`);
+    if (assigned < SLOT_COUNT)
+      critical(`${SLOT_COUNT - assigned} of ${SLOT_COUNT} slots are not covered by any master`);
     if (failing > 0) critical(`${failing} slots are served by a failed master`);
     else if (suspect > 0) warn(`${suspect} slots are served by a master suspected to be down`);
     if (failedNodes.length > 0) critical(`failed cluster nodes: ${failedNodes.join(', ')}`);

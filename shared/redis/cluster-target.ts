@@ -7,8 +7,8 @@ import {
   RetryableError,
   ServerResetError,
 } from '../errors/index.js';
-import { parseInfo } from './info.js';
 import { keySlot, SLOT_COUNT } from './slots.js';
+import { touchTargets } from './touch.js';
 import { TcpTarget, type TcpTargetOptions } from './tcp-target.js';
 import {
   type Command,
@@ -27,14 +27,12 @@ export interface ClusterTargetOptions extends TcpTargetOptions {
   maxRedirects?: number;
 }
 
-/** What a cluster target counted since it was made. */
-export interface ClusterCounters {
+/** The redirects a cluster target followed since it was made. */
+export interface ClusterRedirects {
   /** Commands sent again to a slot's new owner after a `MOVED`. */
   moved: number;
   /** Commands sent with `ASKING` to the importing node after an `ASK` (a slot being migrated). */
   ask: number;
-  /** Slot maps read (`CLUSTER SHARDS`, or `CLUSTER SLOTS` on servers before 7.0). */
-  mapReads: number;
 }
 
 /** One master of the slot map. */
@@ -97,10 +95,11 @@ function splitAddress(address: string): { host: string; port: number } {
  * @example
  * const cluster = new ClusterTarget('redis://:secret@10.0.0.5:6379');
  * await cluster.exec([{ key: 'user:1', args: ['SET', 'user:1', '42'] }, { key: 'user:2', args: ['SET', 'user:2', '7'] }]);
- * cluster.counters; // { moved: 0, ask: 0, mapReads: 1 }
+ * cluster.redirects; // { moved: 0, ask: 0 }
  */
 export class ClusterTarget implements Target {
-  readonly counters: ClusterCounters = { moved: 0, ask: 0, mapReads: 0 };
+  /** The `MOVED` and `ASK` redirects followed so far. */
+  readonly redirects: ClusterRedirects = { moved: 0, ask: 0 };
   private readonly seed: RedisEndpoint;
   private readonly nodeOptions: TcpTargetOptions;
   private readonly maxRedirects: number;
@@ -143,11 +142,6 @@ export class ClusterTarget implements Target {
     return `${this.seed.name} (cluster)`;
   }
 
-  /** The `MOVED` and `ASK` redirects followed so far. */
-  get redirects(): { moved: number; ask: number } {
-    return { moved: this.counters.moved, ask: this.counters.ask };
-  }
-
   /** The hash slot of `key`: keys of one multi-key command (a watermarked script) must share it. */
   keySlot(key: string): number {
     return keySlot(key);
@@ -169,12 +163,10 @@ export class ClusterTarget implements Target {
     });
   }
 
-  /** `INFO` of the master that owns slot 0 (use {@link members} for every master). */
+  /** `INFO` of the first master in the slot map, where key-less commands go (use {@link members} for each). */
   async info(sections: readonly string[] = []): Promise<RedisInfo> {
-    const [reply] = await this.exec([{ args: ['INFO', ...sections] }]);
-    if (reply instanceof ReplyError) throw classifyReplyError(reply.message);
-    if (typeof reply !== 'string') throw new FatalError(`INFO on ${this.name} did not return text`);
-    return parseInfo(reply);
+    await this.ready();
+    return this.masters[0]!.target.info(sections);
   }
 
   /** The masters' identities combined; see the class comment. Undefined until every master was reached. */
@@ -333,11 +325,11 @@ export class ClusterTarget implements Target {
               const { host, port } = splitAddress(redirect.address);
               const to = this.nodeAt(host, port);
               if (redirect.ask) {
-                this.counters.ask++;
+                this.redirects.ask++;
                 asked ??= new Map();
                 push(asked, to, indexes[j]!);
               } else {
-                this.counters.moved++;
+                this.redirects.moved++;
                 this.owners[redirect.slot] = to;
                 if (!this.masters.includes(to)) this.masters.push(to);
                 moved ??= new Map();
@@ -384,20 +376,11 @@ export class ClusterTarget implements Target {
         lastError = err;
         continue;
       }
-      this.counters.mapReads++;
       this.owners = map.owners;
       this.masters = map.masters;
       this.mapped = true;
       this.stale = false;
-      await Promise.all(
-        map.masters.map(async (m) => {
-          const ping = () => m.target.exec([{ args: ['PING'] }]);
-          await ping().catch((err: unknown) => {
-            if (err instanceof ServerResetError) return ping();
-            throw err;
-          });
-        }),
-      );
+      await touchTargets(map.masters.map((m) => m.target));
       return;
     }
     throw classifyError(lastError ?? new RetryableError(`${this.name}: no node answered CLUSTER SHARDS`));

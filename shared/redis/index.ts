@@ -8,7 +8,7 @@
  *
  * @module
  */
-export { ClusterTarget, type ClusterCounters, type ClusterTargetOptions } from './cluster-target.js';
+export { ClusterTarget, type ClusterRedirects, type ClusterTargetOptions } from './cluster-target.js';
 export {
   clusterOf,
   isProvisional,
@@ -18,6 +18,7 @@ export {
   serversOf,
 } from './open.js';
 export { keySlot, SLOT_COUNT, slotTag } from './slots.js';
+export { touchTargets } from './touch.js';
 export { maxMemory, parseInfo, usedMemory } from './info.js';
 export { commandNameAt, encodeCommands, ReplyParser } from './resp.js';
 export { serverReset, TcpTarget, type TcpTargetOptions } from './tcp-target.js';

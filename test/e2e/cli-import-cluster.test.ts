@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { finish, runCli, spawnCli } from '../support/cli.js';
+import { runCli, spawnCliUntil } from '../support/cli.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { idValueRows } from '../support/read-back.js';
 import {
@@ -45,6 +45,11 @@ return {n, ok}`;
   return { fields, ok };
 }
 
+/** `import <file> --redis <the first node> --key '<p>:{id}' …extra` (a later `--redis` in `extra` wins). */
+function importArgs(file: string, p: string, ...extra: string[]): string[] {
+  return ['import', file, '--redis', cluster.server.url, '--key', `${p}:{id}`, ...extra];
+}
+
 describe('import into a Redis Cluster', () => {
   it.each([
     ['string', ['--value', 'v'], "redis.call('GET', k) == 'v' .. id"],
@@ -52,16 +57,9 @@ describe('import into a Redis Cluster', () => {
   ])('loads %s keys, each on the master that owns its slot', async (_, flags, check) => {
     const p = randomPrefix();
     const file = await tmp.write(`${p}.csv`, idValueRows(ROWS));
-    const result = await runCli([
-      'import',
-      file,
-      '--redis',
-      cluster.server.nodes[1]!.url,
-      '--key',
-      `${p}:{id}`,
-      ...flags,
-      '--json',
-    ]);
+    const result = await runCli(
+      importArgs(file, p, ...flags, '--json', '--redis', cluster.server.nodes[1]!.url),
+    );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as {
@@ -78,19 +76,7 @@ describe('import into a Redis Cluster', () => {
   it('loads bucketed keys: buckets spread over the masters, every field in place', async () => {
     const p = randomPrefix();
     const file = await tmp.write(`${p}.csv`, idValueRows(ROWS));
-    const result = await runCli([
-      'import',
-      file,
-      '--redis',
-      cluster.server.url,
-      '--key',
-      `${p}:{id}`,
-      '--value',
-      'v',
-      '--model',
-      'bucketed',
-      '--json',
-    ]);
+    const result = await runCli(importArgs(file, p, '--value', 'v', '--model', 'bucketed', '--json'));
     expect(result.code).toBe(0);
     const summary = JSON.parse(result.stdout) as { status: string; counts: { written: number } };
     expect(summary.status).toBe('completed');
@@ -105,24 +91,11 @@ describe('import into a Redis Cluster', () => {
   it('loads every key exactly while slots move between masters, and counts the redirects', async () => {
     const p = randomPrefix();
     const file = await tmp.write(`${p}.csv`, idValueRows(ROWS));
-    const child = spawnCli([
-      'import',
-      file,
-      '--redis',
-      cluster.server.url,
-      '--key',
-      `${p}:{id}`,
-      '--value',
-      'v',
-      '--json',
-    ]);
-    const done = finish(child);
-    let exited = false;
-    void done.then(() => (exited = true));
     // Start moving slots once the first keys are in: a real condition, polled.
-    while (!exited && (await sumOverMasters(cluster.server, 'return {redis.call("DBSIZE"), 0}'))[0] === 0) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const { done } = await spawnCliUntil(
+      importArgs(file, p, '--value', 'v', '--json'),
+      async () => (await sumOverMasters(cluster.server, 'return {redis.call("DBSIZE"), 0}'))[0] > 0,
+    );
     const moving = reshard(
       cluster.server,
       [

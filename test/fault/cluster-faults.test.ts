@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { finish, spawnCli } from '../support/cli.js';
+import { spawnCliUntil } from '../support/cli.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { idValueRows } from '../support/read-back.js';
 import { type LocalCluster, sumOverMasters, useCluster, waitForClusterOk } from '../support/redis-cluster.js';
@@ -29,24 +29,12 @@ describe('a cluster master that restarts empty mid-import', () => {
     const p = randomPrefix();
     const file = await tmp.write(`${p}.csv`, idValueRows(ROWS));
     const victim = cluster.server.nodes[2]!;
-    const child = spawnCli([
-      'import',
-      file,
-      '--redis',
-      cluster.server.url,
-      '--key',
-      `${p}:{id}`,
-      '--value',
-      'v',
-    ]);
-    const done = finish(child);
-    let exited = false;
-    void done.then(() => (exited = true));
-    // Wait until the victim holds a good share of its keys: a real condition, polled.
-    while (!exited && Number(await redisCli(victim.port, 'DBSIZE')) < ROWS / 12) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(exited).toBe(false);
+    // Strike once the victim holds a good share of its keys: a real condition, polled.
+    const { running, done } = await spawnCliUntil(
+      ['import', file, '--redis', cluster.server.url, '--key', `${p}:{id}`, '--value', 'v'],
+      async () => Number(await redisCli(victim.port, 'DBSIZE')) >= ROWS / 12,
+    );
+    expect(running).toBe(true);
     await victim.kill('SIGKILL');
     await victim.restart();
     const result = await done;

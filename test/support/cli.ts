@@ -36,3 +36,19 @@ export async function finish(child: ChildProcess): Promise<CliResult> {
 export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliResult> {
   return finish(spawnCli(args, env));
 }
+
+/**
+ * Starts `redis-bulk-loader <args>` and resolves once `reached()` says the run got far enough (polled every
+ * 20 ms) or the CLI exited, whichever comes first: where a fault test strikes a load that is under way.
+ * `running` is false when the CLI was already done; `done` is its result.
+ */
+export async function spawnCliUntil(
+  args: readonly string[],
+  reached: () => Promise<boolean>,
+): Promise<{ running: boolean; done: Promise<CliResult> }> {
+  const done = finish(spawnCli(args));
+  let exited = false;
+  void done.then(() => (exited = true));
+  while (!exited && !(await reached())) await new Promise((r) => setTimeout(r, 20));
+  return { running: !exited, done };
+}

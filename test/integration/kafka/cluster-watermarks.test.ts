@@ -125,7 +125,7 @@ describe('Kafka watermarks in a Redis Cluster', () => {
     await moving;
     await waitForClusterOk(ports, 3);
     expect(applied).toBe(messages.length);
-    expect(target.counters.moved + target.counters.ask).toBeGreaterThan(0);
+    expect(target.redirects.moved + target.redirects.ask).toBeGreaterThan(0);
     const expected = counterTotals(messages);
     expect(await totalsIn(prefix, expected.keys())).toEqual(expected);
     await consumer.close();

@@ -131,7 +131,7 @@ describe('ClusterTarget', () => {
     await Promise.all(inFlight);
     await moving;
     await waitForClusterOk(ports, 3);
-    expect(target.counters.moved).toBeGreaterThan(0);
+    expect(target.redirects.moved).toBeGreaterThan(0);
     const expected = Array.from({ length: round }, (_, i) => String(i + 1));
     const reader = clusterReader(cluster.server);
     try {

@@ -47,6 +47,9 @@ export interface AheadState {
   bytes: number;
 }
 
+/** A Redis Cluster checks a script's declared keys against its slot; a standalone server needs none. */
+const isCluster = (target: Target): boolean => target.keySlot !== undefined;
+
 const sendUnit = (target: Target, command: Command): SentUnit['outcome'] =>
   target.exec([command]).then(
     (value): PromiseSettledResult<Reply[]> => ({ status: 'fulfilled', value }),
@@ -72,7 +75,7 @@ export function sendAhead(
   const records = stream.ops.slice(ahead.next);
   const cover = ahead.next === 0 ? stream.cover : undefined;
   const guard = ahead.next === 0 ? stream.guard : ahead.guard;
-  const command = unitCommand(stream.watermark, records, guard, cover);
+  const command = unitCommand(stream.watermark, records, guard, cover, isCluster(ctx.target));
   ahead.next = stream.ops.length;
   ahead.guard = records[records.length - 1]!.offset;
   ahead.bytes = 0;
@@ -104,7 +107,10 @@ function unitsOf(live: readonly Stream[], ctx: ShardRunContext): SentUnit[] {
       const cover = start === stream.pos ? stream.cover : undefined;
       units.push({
         stream,
-        outcome: sendUnit(ctx.target, unitCommand(stream.watermark, records, guard, cover)),
+        outcome: sendUnit(
+          ctx.target,
+          unitCommand(stream.watermark, records, guard, cover, isCluster(ctx.target)),
+        ),
       });
       guard = records[records.length - 1]!.offset;
       start = end;

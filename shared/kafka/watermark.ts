@@ -1,7 +1,11 @@
 import { type Command, type Reply, ReplyError, slotTag } from '../redis/index.js';
 
-/** Both scripts' start: read the watermark, refuse on the guard (status 1), raise it to the cover. */
-const GUARD_AND_COVER = `local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
+/**
+ * Both scripts' start: the globals the per-record loop calls as locals (a global is a table lookup per call),
+ * then read the watermark, refuse on the guard (status 1), raise it to the cover.
+ */
+const GUARD_AND_COVER = `local rpcall, unpack, type = redis.pcall, unpack, type
+local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
 if ARGV[1] ~= '' and wm < tonumber(ARGV[1]) then return {1, 0, 0, -1, tostring(wm)} end
 if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then
   wm = tonumber(ARGV[2])
@@ -38,7 +42,7 @@ while i <= n do
   else
     for c = 1, cmds do
       local argc = tonumber(ARGV[i])
-      local reply = redis.pcall(unpack(ARGV, i + 1, i + argc))
+      local reply = rpcall(unpack(ARGV, i + 1, i + argc))
       i = i + 1 + argc
       if type(reply) == 'table' and reply.err then
         if last then redis.call('SET', KEYS[1], last) end
@@ -78,7 +82,7 @@ local dups = k
 local p = first + n + k * per
 while k < n do
   for c = 1, m do
-    local reply = redis.pcall(unpack(ARGV, p, p + argc[c] - 1))
+    local reply = rpcall(unpack(ARGV, p, p + argc[c] - 1))
     p = p + argc[c]
     if type(reply) == 'table' and reply.err then
       if k > dups then redis.call('SET', KEYS[1], ARGV[first + k - 1]) end
@@ -139,12 +143,18 @@ function uniformShape(records: readonly UnitRecord[]): boolean {
 /**
  * Builds the `EVAL` of one unit: {@link APPLY_UNIFORM_SCRIPT} when its records share one shape, else
  * {@link APPLY_SCRIPT}. Built into one presized array (no spread copies: this runs for every record).
+ *
+ * `declareKeys`: list the keys the unit writes in `KEYS` after the watermark. A Redis Cluster needs them (the
+ * node checks that a script's keys share its slot); a standalone server does not look at them, and sending
+ * each key a second time costs Node a set insertion and an encoding, and Redis a parse and a Lua string, per
+ * record (bench/RESULTS.md, kafka-lambda).
  */
 export function unitCommand(
   watermark: string,
   records: readonly UnitRecord[],
   guard: number | undefined,
   cover: number | undefined,
+  declareKeys = true,
 ): Command {
   const uniform = records.length > 0 && uniformShape(records);
   const keys = new Set<string>();
@@ -152,7 +162,7 @@ export function unitCommand(
   for (const r of records) {
     size += uniform ? 1 : 2;
     for (const c of r.commands) {
-      if (c.key !== undefined) keys.add(c.key);
+      if (declareKeys && c.key !== undefined) keys.add(c.key);
       size += (uniform ? 0 : 1) + c.args.length;
     }
   }

@@ -81,7 +81,7 @@ describe('unitCommand', () => {
       'local offset = ARGV[i]\n  local cmds = tonumber(ARGV[i + 1])\n  i = i + 2',
     );
     expect(APPLY_SCRIPT).toContain('local argc = tonumber(ARGV[i])');
-    expect(APPLY_SCRIPT).toContain('redis.pcall(unpack(ARGV, i + 1, i + argc))');
+    expect(APPLY_SCRIPT).toContain('rpcall(unpack(ARGV, i + 1, i + argc))');
     expect(APPLY_SCRIPT).toContain('for c = 1, cmds do i = i + 1 + tonumber(ARGV[i]) end');
     expect(APPLY_SCRIPT).toContain("redis.call('GET', KEYS[1])");
     // The uniform layout: n, m, m arg counts, n offsets, then the arguments.
@@ -91,7 +91,7 @@ describe('unitCommand', () => {
     expect(APPLY_UNIFORM_SCRIPT).toContain('argc[c] = tonumber(ARGV[4 + c])');
     expect(APPLY_UNIFORM_SCRIPT).toContain('local first = 5 + m');
     expect(APPLY_UNIFORM_SCRIPT).toContain('local p = first + n + k * per');
-    expect(APPLY_UNIFORM_SCRIPT).toContain('redis.pcall(unpack(ARGV, p, p + argc[c] - 1))');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('rpcall(unpack(ARGV, p, p + argc[c] - 1))');
   });
 
   it('sends records of one shape once with the uniform script', () => {
@@ -124,6 +124,19 @@ describe('unitCommand', () => {
       '2', '2', '3', '3',       // 2 records of 2 commands of 3 arguments
       '10', '12',               // the offsets
       'INCRBY', 'a', '1', 'EXPIRE', 'a', '9', 'INCRBY', 'b', '2', 'EXPIRE', 'b', '9',
+    ]);
+  });
+
+  it('declares only the watermark in KEYS when asked not to list the written keys (a standalone server)', () => {
+    const records: UnitRecord[] = [
+      { offset: 3, commands: [{ key: 'a', args: ['SET', 'a', '1'] }] },
+      { offset: 4, commands: [{ key: 'b', args: ['SET', 'b', '2'] }] },
+    ];
+    const read = readAsScript(unitCommand('wm', records, 2, undefined, false));
+    expect(read.keys).toEqual(['wm']);
+    expect(read.records).toEqual([
+      { offset: '3', commands: [['SET', 'a', '1']] },
+      { offset: '4', commands: [['SET', 'b', '2']] },
     ]);
   });
 

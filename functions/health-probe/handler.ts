@@ -1,5 +1,5 @@
 import middy, { type MiddlewareObj } from '@middy/core';
-import { loaderErrors, oncePerProcess, validateEvent, withCredentials } from '../../shared/import/index.js';
+import { loaderErrors, secretsRuntime, validateEvent, withCredentials } from '../../shared/import/index.js';
 import {
   healthLogLine,
   healthMetrics,
@@ -23,9 +23,9 @@ export interface ProbeRuntime {
  * the connections kept while warm. A server that cannot be reached is kept as a standalone target: the probe
  * reports it down (and sees a cluster node's cluster state once it answers).
  */
-const lambdaRuntime = oncePerProcess(
-  async (): Promise<ProbeRuntime> => {
-    const env = parseProbeEnv(process.env);
+const lambdaRuntime = secretsRuntime(
+  async (source): Promise<ProbeRuntime> => {
+    const env = parseProbeEnv(source);
     const credentials = { username: env.REDIS_USERNAME, password: env.REDIS_PASSWORD };
     const targets = await openTargets(
       env.REDIS_URL.map((url) => withCredentials(url, credentials)),
@@ -39,7 +39,12 @@ const lambdaRuntime = oncePerProcess(
     );
     return { env, targets };
   },
-  (runtime) => !runtime.targets.some(isProvisional),
+  {
+    keep: (runtime) => !runtime.targets.some(isProvisional),
+    dispose: async (runtime) => {
+      await Promise.allSettled(runtime.targets.map((t) => t.close()));
+    },
+  },
 );
 
 /**

@@ -6,11 +6,12 @@ import {
   type ChunkTask,
   chunkTaskSchema,
   type Clients,
+  closeClients,
   createClients,
   loadChunk,
   loaderErrors,
   keepSettled,
-  oncePerProcess,
+  secretsRuntime,
   validateEvent,
 } from '../../shared/import/index.js';
 
@@ -20,10 +21,13 @@ export interface ChunkRuntime {
   readonly clients: Clients;
 }
 
-const lambdaRuntime = oncePerProcess(async (): Promise<ChunkRuntime> => {
-  const env = parseEnv(chunkEnvSchema, process.env);
-  return { env, clients: await createClients(env) };
-}, keepSettled);
+const lambdaRuntime = secretsRuntime(
+  async (source): Promise<ChunkRuntime> => {
+    const env = parseEnv(chunkEnvSchema, source);
+    return { env, clients: await createClients(env) };
+  },
+  { keep: keepSettled, dispose: (r) => closeClients(r.clients) },
+);
 
 /** The import-chunk handler over a runtime (the local runner passes its own). */
 export function createChunkHandler(runtime: () => ChunkRuntime | Promise<ChunkRuntime> = lambdaRuntime) {

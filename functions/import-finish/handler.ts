@@ -2,6 +2,7 @@ import middy from '@middy/core';
 import { type FinishEnv, finishEnvSchema, parseEnv } from '../../shared/config/index.js';
 import {
   type Clients,
+  closeClients,
   createClients,
   type FinishInput,
   type FinishOutput,
@@ -10,7 +11,7 @@ import {
   loaderErrors,
   finishOutput,
   keepSettled,
-  oncePerProcess,
+  secretsRuntime,
   validateEvent,
 } from '../../shared/import/index.js';
 
@@ -20,10 +21,13 @@ export interface FinishRuntime {
   readonly clients: Clients;
 }
 
-const lambdaRuntime = oncePerProcess(async (): Promise<FinishRuntime> => {
-  const env = parseEnv(finishEnvSchema, process.env);
-  return { env, clients: await createClients(env) };
-}, keepSettled);
+const lambdaRuntime = secretsRuntime(
+  async (source): Promise<FinishRuntime> => {
+    const env = parseEnv(finishEnvSchema, source);
+    return { env, clients: await createClients(env) };
+  },
+  { keep: keepSettled, dispose: (r) => closeClients(r.clients) },
+);
 
 /** The import-finish handler over a runtime (the local runner passes its own). */
 export function createFinishHandler(runtime: () => FinishRuntime | Promise<FinishRuntime> = lambdaRuntime) {

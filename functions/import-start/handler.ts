@@ -3,11 +3,12 @@ import middy from '@middy/core';
 import { parseEnv, type StartEnv, startEnvSchema } from '../../shared/config/index.js';
 import {
   type Clients,
+  closeClients,
   createClients,
   type ExecutionStarter,
   loaderErrors,
   keepSettled,
-  oncePerProcess,
+  secretsRuntime,
   SfnExecutionStarter,
   type StartOutcome,
   startImport,
@@ -23,14 +24,17 @@ export interface StartRuntime {
 }
 
 /** On Lambda: the environment parsed once per process, clients created once and reused while warm. */
-const lambdaRuntime = oncePerProcess(async (): Promise<StartRuntime> => {
-  const env = parseEnv(startEnvSchema, process.env);
-  return {
-    env,
-    clients: await createClients(env),
-    starter: new SfnExecutionStarter(new SFNClient({}), env.STATE_MACHINE_ARN),
-  };
-}, keepSettled);
+const lambdaRuntime = secretsRuntime(
+  async (source): Promise<StartRuntime> => {
+    const env = parseEnv(startEnvSchema, source);
+    return {
+      env,
+      clients: await createClients(env),
+      starter: new SfnExecutionStarter(new SFNClient({}), env.STATE_MACHINE_ARN),
+    };
+  },
+  { keep: keepSettled, dispose: (r) => closeClients(r.clients) },
+);
 
 /** The import-start handler over a runtime (the local runner passes its own). */
 export function createStartHandler(runtime: () => StartRuntime | Promise<StartRuntime> = lambdaRuntime) {

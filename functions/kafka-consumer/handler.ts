@@ -11,7 +11,7 @@ import {
   checkRedisUrls,
   createTargets,
   loaderErrors,
-  oncePerProcess,
+  secretsRuntime,
   validateEvent,
 } from '../../shared/import/index.js';
 import {
@@ -45,6 +45,8 @@ export interface ConsumerRuntime {
   readonly spec: ConsumerSpec;
   /** The engine; the dead-letter producer may need the event's brokers, so it is built on the first event. */
   consumerFor(event: KafkaEvent): Promise<Consumer>;
+  /** Closes the engine if it was built (a runtime replaced after a secret rotation). */
+  close(): Promise<void>;
 }
 
 const log: ConsumerLog = (level, message, fields) => {
@@ -111,6 +113,11 @@ export async function consumerRuntime(source: Record<string, string | undefined>
       });
       return consumer;
     },
+    async close() {
+      const built = consumer;
+      consumer = undefined;
+      if (built) await built.then((c) => c.close()).catch(() => undefined);
+    },
   };
 }
 
@@ -160,7 +167,8 @@ export function toKafkaMessages(event: KafkaEvent): KafkaMessage[] {
   return out;
 }
 
-const lambdaRuntime = oncePerProcess(() => consumerRuntime(process.env));
+/** Built once per process; again when a secret (`REDIS_SECRET_ARN`, `KAFKA_SASL_SECRET_ARN`) rotated. */
+const lambdaRuntime = secretsRuntime(consumerRuntime, { dispose: (r) => r.close() });
 
 /** The kafka-consumer handler over a runtime (the local event-source mapping passes its own). */
 export function createConsumerHandler(

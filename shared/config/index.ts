@@ -31,3 +31,11 @@ export {
   type StartEnv,
   startEnvSchema,
 } from './env.js';
+export {
+  clearSecretCache,
+  resolveSecrets,
+  type ResolveSecretsOptions,
+  SECRET_VARIABLES,
+  type SecretReader,
+  secretsVersion,
+} from './secrets.js';

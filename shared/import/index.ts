@@ -41,12 +41,16 @@ export {
 export {
   type ClientSettings,
   type Clients,
+  closeClients,
   createClients,
   checkRedisUrls,
   createTargets,
   keepSettled,
   oncePerProcess,
+  type ProcessEnv,
   type RedisCredentials,
+  secretsRuntime,
+  type SecretsRuntimeOptions,
   withCredentials,
 } from './runtime.js';
 export { S3RejectSink } from './s3-rejects.js';

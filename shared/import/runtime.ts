@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { resolveSecrets, secretsVersion } from '../config/index.js';
 import { createS3Client } from '../records/index.js';
 import { isProvisional, openTargets, parseRedisUrl, type Target } from '../redis/index.js';
 
@@ -145,3 +146,66 @@ export function oncePerProcess<T>(
 /** The `keep` of {@link oncePerProcess} for a function runtime: its clients are kept once settled. */
 export const keepSettled = (runtime: { readonly clients: Clients }): boolean =>
   runtime.clients.settled !== false;
+
+/** Environment variables as a function process sees them. */
+export type ProcessEnv = Readonly<Record<string, string | undefined>>;
+
+/** Options of {@link secretsRuntime}. */
+export interface SecretsRuntimeOptions<T> {
+  /** As in {@link oncePerProcess}: a value it declines is used once and built again next time. */
+  readonly keep?: (value: T) => boolean;
+  /** Closes a runtime replaced after a secret rotation (its Redis connections, producers). */
+  readonly dispose?: (value: T) => Promise<void>;
+  /** @default () => process.env */
+  readonly env?: () => ProcessEnv;
+}
+
+/**
+ * {@link oncePerProcess} for a function whose credentials may come from Secrets Manager or SSM
+ * (`REDIS_SECRET_ARN`, `UPSTASH_TOKEN_SECRET_ARN`, `KAFKA_SASL_SECRET_ARN`): `create` gets the environment
+ * with those secrets filled in (`resolveSecrets`), and when a secret read again after its TTL
+ * (`SECRETS_TTL_SECONDS`, 300) has a new value, the runtime is disposed of and built again with it, so a
+ * rotated password reaches new connections without a cold start. While the cached secrets are fresh, a warm
+ * invocation pays nothing for this.
+ *
+ * @example
+ * const lambdaRuntime = secretsRuntime(async (env) => {
+ *   const parsed = parseEnv(chunkEnvSchema, env);
+ *   return { env: parsed, clients: await createClients(parsed) };
+ * }, { keep: keepSettled, dispose: (r) => closeClients(r.clients) });
+ */
+export function secretsRuntime<T>(
+  create: (env: Record<string, string | undefined>) => Promise<T>,
+  options: SecretsRuntimeOptions<T> = {},
+): () => Promise<T> {
+  const { keep = () => true, dispose, env = () => process.env } = options;
+  let built: { readonly version: string; readonly value: Promise<T> } | undefined;
+  return async () => {
+    const source = env();
+    const version = await secretsVersion(source);
+    if (built !== undefined && built.version !== version) {
+      const stale = built.value;
+      built = undefined;
+      // Lambda runs one invocation at a time per process: nothing else uses the stale clients now.
+      if (dispose) await stale.then(dispose, () => undefined).catch(() => undefined);
+    }
+    if (built === undefined) {
+      const entry = { version, value: resolveSecrets(source).then(create) };
+      built = entry;
+      entry.value.then(
+        (value) => {
+          if (!keep(value) && built === entry) built = undefined;
+        },
+        () => {
+          if (built === entry) built = undefined;
+        },
+      );
+    }
+    return built.value;
+  };
+}
+
+/** Closes every Redis target of `clients` (a runtime replaced by {@link secretsRuntime}). */
+export async function closeClients(clients: Clients): Promise<void> {
+  await Promise.allSettled(clients.targets.map((t) => t.close()));
+}

@@ -273,7 +273,8 @@ describe('serverless.yml', () => {
     const clusterArn = `arn:aws:kafka:eu-central-1:${account}:cluster/${cluster}`;
     const secretArn = `arn:aws:secretsmanager:eu-central-1:${account}:secret:rbl-kafka-scram-AbCdEf`;
     const queueArn = `arn:aws:sqs:eu-central-1:${account}:rbl-kafka-failures`;
-    const passwordRef = `{{resolve:secretsmanager:${secretArn}:SecretString:password}}`;
+    const redisSecretArn = `arn:aws:ssm:eu-central-1:${account}:parameter/rbl/redis-loader`;
+    const dlqSecretArn = `arn:aws:secretsmanager:eu-central-1:${account}:secret:rbl-dlq-producer-GhIjKl`;
     const params: Record<string, string> = {
       region: 'eu-central-1',
       kafkaMskClusterArn: clusterArn,
@@ -290,8 +291,8 @@ describe('serverless.yml', () => {
       kafkaDeadLetterTopic: 'orders-dlq',
       kafkaDeadLetterS3: 's3://rbl-dead-letters/kafka/',
       kafkaDeadLetterSaslMechanism: 'scram-sha-512',
-      kafkaDeadLetterSaslUsername: 'rbl',
-      kafkaDeadLetterSaslPassword: passwordRef,
+      kafkaDeadLetterSaslSecretArn: dlqSecretArn,
+      redisSecretArn,
     };
     let onDir: string;
     let off: Template;
@@ -331,9 +332,14 @@ describe('serverless.yml', () => {
         VpcConfig: { SubnetIds: expect.any(Array), SecurityGroupIds: expect.any(Array) },
       });
       const env = variables(fn);
-      // S3_ENDPOINT points the consumer at a local S3 (s3rver, MinIO); on AWS it stays unset.
-      const read = Object.keys(consumerEnvSchema.shape).filter((name) => name !== 'S3_ENDPOINT');
-      expect(Object.keys(env).sort()).toEqual(read.sort());
+      // S3_ENDPOINT points the consumer at a local S3 (s3rver, MinIO); on AWS it stays unset. Credentials
+      // come from secrets by ARN, read at cold start, and never as plain variables.
+      const fromSecrets = ['REDIS_USERNAME', 'REDIS_PASSWORD', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'];
+      const read = Object.keys(consumerEnvSchema.shape).filter(
+        (name) => name !== 'S3_ENDPOINT' && !fromSecrets.includes(name),
+      );
+      const secrets = ['REDIS_SECRET_ARN', 'KAFKA_SASL_SECRET_ARN', 'SECRETS_TTL_SECONDS'];
+      expect(Object.keys(env).sort()).toEqual([...read, ...secrets].sort());
       expect(env).toMatchObject({
         REDIS_URL: 'rediss://redis-bulk-loader.example.internal:6379',
         CONSUMER_GROUP_ID: 'redis-bulk-loader-ci',
@@ -433,18 +439,69 @@ describe('serverless.yml', () => {
     it("gives the function the mappings' consumer group and keeps secrets out of the template", () => {
       const env = variables(on.KafkaDashconsumerLambdaFunction!);
       expect(env.CONSUMER_GROUP_ID).toBe('redis-bulk-loader-kafka');
-      // The SCRAM secret appears as its ARN only (the mapping's URI, the IAM statement, a condition), and the
-      // producer's password as a dynamic reference that CloudFormation resolves at deploy time.
-      expect(env.KAFKA_SASL_PASSWORD).toBe(passwordRef);
+      // Credentials travel as ARNs, read by the function at cold start (shared/config/secrets.ts).
+      expect(env).toMatchObject({
+        REDIS_SECRET_ARN: redisSecretArn,
+        KAFKA_SASL_SECRET_ARN: dlqSecretArn,
+        SECRETS_TTL_SECONDS: '300',
+      });
       const strings: string[] = [];
+      const keys: string[] = [];
       const collect = (node: unknown): void => {
         if (typeof node === 'string') strings.push(node);
-        else if (node !== null && typeof node === 'object') Object.values(node).forEach(collect);
+        else if (node !== null && typeof node === 'object') {
+          keys.push(...Object.keys(node));
+          Object.values(node).forEach(collect);
+        }
       };
       collect(JSON.parse(onText));
-      const secretStrings = strings.filter((text) => text.includes(':secret:'));
-      expect(secretStrings.length).toBeGreaterThanOrEqual(3);
-      expect(new Set(secretStrings)).toEqual(new Set([secretArn, passwordRef]));
+      const secretStrings = strings.filter(
+        (text) => text.includes(':secret:') || text.includes(':parameter/'),
+      );
+      expect(secretStrings.length).toBeGreaterThanOrEqual(5);
+      expect(new Set(secretStrings)).toEqual(new Set([secretArn, redisSecretArn, dlqSecretArn]));
+      // No password-like variable, no value resolved into the template at deploy time.
+      expect(keys.filter((k) => /PASSWORD|_TOKEN$|_SECRET$/i.test(k))).toEqual([]);
+      expect(strings.filter((text) => text.includes('{{resolve:'))).toEqual([]);
+    });
+
+    it('lets each role read exactly the secrets its functions name, and none without them', () => {
+      const policyOf = (resources: Record<string, Resource>, id: string) =>
+        resources[id] as
+          | (Resource & { Properties: { Roles: unknown[]; PolicyDocument: { Statement: Statement[] } } })
+          | undefined;
+      const read = ['secretsmanager:GetSecretValue', 'ssm:GetParameter'];
+      const redis = policyOf(on, 'RedisSecretReadPolicy')!;
+      expect(redis.Properties.Roles).toEqual([
+        { Ref: 'ImportStartRole' },
+        { Ref: 'ImportChunkRole' },
+        { Ref: 'ImportFinishRole' },
+        { Ref: 'IamRoleLambdaExecution' },
+      ]);
+      expect(redis.Properties.PolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: read, Resource: redisSecretArn },
+      ]);
+      const consumer = policyOf(on, 'KafkaConsumerSecretReadPolicy')!;
+      expect(consumer.Properties.Roles).toEqual([{ Ref: 'KafkaConsumerRole' }]);
+      expect(consumer.Properties.PolicyDocument.Statement).toEqual([
+        { Effect: 'Allow', Action: read, Resource: redisSecretArn },
+        { Effect: 'Allow', Action: read, Resource: dlqSecretArn },
+      ]);
+      // Every function of the import stack gets the ARN and the TTL.
+      for (const id of [
+        'ImportDashstartLambdaFunction',
+        'ImportDashchunkLambdaFunction',
+        'ImportDashfinishLambdaFunction',
+        'HealthDashprobeLambdaFunction',
+      ]) {
+        expect(variables(on[id]!)).toMatchObject({
+          REDIS_SECRET_ARN: redisSecretArn,
+          SECRETS_TTL_SECONDS: '300',
+        });
+      }
+      const defaults = new Deployment(off).resources();
+      expect(policyOf(defaults, 'RedisSecretReadPolicy')).toBeUndefined();
+      expect(policyOf(defaults, 'KafkaConsumerSecretReadPolicy')).toBeUndefined();
     });
 
     it('grants the role only scoped Kafka, Secrets Manager, S3 and SQS permissions', () => {

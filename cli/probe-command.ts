@@ -6,7 +6,7 @@ import {
   type ProbeReport,
   probeShards,
   type ShardHealth,
-} from '../shared/memory/index.js';
+} from '../shared/probe/index.js';
 import type { Target } from '../shared/redis/index.js';
 import {
   addClusterOption,

@@ -1,16 +1,21 @@
+import type { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import { loaderErrors, secretsRuntime, validateEvent, withCredentials } from '../../shared/import/index.js';
 import {
   healthLogLine,
-  healthMetrics,
+  publishHealthMetrics,
   type ProbeEnv,
   type ProbeReport,
   parseProbeEnv,
   probeShards,
   probeThresholds,
-} from '../../shared/memory/index.js';
+} from '../../shared/probe/index.js';
 import { isProvisional, openTargets, type Target } from '../../shared/redis/index.js';
+import { createLogger } from '../../shared/telemetry/index.js';
 import { probeEventSchema } from './event.js';
+
+const logger = createLogger('health-probe');
 
 /** Configuration and Redis connections of one health-probe process. */
 export interface ProbeRuntime {
@@ -48,40 +53,37 @@ const lambdaRuntime = secretsRuntime(
 );
 
 /**
- * middy middleware: after the probe, writes its CloudWatch metrics (embedded metric format, one JSON document per
- * line on stdout, which Lambda ships to CloudWatch Logs) and one structured log line.
+ * middy middleware: after the probe, publishes its CloudWatch metrics (Powertools, embedded metric format on
+ * stdout, which Lambda ships to CloudWatch Logs) and logs the report as one structured line.
  */
 function emitHealth(
   runtime: () => ProbeRuntime | Promise<ProbeRuntime>,
-  write: (line: string) => void,
+  log: Logger,
 ): MiddlewareObj<unknown, ProbeReport> {
   return {
     after: async (request) => {
       const { env } = await runtime();
       const report = request.response!;
-      for (const doc of healthMetrics(report, {
-        namespace: env.METRICS_NAMESPACE,
-        service: env.METRICS_SERVICE,
-      })) {
-        write(JSON.stringify(doc));
-      }
-      write(JSON.stringify(healthLogLine(report)));
+      publishHealthMetrics(report, { namespace: env.METRICS_NAMESPACE, service: env.METRICS_SERVICE });
+      const { level, message, ...fields } = healthLogLine(report);
+      log[level](message, fields);
     },
   };
 }
 
-/** The health-probe handler over a runtime (tests pass their own); `write` takes one line of output. */
+/** The health-probe handler over a runtime (tests pass their own) and a logger. */
 export function createProbeHandler(
   runtime: () => ProbeRuntime | Promise<ProbeRuntime> = lambdaRuntime,
-  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  log: Logger = logger,
 ) {
   return middy(async (): Promise<ProbeReport> => {
     const { env, targets } = await runtime();
     return probeShards(targets, { pings: env.PROBE_PINGS, thresholds: probeThresholds(env) });
   })
+    .use(injectLambdaContext(log, { resetKeys: true }))
     .use(validateEvent(probeEventSchema, 'health-probe event'))
-    .use(emitHealth(runtime, write))
-    .use(loaderErrors('health-probe'));
+    .use(emitHealth(runtime, log))
+    .use(loaderErrors('health-probe', log));
 }
 
 /** EventBridge schedule → per-shard health (PING, INFO) → EMF metrics, a log line, and the report as result. */

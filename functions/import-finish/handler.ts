@@ -1,3 +1,6 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type FinishEnv, finishEnvSchema, parseEnv } from '../../shared/config/index.js';
 import {
@@ -14,6 +17,10 @@ import {
   secretsRuntime,
   validateEvent,
 } from '../../shared/import/index.js';
+import { createLogger, createMetrics } from '../../shared/telemetry/index.js';
+
+const logger = createLogger('import-finish');
+const metrics = createMetrics();
 
 /** Configuration and clients of one import-finish process. */
 export interface FinishRuntime {
@@ -33,16 +40,30 @@ const lambdaRuntime = secretsRuntime(
 export function createFinishHandler(runtime: () => FinishRuntime | Promise<FinishRuntime> = lambdaRuntime) {
   return middy(async (input: FinishInput): Promise<FinishOutput> => {
     const { env, clients } = await runtime();
+    logger.appendKeys({ importId: input.importId });
     const result = await finishImport(input, {
       s3: clients.s3,
       targets: clients.targets,
       reports: { bucket: env.REPORT_BUCKET, prefix: env.REPORT_PREFIX },
       markerPrefix: env.MARKER_PREFIX,
+      log: (line) => logger.info(line),
     });
+    if (result.next === undefined) {
+      const { report } = result;
+      const metric = {
+        SUCCEEDED: 'ImportsSucceeded',
+        PARTIAL: 'ImportsPartial',
+        FAILED: 'ImportsFailed',
+      } as const;
+      metrics.addMetric(metric[report.status], MetricUnit.Count, 1);
+      metrics.addMetric('ImportRowsPerSecond', MetricUnit.CountPerSecond, report.rowsPerSecond);
+    }
     return finishOutput(input.importId, result);
   })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
     .use(validateEvent(finishInputSchema, 'import-finish input'))
-    .use(loaderErrors('import-finish'));
+    .use(loaderErrors('import-finish', logger));
 }
 
 /** End of every import: report to S3, one-line summary to the log. */

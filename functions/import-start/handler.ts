@@ -1,4 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { parseEnv, type StartEnv, startEnvSchema } from '../../shared/config/index.js';
 import {
@@ -14,7 +17,11 @@ import {
   startImport,
   validateEvent,
 } from '../../shared/import/index.js';
+import { createLogger, createMetrics } from '../../shared/telemetry/index.js';
 import { requestsOf, type S3CreatedEvent, s3EventSchema } from './event.js';
+
+const logger = createLogger('import-start');
+const metrics = createMetrics();
 
 /** Configuration and clients of one import-start process. */
 export interface StartRuntime {
@@ -42,14 +49,28 @@ export function createStartHandler(runtime: () => StartRuntime | Promise<StartRu
     const { env, clients, starter } = await runtime();
     const outcomes: StartOutcome[] = [];
     for (const request of requestsOf(event)) {
-      outcomes.push(
-        await startImport(request, { s3: clients.s3, targets: clients.targets, starter, settings: env }),
-      );
+      const outcome = await startImport(request, {
+        s3: clients.s3,
+        targets: clients.targets,
+        starter,
+        settings: env,
+        log: (line) => logger.info(line),
+      });
+      const metric = {
+        started: 'ImportsStarted',
+        duplicate: 'DuplicateEvents',
+        refused: 'ImportsRefused',
+        ignored: 'EventsIgnored',
+      } as const;
+      metrics.addMetric(metric[outcome.status], MetricUnit.Count, 1);
+      outcomes.push(outcome);
     }
     return { outcomes };
   })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
     .use(validateEvent(s3EventSchema, 'S3 event'))
-    .use(loaderErrors('import-start'));
+    .use(loaderErrors('import-start', logger));
 }
 
 /** S3 `ObjectCreated` (or EventBridge "Object Created") → plan → one state machine execution per object version. */

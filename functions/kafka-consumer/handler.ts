@@ -1,4 +1,7 @@
 import type { Context } from 'aws-lambda';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import {
   type ConsumerEnv,
@@ -27,6 +30,7 @@ import {
   resolveConsumerBuckets,
 } from '../../shared/kafka/index.js';
 import { createS3Client } from '../../shared/records/index.js';
+import { createLogger, createMetrics } from '../../shared/telemetry/index.js';
 import {
   decodeBase64,
   decodeHeaders,
@@ -49,11 +53,9 @@ export interface ConsumerRuntime {
   close(): Promise<void>;
 }
 
-const log: ConsumerLog = (level, message, fields) => {
-  const line = JSON.stringify({ level, function: FUNCTION, message, ...fields });
-  if (level === 'error') console.error(line);
-  else console.log(line);
-};
+const logger = createLogger(FUNCTION);
+const metrics = createMetrics();
+const log: ConsumerLog = (level, message, fields) => logger[level](message, fields);
 
 /**
  * Builds a runtime from environment variables (`process.env` on Lambda; the local mapping and tests pass
@@ -184,18 +186,25 @@ export function createConsumerHandler(
       marginMs: rt.env.TIMEOUT_MARGIN_MS,
     });
     log(result.failures.length > 0 ? 'warn' : 'info', 'batch done', {
-      ...(context?.awsRequestId ? { requestId: context.awsRequestId } : {}),
       counts: result.counts,
       partitionsFailed: result.failures.length,
     });
+    const c = result.counts;
+    metrics.addMetric('RecordsReceived', MetricUnit.Count, c.received);
+    metrics.addMetric('RecordsApplied', MetricUnit.Count, c.applied);
+    metrics.addMetric('RecordsDuplicate', MetricUnit.Count, c.duplicate);
+    metrics.addMetric('RecordsDeadLettered', MetricUnit.Count, c.deadLettered);
+    metrics.addMetric('RecordsFailed', MetricUnit.Count, c.failed);
     return {
       batchItemFailures: result.failures.map((f) => ({
         itemIdentifier: kafkaItemIdentifier(f.topic, f.partition, f.offset),
       })),
     };
   })
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
     .use(validateEvent(kafkaEventSchema, 'Kafka event'))
-    .use(loaderErrors(FUNCTION));
+    .use(loaderErrors(FUNCTION, logger));
 }
 
 /**

@@ -2,6 +2,7 @@ import type { MiddlewareObj } from '@middy/core';
 import type { z } from 'zod';
 import { formatZodError } from '../config/index.js';
 import { classifyError, ConfigError } from '../errors/index.js';
+import { createLogger } from '../telemetry/index.js';
 
 /**
  * middy middleware: validates the event with a zod schema before the handler runs and replaces it with the
@@ -21,23 +22,28 @@ export function validateEvent(schema: z.ZodType, what: string): MiddlewareObj {
   };
 }
 
+/** What {@link loaderErrors} logs through: a Powertools `Logger`, or anything with its `error` method. */
+export interface ErrorLog {
+  error(message: string, ...attributes: Record<string, unknown>[]): void;
+}
+
 /**
  * middy middleware: turns any error into a loader error (so its `name` is what Step Functions matches:
- * `RetryableError`, `AuthError`, …) and logs it as one JSON line.
+ * `RetryableError`, `AuthError`, …) and logs it as one structured line. Loader errors never carry a
+ * credential (URLs are redacted where they are made), so the message is logged as it is.
  */
-export function loaderErrors(functionName: string): MiddlewareObj {
+export function loaderErrors(
+  functionName: string,
+  log: ErrorLog = createLogger(functionName),
+): MiddlewareObj {
   return {
     name: 'loaderErrors',
     onError: (request) => {
       const error = classifyError(request.error);
       request.error = error;
-      console.error(
-        JSON.stringify({
-          level: 'error',
-          function: functionName,
-          error: { name: error.name, code: error.code, message: error.message },
-        }),
-      );
+      log.error(`${functionName} failed: ${error.name}`, {
+        error: { name: error.name, code: error.code, message: error.message },
+      });
     },
   };
 }

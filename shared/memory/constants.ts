@@ -16,17 +16,5 @@ export const DEFAULT_LISTPACK: ListpackLimits = { entries: 128, value: 64 };
 /** Share of `maxmemory` a load may fill, projected, before the pre-flight refuses it. @default 0.85 */
 export const DEFAULT_MEMORY_LIMIT = 0.85;
 
-/** Health-probe thresholds, in percent of the limit (memory of `maxmemory`, clients of `maxclients`). */
-export interface HealthThresholds {
-  /** @default 85 */
-  readonly warnPercent: number;
-  /** @default 95 */
-  readonly criticalPercent: number;
-  /** Median PING round trip at or above which a shard is `warn`. @default 100 */
-  readonly pingWarnMs: number;
-}
-
-export const DEFAULT_THRESHOLDS: HealthThresholds = { warnPercent: 85, criticalPercent: 95, pingWarnMs: 100 };
-
 /** Eviction policies under which Redis never shares the integer objects 0…9999 (each value needs its own robj). */
 export const LRU_LFU_POLICIES = ['allkeys-lru', 'volatile-lru', 'allkeys-lfu', 'volatile-lfu'] as const;

@@ -1,6 +1,7 @@
 /**
  * Memory safety: a model of Redis memory per key for each data model, the pre-flight that refuses loads that
- * would not fit, listpack-aware bucket sizes, the post-load encoding check, and the health/memory probe.
+ * would not fit, listpack-aware bucket sizes and the post-load encoding check. (The health probe is in
+ * `shared/probe`.)
  *
  * @example
  * import { runPreflight, sampleSource } from '../memory/index.js';
@@ -11,24 +12,9 @@
  * @module
  */
 export { BUCKET_SIGMAS, type BucketFit, fitBucketSize, maxHashBucketMean } from './buckets.js';
-export {
-  DEFAULT_LISTPACK,
-  DEFAULT_MEMORY_LIMIT,
-  DEFAULT_THRESHOLDS,
-  type HealthThresholds,
-  type ListpackLimits,
-} from './constants.js';
-export { healthLogLine, healthMetrics, type MetricsOptions, STATUS_VALUE } from './emf.js';
+export { DEFAULT_LISTPACK, DEFAULT_MEMORY_LIMIT, type ListpackLimits } from './constants.js';
 export { checkEncodings, type EncodingCheck, encodingSampleKeys } from './encoding-check.js';
-export {
-  assessShard,
-  type HealthProblem,
-  type HealthStatus,
-  PROBE_SECTIONS,
-  type ShardHealth,
-  type ShardObservation,
-  worst,
-} from './health.js';
+export { formatBytes, formatCount } from './format.js';
 export { allocSize } from './jemalloc.js';
 export {
   estimateMemory,
@@ -47,8 +33,6 @@ export {
   shardVerdict,
   type Variant,
 } from './projection.js';
-export { observeShard, type ProbeOptions, type ProbeReport, probeShards } from './probe.js';
-export { type ProbeEnv, parseProbeEnv, probeEnvSchema, probeThresholds } from './probe-config.js';
 export { type SampleOptions, type SourceSample, sampleSource } from './sample.js';
 export {
   configPairs,

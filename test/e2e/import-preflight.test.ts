@@ -1,9 +1,10 @@
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { StartOutcome } from '../../shared/import/index.js';
 import { randomPrefix } from '../support/files.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
 import { putObject, s3Event, useS3 } from '../support/s3.js';
 import { useImportStacks } from '../support/stepfunctions.js';
+import { captureStdout } from '../support/stdout.js';
 
 const s3 = useS3();
 const stacks = useImportStacks();
@@ -34,15 +35,13 @@ describe('import-start runs the memory pre-flight before any write', () => {
       s3Endpoint: s3.server.endpoint,
       defaultSpec: { key: `${p}:{id}`, model: { type: 'string', value: 'v' } },
     });
-    const log = vi.spyOn(console, 'log').mockImplementation((line: string) => {
-      lines.push(line);
-    });
     let outcome: StartOutcome | undefined;
-    try {
-      [outcome] = await stack.deliver(await s3Event(key, etag));
-    } finally {
-      log.mockRestore();
-    }
+    // import-start logs through Powertools (JSON lines on stdout).
+    lines.push(
+      ...(await captureStdout(async () => {
+        [outcome] = await stack.deliver(await s3Event(key, etag));
+      })),
+    );
     expect(outcome).toMatchObject({ status: 'refused' });
     expect(stack.started).toHaveLength(0);
     expect(stack.invocations).toEqual({ 'import-start': 0, 'import-chunk': 0, 'import-finish': 0 });

@@ -7,10 +7,11 @@ import {
   type ProbeReport,
   probeShards,
   type ShardHealth,
-} from '../../../shared/memory/index.js';
+} from '../../../shared/probe/index.js';
 import { maxMemory, TcpTarget, usedMemory } from '../../../shared/redis/index.js';
 import { type RedisServer, startRedis } from '../../support/redis-server.js';
 import { runCli } from '../../support/cli.js';
+import { captureStdout, jsonLines } from '../../support/stdout.js';
 
 // Six shards, one of each kind: healthy (with CONFIG disabled), filled past 85 % and past 95 % of maxmemory, a replica whose master is
 // gone, one nobody listens on, and one with INFO renamed away (as some managed services do).
@@ -157,29 +158,33 @@ describe('health probe against real redis-servers', () => {
       METRICS_SERVICE: 'rbl-test',
     });
     const runtime = { env, targets: env.REDIS_URL.map((u) => target(u)) };
-    const lines: string[] = [];
-    const handler = createProbeHandler(
-      () => runtime,
-      (line) => lines.push(line),
-    );
-    const report = (await handler(event, {} as Context)) as ProbeReport;
-    expect(report.status).toBe('critical');
-    expect(report.shards.map((s) => s.status)).toEqual(['ok', 'critical', 'critical']);
-    const docs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const handler = createProbeHandler(() => runtime);
+    let report: ProbeReport | undefined;
+    const lines = await captureStdout(async () => {
+      report = (await handler(event, {} as Context)) as ProbeReport;
+    });
+    expect(report!.status).toBe('critical');
+    expect(report!.shards.map((s) => s.status)).toEqual(['ok', 'critical', 'critical']);
+    const docs = jsonLines(lines);
     expect(docs).toHaveLength(5);
     expect(docs[0]).toMatchObject({
-      Service: 'rbl-test',
+      service: 'rbl-test',
       Shards: 3,
       ShardsCritical: 2,
       ShardsUnreachable: 1,
       Status: 2,
     });
     expect(docs[0]!._aws).toMatchObject({
-      CloudWatchMetrics: [{ Namespace: 'RedisBulkLoader', Dimensions: [['Service']] }],
+      CloudWatchMetrics: [{ Namespace: 'RedisBulkLoader', Dimensions: [['service']] }],
     });
-    expect(docs[2]).toMatchObject({ Service: 'rbl-test', Status: 2 });
+    expect(docs[2]).toMatchObject({ service: 'rbl-test', Status: 2 });
     expect(docs[2]!.MemoryUsedPercent as number).toBeGreaterThanOrEqual(95);
-    expect(docs[4]).toMatchObject({ level: 'error', message: 'redis health: critical', status: 'critical' });
+    expect(docs[4]).toMatchObject({
+      level: 'ERROR',
+      message: 'redis health: critical',
+      status: 'critical',
+      function: 'health-probe',
+    });
 
     // A manual invocation with {} works too; anything else is refused before Redis is touched.
     await expect(handler({}, {} as Context)).resolves.toMatchObject({ status: 'critical' });

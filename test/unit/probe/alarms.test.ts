@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { assessShard, healthMetrics } from '../../../shared/memory/index.js';
+import { assessShard, healthMetrics } from '../../../shared/probe/index.js';
 import { parseInfo } from '../../../shared/redis/index.js';
 
 // The alarms watch metrics the probe must really emit, under the namespace and dimension the function is
@@ -13,7 +13,7 @@ beforeAll(async () => {
   serverless = await readFile(new URL('../../../serverless.yml', import.meta.url), 'utf8');
 });
 
-/** The metric names of the aggregate EMF document (Service dimension) the probe writes for a measured shard. */
+/** The metric names of the aggregate metrics (service dimension) the probe writes for a measured shard. */
 function aggregateMetricNames(): string[] {
   const info = parseInfo(
     '# Memory\r\nused_memory:2000\r\nused_memory_startup:1000\r\nmaxmemory:10000\r\n' +
@@ -21,12 +21,8 @@ function aggregateMetricNames(): string[] {
   );
   const shard = assessShard({ shard: 'redis://a:6379/0', pings: [0.5], info });
   const thresholds = { warnPercent: 85, criticalPercent: 95, pingWarnMs: 100 };
-  const [aggregate] = healthMetrics(
-    { status: 'ok', checkedAt: '', thresholds, shards: [shard] },
-    { service: 's' },
-  );
-  const aws = aggregate!._aws as { CloudWatchMetrics: { Metrics: { Name: string }[] }[] };
-  return aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name);
+  const { aggregate } = healthMetrics({ status: 'ok', checkedAt: '', thresholds, shards: [shard] });
+  return aggregate.map((m) => m.name);
 }
 
 describe('infra/alarms.yml', () => {
@@ -36,13 +32,16 @@ describe('infra/alarms.yml', () => {
     for (const name of names) expect(serverless).toContain(`    ${name}: \${file(infra/alarms.yml):${name}}`);
   });
 
-  it('alarms watch metrics the probe emits, in its namespace, on its Service dimension', () => {
+  it('alarms watch metrics the probe emits, in its namespace, on its service dimension', () => {
     const emitted = aggregateMetricNames();
     const watched = [...alarms.matchAll(/MetricName: (\w+)/g)].map((m) => m[1]!);
     expect(watched.length).toBeGreaterThanOrEqual(7);
     for (const name of watched) expect(emitted, name).toContain(name);
     for (const m of alarms.matchAll(/Namespace: (.+)/g)) expect(m[1]).toBe('${param:healthMetricsNamespace}');
-    for (const m of alarms.matchAll(/- Name: Service\n\s+Value: (.+)/g))
+    const dimensions = [...alarms.matchAll(/- Name: (\w+)\n\s+Value: (.+)/g)];
+    expect(dimensions.length).toBeGreaterThanOrEqual(7);
+    for (const m of dimensions) expect(m[1]).toBe('service');
+    for (const m of alarms.matchAll(/- Name: service\n\s+Value: (.+)/g))
       expect(m[1]).toBe('${self:service}-${sls:stage}');
   });
 

@@ -3,11 +3,13 @@ import {
   assessShard,
   healthLogLine,
   healthMetrics,
+  publishHealthMetrics,
   parseProbeEnv,
   type ProbeReport,
   probeThresholds,
-} from '../../../shared/memory/index.js';
+} from '../../../shared/probe/index.js';
 import { parseInfo } from '../../../shared/redis/index.js';
+import { captureStdout, jsonLines } from '../../support/stdout.js';
 
 const MiB = 1024 * 1024;
 
@@ -165,12 +167,12 @@ describe('CloudWatch embedded metric format', () => {
     ],
   };
 
-  it('one aggregate document for the alarms and one per shard, each metric declared and valued', () => {
-    const docs = healthMetrics(report, { service: 'rbl-prod', timestamp: 1_700_000_000_000 });
+  it('one aggregate document for the alarms and one per shard, each metric declared and valued', async () => {
+    const docs = jsonLines(await captureStdout(() => publishHealthMetrics(report, { service: 'rbl-prod' })));
     expect(docs).toHaveLength(3);
-    const [aggregate, first, second] = docs as Record<string, unknown>[];
+    const [aggregate, first, second] = docs;
     expect(aggregate).toMatchObject({
-      Service: 'rbl-prod',
+      service: 'rbl-prod',
       Status: 2,
       Shards: 2,
       ShardsCritical: 1,
@@ -184,18 +186,23 @@ describe('CloudWatch embedded metric format', () => {
         Timestamp: number;
         CloudWatchMetrics: { Namespace: string; Dimensions: string[][]; Metrics: { Name: string }[] }[];
       };
-      expect(aws.Timestamp).toBe(1_700_000_000_000);
+      expect(aws.Timestamp).toBeGreaterThan(1_700_000_000_000);
       const [directive] = aws.CloudWatchMetrics;
       expect(directive!.Namespace).toBe('RedisBulkLoader');
       for (const dim of directive!.Dimensions.flat()) expect(typeof doc[dim]).toBe('string');
       for (const m of directive!.Metrics) expect(typeof doc[m.Name], m.Name).toBe('number');
     }
-    expect(first).toMatchObject({ Shard: shard, Status: 1, EvictedKeys: 5 });
+    expect(
+      (aggregate!._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!
+        .Dimensions,
+    ).toEqual([['service']]);
+    expect(first).toMatchObject({ shard, Status: 1, EvictedKeys: 5 });
     expect(
       (first!._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]!.Dimensions,
-    ).toEqual([['Service', 'Shard']]);
+    ).toEqual([['service', 'shard']]);
     // An unreachable shard has only its status: nothing else was measured.
-    expect(Object.keys(second!).filter((k) => !['_aws', 'Service', 'Shard'].includes(k))).toEqual(['Status']);
+    expect(Object.keys(second!).filter((k) => !['_aws', 'service', 'shard'].includes(k))).toEqual(['Status']);
+    expect(healthMetrics(report).shards[1]!.metrics.map((m) => m.name)).toEqual(['Status']);
   });
 
   it('the log line carries the level and the whole report', () => {

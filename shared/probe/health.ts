@@ -1,6 +1,6 @@
 import { type RedisInfo, SLOT_COUNT } from '../redis/index.js';
 import { DEFAULT_THRESHOLDS, type HealthThresholds } from './constants.js';
-import { formatBytes, formatCount } from './format.js';
+import { formatBytes, formatCount } from '../memory/index.js';
 
 /** `ok` < `warn` < `critical`. */
 export type HealthStatus = 'ok' | 'warn' | 'critical';

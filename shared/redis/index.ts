@@ -1,5 +1,6 @@
 /**
- * Redis transport: RESP2 encoding and parsing, URL and INFO parsing, and the hand-written TCP {@link TcpTarget}.
+ * Redis transport: RESP2 encoding and parsing, URL and INFO parsing, the hand-written TCP {@link TcpTarget},
+ * the slot-aware {@link ClusterTarget} and the Upstash REST {@link UpstashTarget}.
  *
  * @example
  * import { TcpTarget } from '../redis/index.js';
@@ -31,4 +32,12 @@ export {
   type ServerIdentity,
   type Target,
 } from './types.js';
-export { parseRedisUrl, type RedisEndpoint, redactUrl } from './url.js';
+export { UpstashTarget, type UpstashTargetOptions } from './upstash-target.js';
+export {
+  isRestUrl,
+  parseRedisUrl,
+  parseRestUrl,
+  type RedisEndpoint,
+  redactUrl,
+  type RestEndpoint,
+} from './url.js';

@@ -2,6 +2,8 @@ import { ConfigError } from '../errors/index.js';
 import { ClusterTarget, type ClusterTargetOptions } from './cluster-target.js';
 import { TcpTarget, type TcpTargetOptions } from './tcp-target.js';
 import { ReplyError, type Target } from './types.js';
+import { UpstashTarget, type UpstashTargetOptions } from './upstash-target.js';
+import { isRestUrl, parseRestUrl } from './url.js';
 
 /** Options of {@link openTarget}. */
 export interface OpenTargetOptions extends TcpTargetOptions {
@@ -12,6 +14,35 @@ export interface OpenTargetOptions extends TcpTargetOptions {
   cluster?: boolean | 'auto';
   /** See {@link ClusterTargetOptions.maxRedirects}. */
   maxRedirects?: number;
+  /**
+   * The token of an Upstash REST URL (`https://…`), from `UPSTASH_REDIS_REST_TOKEN` or `--upstash-token`.
+   * Required for such a URL, ignored for `redis://` ones.
+   */
+  restToken?: string;
+  /** Further options of an {@link UpstashTarget}; `commandTimeoutMs` is its `requestTimeoutMs` unless set here. */
+  rest?: Omit<UpstashTargetOptions, 'token'>;
+}
+
+/** The {@link UpstashTarget} for an `http(s)://` URL, or a {@link ConfigError} that says what is missing. */
+function openRest(url: string, options: OpenTargetOptions): UpstashTarget {
+  const { name } = parseRestUrl(url);
+  if (options.cluster === true) {
+    throw new ConfigError(
+      `${name} is an Upstash REST endpoint, not a Redis Cluster node: drop --cluster (REDIS_CLUSTER)`,
+    );
+  }
+  const token = options.restToken?.trim();
+  if (!token) {
+    throw new ConfigError(
+      `${name} is an Upstash REST URL and needs its token: set UPSTASH_REDIS_REST_TOKEN (or pass --upstash-token)`,
+    );
+  }
+  const timeout = options.commandTimeoutMs;
+  return new UpstashTarget(url, {
+    ...(timeout === undefined ? {} : { requestTimeoutMs: timeout }),
+    ...options.rest,
+    token,
+  });
 }
 
 /**
@@ -19,12 +50,16 @@ export interface OpenTargetOptions extends TcpTargetOptions {
  * seeded by it when the server is a cluster node. Auto-detection costs one `INFO cluster` on the connection
  * the standalone target then keeps using. A server that refuses `INFO` (renamed by its operator) is taken as
  * standalone; one that cannot be reached is an error (a {@link RetryableError}), as the first write would be.
+ * An `https://` (or `http://`) URL is an Upstash REST endpoint: an {@link UpstashTarget} with
+ * `options.restToken`, made without any request.
  *
  * @example
  * const target = await openTarget('redis://10.0.0.5:6379'); // a ClusterTarget if 10.0.0.5 is a cluster node
+ * const upstash = await openTarget('https://eu1-cat-1.upstash.io', { restToken: process.env.UPSTASH_REDIS_REST_TOKEN });
  */
 export async function openTarget(url: string, options: OpenTargetOptions = {}): Promise<Target> {
-  const { cluster = 'auto', maxRedirects, ...tcp } = options;
+  if (isRestUrl(url)) return openRest(url, options);
+  const { cluster = 'auto', maxRedirects, restToken: _token, rest: _rest, ...tcp } = options;
   const clusterOptions: ClusterTargetOptions = {
     ...tcp,
     ...(maxRedirects === undefined ? {} : { maxRedirects }),
@@ -53,7 +88,8 @@ export function isProvisional(target: Target): boolean {
  * {@link openTarget} for every URL, in parallel. With `lenient`, a server that cannot be reached (or refuses
  * the credentials) is returned as a standalone {@link TcpTarget}, marked {@link isProvisional}, instead of
  * failing the call: its first command meets the same error, where the caller reports it (a probe: down; an
- * import: a FAILED report).
+ * import: a FAILED report). An Upstash REST URL that cannot be opened (no token) fails the call even then: that
+ * is a setup error, found without sending anything.
  */
 export async function openTargets(
   urls: readonly string[],
@@ -61,12 +97,13 @@ export async function openTargets(
 ): Promise<Target[]> {
   const { lenient, ...open } = options;
   const opened = await Promise.allSettled(urls.map((url) => openTarget(url, open)));
-  const failed = opened.find((o) => o.status === 'rejected');
-  if (failed && !lenient) {
+  // Opening a REST target sends nothing, so its failure is a setup error that no stand-in may hide.
+  const failed = opened.find((o, i) => o.status === 'rejected' && (!lenient || isRestUrl(urls[i]!)));
+  if (failed) {
     await Promise.all(opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value.close()] : [])));
     throw (failed as PromiseRejectedResult).reason;
   }
-  const { cluster: _cluster, maxRedirects: _max, ...tcp } = open;
+  const { cluster: _cluster, maxRedirects: _max, restToken: _token, rest: _rest, ...tcp } = open;
   return opened.map((o, i) => {
     if (o.status === 'fulfilled') return o.value;
     const standIn = new TcpTarget(urls[i]!, tcp);

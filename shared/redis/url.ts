@@ -102,3 +102,48 @@ export function parseRedisUrl(url: string): RedisEndpoint {
   const name = `${scheme}//${credentials}${shownHost}:${port}/${db}`;
   return { host, port, username, password, db, tls, name };
 }
+
+/** The parts of an Upstash REST URL (`https://<host>`, or `http://<host>:<port>` for a local or proxied endpoint). */
+export interface RestEndpoint {
+  /** The base every request path is appended to, without a trailing slash: `https://eu1-cat-1.upstash.io`. */
+  base: string;
+  /** The same, for logs; a REST URL never carries credentials (the token is sent as a header). */
+  name: string;
+}
+
+/** Whether `url` names an Upstash REST endpoint (`http://` or `https://`) rather than a Redis server. */
+export function isRestUrl(url: string): boolean {
+  return /^https?:\/\//i.test(url.trim());
+}
+
+/**
+ * Parses an Upstash REST URL: `https://host[:port][/path]` or `http://…`. Credentials, query strings
+ * (Upstash's `?_token=`) and fragments are refused with a {@link ConfigError}, so a token never sits in a
+ * URL that ends up in a log: it comes from `UPSTASH_REDIS_REST_TOKEN` instead.
+ *
+ * @example
+ * parseRestUrl('https://eu1-cat-1.upstash.io/'); // { base: 'https://eu1-cat-1.upstash.io', name: 'https://eu1-cat-1.upstash.io' }
+ */
+export function parseRestUrl(url: string): RestEndpoint {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.trim());
+  } catch {
+    throw new ConfigError(
+      `invalid Upstash REST URL ${redactUrl(url.split('?')[0]!)}: expected https://<host>`,
+    );
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new ConfigError(
+      `Upstash REST URL ${redactUrl(url.split('?')[0]!)}: unknown scheme '${parsed.protocol}', expected https:// or http://`,
+    );
+  }
+  const origin = `${parsed.protocol}//${parsed.host}`;
+  if (parsed.username !== '' || parsed.password !== '' || parsed.search !== '' || parsed.hash !== '') {
+    throw new ConfigError(
+      `Upstash REST URL ${origin}: credentials, query strings and fragments are not taken; give the token in UPSTASH_REDIS_REST_TOKEN`,
+    );
+  }
+  const base = `${origin}${parsed.pathname.replace(/\/+$/, '')}`;
+  return { base, name: base };
+}

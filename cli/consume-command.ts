@@ -23,6 +23,8 @@ import {
   type ClusterFlags,
   clusterMode,
   openCliTargets,
+  defaultRedisUrl,
+  REDIS_URL_HELP,
 } from './redis-targets.js';
 import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { onStopSignals, SIGNAL_EXIT } from './stop-signals.js';
@@ -116,11 +118,7 @@ export function registerConsume(program: Command): void {
       'consumer group id: Kafka offsets and the watermarks (env CONSUMER_GROUP_ID)',
       process.env.CONSUMER_GROUP_ID,
     )
-    .option(
-      '-r, --redis <urls>',
-      'comma-separated redis:// or rediss:// URLs, one per shard (env REDIS_URL)',
-      process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    )
+    .option('-r, --redis <urls>', REDIS_URL_HELP, defaultRedisUrl())
     .option(
       '-s, --spec <file-or-json>',
       'consumer spec: a JSON file or inline JSON (env CONSUMER_SPEC)',

@@ -8,7 +8,14 @@ import { formatPreflight, memoryLimitOption } from './plan-command.js';
 import { checkColumns, checkSource } from './source-checks.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
 import { formatSummary } from './summary.js';
-import { addClusterOption, CLUSTER_HELP, type ClusterFlags, clusterMode } from './redis-targets.js';
+import {
+  addClusterOption,
+  CLUSTER_HELP,
+  type ClusterFlags,
+  clusterMode,
+  defaultRedisUrl,
+  REDIS_URL_HELP,
+} from './redis-targets.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
 interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags {
@@ -22,6 +29,7 @@ interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags {
   memoryLimit?: number;
   s3Endpoint?: string;
   onServerReset: 'replay' | 'fail';
+  maxRequestBytes?: number;
 }
 
 /** A commander parser for an integer option of at least `min`; the message names the option. */
@@ -64,10 +72,11 @@ export function registerImport(program: Command): void {
       'S3-compatible endpoint for s3:// sources (env S3_ENDPOINT)',
       process.env.S3_ENDPOINT,
     )
+    .option('-r, --redis <urls>', REDIS_URL_HELP, defaultRedisUrl())
     .option(
-      '-r, --redis <urls>',
-      'comma-separated redis:// or rediss:// URLs, one per shard (env REDIS_URL)',
-      process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+      '--max-request-bytes <n>',
+      "Upstash REST: the largest HTTP request (default 10485760, Upstash's limit); a record too large for it is rejected",
+      integer('--max-request-bytes', 1024),
     )
     .option('-s, --spec <file>', 'import spec JSON file (see README "Import spec")')
     .addOption(
@@ -198,6 +207,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
       force: flags.force,
       onServerReset: flags.onServerReset,
+      ...(flags.maxRequestBytes === undefined ? {} : { maxRequestBytes: flags.maxRequestBytes }),
       onReset: (note) => {
         if (!flags.json) process.stderr.write(`\nserver reset: ${note.message}\n`);
       },

@@ -35,7 +35,9 @@ export interface ImportRunOptions {
   source: string;
   /** Custom S3 endpoint for `s3://` sources (s3rver, MinIO). */
   s3Endpoint?: string;
-  /** One redis:// or rediss:// URL per shard. */
+  /** Upstash REST: the largest HTTP request (`--max-request-bytes`). @default 10 MiB */
+  maxRequestBytes?: number;
+  /** One redis:// or rediss:// URL per shard, or one Upstash REST URL. */
   redis: readonly string[];
   spec: ImportSpec;
   /** Where rejected records go (created only when there are some). */
@@ -129,6 +131,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(options.credentials ? { credentials: options.credentials } : {}),
       tls: options.tls,
       cluster: options.cluster ?? 'auto',
+      ...(options.maxRequestBytes === undefined ? {} : { maxRequestBytes: options.maxRequestBytes }),
     });
     const start = options.range?.start ?? 0;
     const { memoryBefore, sample, preflight, buckets } = await prepareImport({

@@ -149,7 +149,7 @@ export function registerPlan(program: Command): void {
     .argument('<file>', 'CSV (.csv, .tsv) or JSON Lines (.jsonl, .ndjson) file')
     .option(
       '-r, --redis <urls>',
-      'comma-separated redis:// or rediss:// URLs, one per shard (default: env REDIS_URL; none: offline)',
+      'comma-separated redis:// or rediss:// URLs, one per shard, or an Upstash REST https:// URL (default: env REDIS_URL or UPSTASH_REDIS_REST_URL; none: offline)',
     )
     .option('-s, --spec <file>', 'import spec JSON file')
     .addOption(
@@ -202,7 +202,7 @@ Examples:
 }
 
 async function planAction(file: string, flags: PlanFlags): Promise<number> {
-  const urls = (flags.redis ?? process.env.REDIS_URL ?? '')
+  const urls = (flags.redis ?? (process.env.REDIS_URL || process.env.UPSTASH_REDIS_REST_URL) ?? '')
     .split(',')
     .map((u) => u.trim())
     .filter(Boolean);

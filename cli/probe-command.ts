@@ -14,6 +14,8 @@ import {
   type ClusterFlags,
   clusterMode,
   openCliTargets,
+  defaultRedisUrl,
+  REDIS_URL_HELP,
 } from './redis-targets.js';
 import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, int } from './format.js';
@@ -128,11 +130,7 @@ export function registerProbe(program: Command): void {
         'loading, last save; headroom in keys at the observed bytes per key. The same check as the ' +
         'health-probe Lambda. An unreachable shard is critical; the others are still reported.',
     )
-    .option(
-      '-r, --redis <urls>',
-      'comma-separated redis:// or rediss:// URLs, one per shard (env REDIS_URL)',
-      process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
-    )
+    .option('-r, --redis <urls>', REDIS_URL_HELP, defaultRedisUrl())
     .option(
       '--warn <percent>',
       'warn at this share of maxmemory / maxclients',

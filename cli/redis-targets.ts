@@ -41,6 +41,10 @@ export interface CliTargetOptions {
   readonly commandTimeoutMs?: number;
   /** A server that cannot be reached is still returned (the probe reports it), instead of an error. */
   readonly lenient?: boolean;
+  /** The largest HTTP request to an Upstash REST URL (`--max-request-bytes`). @default 10 MiB */
+  readonly maxRequestBytes?: number;
+  /** @default process.env */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -60,6 +64,7 @@ export async function openCliTargets(
         ...(options.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: options.connectTimeoutMs }),
         ...(options.commandTimeoutMs === undefined ? {} : { commandTimeoutMs: options.commandTimeoutMs }),
         ...(options.lenient ? { lenient: true } : {}),
+        ...restOptions(options),
       },
     );
   } catch (err) {
@@ -67,9 +72,28 @@ export async function openCliTargets(
   }
 }
 
+/** The Upstash token (only ever from the environment: a flag would show it in `ps`) and request limit. */
+function restOptions(options: CliTargetOptions): { restToken?: string; rest?: { maxRequestBytes: number } } {
+  const token = (options.env ?? process.env).UPSTASH_REDIS_REST_TOKEN;
+  return {
+    ...(token ? { restToken: token } : {}),
+    ...(options.maxRequestBytes === undefined ? {} : { rest: { maxRequestBytes: options.maxRequestBytes } }),
+  };
+}
+
+/** The default of `--redis`: `REDIS_URL`, else Upstash's `UPSTASH_REDIS_REST_URL`, else the local server. */
+export function defaultRedisUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return env.REDIS_URL || env.UPSTASH_REDIS_REST_URL || 'redis://127.0.0.1:6379';
+}
+
+/** Help text of `--redis` for the commands that write or read. */
+export const REDIS_URL_HELP =
+  'comma-separated redis:// or rediss:// URLs, one per shard, or one Upstash REST https:// URL with its token in UPSTASH_REDIS_REST_TOKEN (env REDIS_URL or UPSTASH_REDIS_REST_URL)';
+
 /** The CLI's hint on a connection problem: which setting to check. */
 export function explainRedisError(err: unknown): Error {
   const e = classifyError(err);
+  if (e instanceof AuthError && /upstash|REST/i.test(e.message)) return e;
   if (e instanceof AuthError) {
     return new AuthError(
       `${e.message} (give the password in the URL, redis://user:PASSWORD@host:port, or in REDIS_PASSWORD)`,

@@ -39,6 +39,7 @@ const lambdaRuntime = secretsRuntime(
         connectTimeoutMs: env.PROBE_TIMEOUT_MS,
         commandTimeoutMs: env.PROBE_TIMEOUT_MS,
         clientName: 'redis-bulk-loader-probe',
+        ...(env.UPSTASH_REDIS_REST_TOKEN ? { restToken: env.UPSTASH_REDIS_REST_TOKEN } : {}),
         lenient: true,
       },
     );

@@ -50,7 +50,10 @@ const list = z.preprocess(
   z.array(z.string(), { error: 'is required' }),
 );
 
-/** A variable holding comma-separated redis:// or rediss:// URLs, one per shard (every function's REDIS_URL). */
+/**
+ * A variable holding comma-separated redis:// or rediss:// URLs, one per shard, or one Upstash REST URL
+ * (https://; every function's REDIS_URL).
+ */
 export const redisUrlList = z.preprocess(
   (v) => (v === '' ? undefined : v),
   list.pipe(z.array(z.string()).min(1, 'needs at least one redis:// or rediss:// URL')),
@@ -112,6 +115,8 @@ const common = {
   /** Applied to URLs without credentials (e.g. from Secrets Manager through the environment). */
   REDIS_USERNAME: optionalText,
   REDIS_PASSWORD: optionalText,
+  /** The token of an Upstash REST `REDIS_URL` (or from `UPSTASH_TOKEN_SECRET_ARN`). */
+  UPSTASH_REDIS_REST_TOKEN: optionalText,
   /** Bucket for reports, rejects and plans. */
   REPORT_BUCKET: z.string({ error: 'is required' }).min(1, 'is required'),
   /** @default 'reports/' */
@@ -199,6 +204,7 @@ export const consumerEnvSchema = z.strictObject({
   REDIS_CLUSTER: redisCluster,
   REDIS_USERNAME: optionalText,
   REDIS_PASSWORD: optionalText,
+  UPSTASH_REDIS_REST_TOKEN: optionalText,
   REDIS_CONNECT_TIMEOUT_MS: common.REDIS_CONNECT_TIMEOUT_MS,
   REDIS_COMMAND_TIMEOUT_MS: common.REDIS_COMMAND_TIMEOUT_MS,
   S3_ENDPOINT: optionalText,
@@ -259,6 +265,9 @@ export function parseEnv<S extends z.ZodObject>(
 ): z.output<S> {
   const picked: Record<string, string | undefined> = {};
   for (const name of Object.keys(schema.shape)) picked[name] = env[name];
+  // Upstash's own name for its REST URL stands in for REDIS_URL.
+  if ('REDIS_URL' in schema.shape && !picked.REDIS_URL && env.UPSTASH_REDIS_REST_URL)
+    picked.REDIS_URL = env.UPSTASH_REDIS_REST_URL;
   const result = schema.safeParse(picked);
   if (!result.success) {
     const problems = result.error.issues.map(

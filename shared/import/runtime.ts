@@ -1,7 +1,14 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveSecrets, secretsVersion } from '../config/index.js';
 import { createS3Client } from '../records/index.js';
-import { isProvisional, openTargets, parseRedisUrl, type Target } from '../redis/index.js';
+import {
+  isProvisional,
+  isRestUrl,
+  openTargets,
+  parseRedisUrl,
+  parseRestUrl,
+  type Target,
+} from '../redis/index.js';
 
 /** The settings every import function reads to reach Redis and S3. */
 export interface ClientSettings {
@@ -10,6 +17,8 @@ export interface ClientSettings {
   readonly REDIS_CLUSTER?: boolean | 'auto' | undefined;
   readonly REDIS_USERNAME?: string | undefined;
   readonly REDIS_PASSWORD?: string | undefined;
+  /** The token of an Upstash REST URL (`https://…` in `REDIS_URL`). */
+  readonly UPSTASH_REDIS_REST_TOKEN?: string | undefined;
   readonly S3_ENDPOINT?: string | undefined;
   /** @default 5000 in the functions' environment */
   readonly REDIS_CONNECT_TIMEOUT_MS?: number | undefined;
@@ -37,8 +46,9 @@ export interface RedisCredentials {
  */
 export function withCredentials(url: string, credentials?: RedisCredentials): string {
   const password = credentials?.password;
-  // An empty password is no password (an unset variable in some deployment tools).
-  if (password === undefined || password === '') return url;
+  // An empty password is no password (an unset variable in some deployment tools). An Upstash REST URL
+  // authenticates with its token instead.
+  if (password === undefined || password === '' || isRestUrl(url)) return url;
   if (parseRedisUrl(url).password !== undefined) return url;
   // Only reached for a URL parseRedisUrl accepted: `new URL` cannot throw (and echo the URL) here.
   const u = new URL(url);
@@ -83,7 +93,10 @@ export async function createClients(settings: ClientSettings, s3?: S3Client): Pr
  */
 export function checkRedisUrls(settings: ClientSettings): void {
   const credentials = { username: settings.REDIS_USERNAME, password: settings.REDIS_PASSWORD };
-  for (const url of settings.REDIS_URL) parseRedisUrl(withCredentials(url, credentials));
+  for (const url of settings.REDIS_URL) {
+    if (isRestUrl(url)) parseRestUrl(url);
+    else parseRedisUrl(withCredentials(url, credentials));
+  }
 }
 
 /**
@@ -106,7 +119,12 @@ export async function createTargets(
   };
   return openTargets(
     settings.REDIS_URL.map((url) => withCredentials(url, credentials)),
-    { ...timeouts, cluster: settings.REDIS_CLUSTER ?? 'auto', ...(options.lenient ? { lenient: true } : {}) },
+    {
+      ...timeouts,
+      cluster: settings.REDIS_CLUSTER ?? 'auto',
+      ...(settings.UPSTASH_REDIS_REST_TOKEN ? { restToken: settings.UPSTASH_REDIS_REST_TOKEN } : {}),
+      ...(options.lenient ? { lenient: true } : {}),
+    },
   );
 }
 

@@ -19,12 +19,14 @@ function numberVar(min: number, max: number, fallback: number, int = true) {
 /** Environment of the `health-probe` function (and defaults of `redis-bulk-loader probe`). */
 export const probeEnvSchema = z
   .strictObject({
-    /** Comma-separated redis:// or rediss:// URLs, one per shard. */
+    /** Comma-separated redis:// or rediss:// URLs, one per shard, or an Upstash REST URL. */
     REDIS_URL: redisUrlList,
     REDIS_CLUSTER: redisCluster,
     /** Applied to URLs without credentials. */
     REDIS_USERNAME: z.preprocess(unsetIfEmpty, z.string().optional()),
     REDIS_PASSWORD: z.preprocess(unsetIfEmpty, z.string().optional()),
+    /** The token of an Upstash REST `REDIS_URL`. */
+    UPSTASH_REDIS_REST_TOKEN: z.preprocess(unsetIfEmpty, z.string().optional()),
     /** Memory (and clients) used, in percent of the limit, from which a shard is `warn`. @default 85 */
     PROBE_WARN_PERCENT: numberVar(1, 100, 85, false),
     /** … and from which it is `critical`. @default 95 */
@@ -37,7 +39,7 @@ export const probeEnvSchema = z
     PROBE_TIMEOUT_MS: numberVar(100, 60_000, 2000),
     /** CloudWatch namespace of the metrics. @default 'RedisBulkLoader' */
     METRICS_NAMESPACE: z.string().min(1).default('RedisBulkLoader'),
-    /** Value of the metrics' `Service` dimension (the alarms select on it). @default 'redis-bulk-loader' */
+    /** Value of the metrics' `service` dimension (the alarms select on it). @default 'redis-bulk-loader' */
     METRICS_SERVICE: z.string().min(1).default('redis-bulk-loader'),
   })
   .refine((env) => env.PROBE_WARN_PERCENT < env.PROBE_CRITICAL_PERCENT, {

@@ -15,7 +15,7 @@ export interface OpenTargetOptions extends TcpTargetOptions {
   /** See {@link ClusterTargetOptions.maxRedirects}. */
   maxRedirects?: number;
   /**
-   * The token of an Upstash REST URL (`https://…`), from `UPSTASH_REDIS_REST_TOKEN` or `--upstash-token`.
+   * The token of an Upstash REST URL (`https://…`), from `UPSTASH_REDIS_REST_TOKEN`.
    * Required for such a URL, ignored for `redis://` ones.
    */
   restToken?: string;
@@ -34,7 +34,7 @@ function openRest(url: string, options: OpenTargetOptions): UpstashTarget {
   const token = options.restToken?.trim();
   if (!token) {
     throw new ConfigError(
-      `${name} is an Upstash REST URL and needs its token: set UPSTASH_REDIS_REST_TOKEN (or pass --upstash-token)`,
+      `${name} is an Upstash REST URL and needs its token: set UPSTASH_REDIS_REST_TOKEN`,
     );
   }
   const timeout = options.commandTimeoutMs;

@@ -127,7 +127,10 @@ describe('import into Upstash REST (the bridge, a real redis-server behind it)',
     ]);
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({ counts: { read: 3, written: 2, rejected: 1 } });
-    const [reject] = (await readFile(rejects, 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
+    const [reject] = (await readFile(rejects, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(reject).toMatchObject({ line: 3 });
     expect(String(reject.reason)).toMatch(/exceeds maximum allowed size/);
     expect(await redisCli(redis.server.port, 'GET', `${p}:3`)).toBe('also-small');
@@ -138,9 +141,12 @@ describe('import into Upstash REST (the bridge, a real redis-server behind it)',
     const p = randomPrefix();
     const file = await csv(p);
     const wrong = 'AXXXwrong-token-value-0123456789';
-    const result = await runCli(['import', file, '--redis', b.url, '--key', `${p}:{id}`, '--value', 'score'], {
-      UPSTASH_REDIS_REST_TOKEN: wrong,
-    });
+    const result = await runCli(
+      ['import', file, '--redis', b.url, '--key', `${p}:{id}`, '--value', 'score'],
+      {
+        UPSTASH_REDIS_REST_TOKEN: wrong,
+      },
+    );
     expect(result.code).toBe(3);
     expect(b.stats.requests).toBe(1);
     expect(b.stats.unauthorized).toBe(1);

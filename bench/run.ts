@@ -5,6 +5,7 @@
  *   npm run bench -- [--keys N] [--pairs P] [--cases flat-csv,bucketed-csv,…]   the standard set, or some of it
  *   npm run bench -- kafka-lambda|kafka [--records N] [--pairs P]    (bench/kafka-lambda.ts, bench/kafka-consume.ts)
  *   npm run bench -- cluster [--keys N] [--pairs P]     a 3-master Redis Cluster against one standalone server
+ *   npm run bench -- upstash [--records N]     commands per 100 keys and request sizes through Upstash REST
  *   npm run bench -- --help
  *
  * Nothing named runs the standard set (the CSV cases); groups such as kafka-lambda run only when named.
@@ -28,6 +29,7 @@ import { FileSource, readRecords } from '../shared/records/index.js';
 import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js';
 import { kafkaConsumeBench } from './kafka-consume.js';
 import { kafkaLambdaBench } from './kafka-lambda.js';
+import { upstashBench } from './upstash.js';
 import { cli, cliFlags, median, timed } from './support.js';
 
 const run = promisify(execFile);
@@ -41,7 +43,7 @@ interface Args {
 }
 
 /** Cases outside the standard set, run only when named. */
-const GROUPS = ['kafka-lambda', 'kafka', 'cluster'];
+const GROUPS = ['kafka-lambda', 'kafka', 'cluster', 'upstash'];
 
 const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--records N] [--pairs P]
 
@@ -49,7 +51,7 @@ const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--r
                           the standard set, run when nothing is named: <standard>
                           only when named: <groups>
   --keys N              rows of the CSV cases (default 5000000)
-  --records N           records of kafka-lambda and kafka (default 1000000)
+  --records N           records of kafka-lambda and kafka, rows of upstash (default 1000000)
   --pairs P             alternated runs per case (default 3)
   --help                this text`;
 
@@ -305,6 +307,9 @@ async function main(args: Args): Promise<void> {
     lines.push(...(await kafkaConsumeBench({ records: args.records, pairs: args.pairs })));
   }
   if (args.cases.includes('cluster')) await clusterBench(args, lines);
+  if (args.cases.includes('upstash')) {
+    lines.push(...(await upstashBench({ records: args.records, pairs: args.pairs })));
+  }
   const csvCases = CASES.filter((x) => (args.cases.length === 0 ? true : args.cases.includes(x.name)));
   if (csvCases.length > 0) await csvBench(args, csvCases, lines);
   console.log();

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
-import { type BridgeFault, type UpstashBridge, startUpstashBridge } from '../support/upstash-bridge.js';
+import { type BridgeFault, type UpstashBridge, startUpstashBridge } from '../../cli/local-upstash.js';
 
 // `import` into an Upstash REST endpoint: the CLI against the Upstash-compatible bridge, which runs every
 // command on a real redis-server; results are read from that server directly.

@@ -5,7 +5,7 @@ import { TcpTarget, UpstashTarget } from '../../../shared/redis/index.js';
 import { randomPrefix } from '../../support/files.js';
 import { counterMessages, counterTotals, memoryDeadLetters } from '../../support/kafka-messages.js';
 import { useRedis } from '../../support/redis-server.js';
-import { startUpstashBridge, type UpstashBridge } from '../../support/upstash-bridge.js';
+import { startUpstashBridge, type UpstashBridge } from '../../../cli/local-upstash.js';
 
 // Kafka counters into Upstash: the watermark scripts go as EVAL over REST (the Upstash-compatible bridge in
 // front of a real redis-server), and requests resent after a lost answer change nothing.

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from '@upstash/redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisCli, useRedis } from '../../support/redis-server.js';
-import { startUpstashBridge, type UpstashBridge } from '../../support/upstash-bridge.js';
+import { startUpstashBridge, type UpstashBridge } from '../../../cli/local-upstash.js';
 
 // The bridge is only worth its name if Upstash's own client works against it unchanged.
 describe('Upstash bridge driven by @upstash/redis', () => {

@@ -22,7 +22,7 @@ import {
   type UpstashTargetOptions,
 } from '../../../shared/redis/index.js';
 import { redisCli, useRedis } from '../../support/redis-server.js';
-import { type BridgeFault, startUpstashBridge, type UpstashBridge } from '../../support/upstash-bridge.js';
+import { type BridgeFault, startUpstashBridge, type UpstashBridge } from '../../../cli/local-upstash.js';
 
 const FAST_RETRY = { retries: 4, baseMs: 1, maxMs: 5 } as const;
 

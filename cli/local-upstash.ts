@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Command, type Reply, ReplyError, TcpTarget } from '../../shared/redis/index.js';
+import { type Command, type Reply, ReplyError, TcpTarget } from '../shared/redis/index.js';
 
 /**
  * An Upstash-REST-compatible endpoint on 127.0.0.1 that runs the commands on a real `redis-server`, for tests

@@ -178,6 +178,7 @@ export function createConsumerHandler(
     log(result.failures.length > 0 ? 'warn' : 'info', 'batch done', {
       ...(context?.awsRequestId ? { requestId: context.awsRequestId } : {}),
       counts: result.counts,
+      commands: result.commands,
       partitionsFailed: result.failures.length,
     });
     return {

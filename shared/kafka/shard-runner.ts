@@ -32,6 +32,11 @@ export interface ShardRunContext {
   readonly onReset: (error: ServerResetError, streams: readonly Stream[]) => Promise<void>;
   /** Told the highest offset confirmed on a watermark (for {@link ShardRunContext.onReset}). */
   readonly confirmed: (watermark: string, offset: number) => void;
+  /**
+   * Told the data commands of each pipeline as it goes out (a watermarked unit is one `EVAL`), retries included:
+   * what the server runs and a per-command service bills.
+   */
+  readonly onSent: (commands: number) => void;
 }
 
 /** A unit already sent, with its reply settled (never an unhandled rejection). */
@@ -47,11 +52,13 @@ export interface AheadState {
   bytes: number;
 }
 
-const sendUnit = (target: Target, command: Command): SentUnit['outcome'] =>
-  target.exec([command]).then(
+const sendUnit = (ctx: Pick<ShardRunContext, 'target' | 'onSent'>, command: Command): SentUnit['outcome'] => {
+  ctx.onSent(1);
+  return ctx.target.exec([command]).then(
     (value): PromiseSettledResult<Reply[]> => ({ status: 'fulfilled', value }),
     (reason: unknown): PromiseSettledResult<Reply[]> => ({ status: 'rejected', reason }),
   );
+};
 
 /**
  * Sends the unit of a stream's ops from `ahead.next` while its partition is still being mapped, once they
@@ -64,7 +71,7 @@ const sendUnit = (target: Target, command: Command): SentUnit['outcome'] =>
 export function sendAhead(
   stream: Stream,
   ahead: AheadState,
-  ctx: Pick<ShardRunContext, 'target' | 'maxRecords' | 'maxBytes'>,
+  ctx: Pick<ShardRunContext, 'target' | 'maxRecords' | 'maxBytes' | 'onSent'>,
   final: boolean,
 ): SentUnit | undefined {
   const count = stream.ops.length - ahead.next;
@@ -76,7 +83,7 @@ export function sendAhead(
   ahead.next = stream.ops.length;
   ahead.guard = records[records.length - 1]!.offset;
   ahead.bytes = 0;
-  return { stream, outcome: sendUnit(ctx.target, command) };
+  return { stream, outcome: sendUnit(ctx, command) };
 }
 
 /**
@@ -104,7 +111,7 @@ function unitsOf(live: readonly Stream[], ctx: ShardRunContext): SentUnit[] {
       const cover = start === stream.pos ? stream.cover : undefined;
       units.push({
         stream,
-        outcome: sendUnit(ctx.target, unitCommand(stream.watermark, records, guard, cover)),
+        outcome: sendUnit(ctx, unitCommand(stream.watermark, records, guard, cover)),
       });
       guard = records[records.length - 1]!.offset;
       start = end;
@@ -270,6 +277,7 @@ async function plainRound(
       }
     }
   }
+  ctx.onSent(cmds.length);
   const replies = await ctx.target.exec(cmds);
   const failed = new Set<Op>();
   let transient: LoaderError | undefined;

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import { type FinishEnv, finishEnvSchema, parseEnv } from '../../shared/config/index.js';
 import {
+  billPrice,
   type Clients,
   createClients,
   type FinishInput,
@@ -34,11 +35,18 @@ export function createFinishHandler(runtime: () => FinishRuntime | Promise<Finis
       targets: clients.targets,
       reports: { bucket: env.REPORT_BUCKET, prefix: env.REPORT_PREFIX },
       markerPrefix: env.MARKER_PREFIX,
+      ...priceOf(env),
     });
     return finishOutput(input.importId, result);
   })
     .use(validateEvent(finishInputSchema, 'import-finish input'))
     .use(loaderErrors('import-finish'));
+}
+
+/** The price the report's bill uses, if any (`PRICE_PER_100K`, or Upstash's list price for an HTTP URL). */
+function priceOf(env: FinishEnv): { pricePer100k?: number } {
+  const price = billPrice(env.REDIS_URL, env.PRICE_PER_100K);
+  return price === undefined ? {} : { pricePer100k: price };
 }
 
 /** End of every import: report to S3, one-line summary to the log. */

@@ -5,6 +5,13 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ConsumerSpec, type ConsumerSpecInput, parseConsumerSpec } from '../shared/config/index.js';
 import { ConfigError, type LoaderError } from '../shared/errors/index.js';
 import {
+  billPrice,
+  type CommandBill,
+  commandBill,
+  commandsPer100Keys,
+  describeBill,
+} from '../shared/import/index.js';
+import {
   type ConsumeProgress,
   type ConsumeSummary,
   type ConsumerLog,
@@ -28,7 +35,7 @@ import {
 } from './redis-targets.js';
 import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { onStopSignals, SIGNAL_EXIT } from './stop-signals.js';
-import { duration, int } from './format.js';
+import { commandsText, duration, int } from './format.js';
 import { integer } from './import-command.js';
 import { checkTargets } from './import-run.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
@@ -74,6 +81,12 @@ export interface ConsumeJsonOutput {
   batches: number;
   commits: number;
   retries: number;
+  /** Data commands sent to Redis (one `EVAL` per watermarked unit), retries included. */
+  commands: number;
+  /** `commands` per 100 records received; null before the first record. */
+  commandsPer100Records: number | null;
+  /** The estimated bill for `commands`, with an http(s):// (Upstash REST) URL. */
+  bill?: CommandBill;
   partitions: ConsumeSummary['partitions'];
   elapsedMs: number;
   /** Peak resident memory of the process. */
@@ -447,10 +460,11 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
       : stop.stoppedBy !== undefined
         ? SIGNAL_EXIT[stop.stoppedBy]
         : ExitCode.Ok;
+  const price = billPrice(list(flags.redis));
   if (flags.json) {
-    process.stdout.write(`${JSON.stringify(jsonOutput(summary, failure, exitCode))}\n`);
+    process.stdout.write(`${JSON.stringify(jsonOutput(summary, failure, exitCode, price))}\n`);
   } else {
-    if (summary) process.stderr.write(formatConsumeSummary(summary));
+    if (summary) process.stderr.write(formatConsumeSummary(summary, price));
     if (failure) process.stderr.write(`redis-bulk-loader consume: ${failure.message}\n`);
   }
   return exitCode;
@@ -492,8 +506,11 @@ function progressLine(stream = process.stderr): { update: (p: ConsumeProgress) =
   };
 }
 
-/** The human summary of a consume run. */
-export function formatConsumeSummary(s: ConsumeSummary): string {
+/**
+ * The human summary of a consume run; with `pricePer100k` (an Upstash URL), the estimated bill for its
+ * commands.
+ */
+export function formatConsumeSummary(s: ConsumeSummary, pricePer100k?: number): string {
   const c = s.counts;
   const rate = c.received / Math.max(0.001, s.elapsedMs / 1000);
   const why = { idle: 'caught up', signal: 'stopped', error: 'stopped by an error' }[s.stoppedBy];
@@ -502,6 +519,8 @@ export function formatConsumeSummary(s: ConsumeSummary): string {
     `  applied ${int(c.applied)}, duplicates skipped ${int(c.duplicate)}, dead letters ${int(c.deadLettered)}, ` +
       `not confirmed ${int(c.failed)} (delivered again on the next run)`,
     `  ${int(s.commits)} offset commits, ${int(s.retries)} retries of unconfirmed tails`,
+    `  commands ${commandsText(s.commands, commandsPer100Keys(s.commands, c.received), 'records')}` +
+      (pricePer100k === undefined ? '' : ` ${describeBill(commandBill(s.commands, pricePer100k))}`),
   ];
   for (const p of [...s.partitions].sort(
     (a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition,
@@ -517,7 +536,9 @@ function jsonOutput(
   summary: ConsumeSummary | undefined,
   failure: LoaderError | undefined,
   exitCode: number,
+  pricePer100k: number | undefined,
 ): ConsumeJsonOutput {
+  const commands = summary?.commands ?? 0;
   const empty = { received: 0, applied: 0, duplicate: 0, deadLettered: 0, failed: 0 };
   return {
     status: failure ? 'error' : summary?.stoppedBy === 'idle' ? 'idle' : 'stopped',
@@ -526,6 +547,9 @@ function jsonOutput(
     batches: summary?.batches ?? 0,
     commits: summary?.commits ?? 0,
     retries: summary?.retries ?? 0,
+    commands,
+    commandsPer100Records: commandsPer100Keys(commands, summary?.counts.received ?? 0),
+    ...(pricePer100k === undefined ? {} : { bill: commandBill(commands, pricePer100k) }),
     partitions: summary?.partitions ?? [],
     elapsedMs: summary?.elapsedMs ?? 0,
     peakRssBytes: process.resourceUsage().maxRSS * 1024,

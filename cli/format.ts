@@ -21,3 +21,8 @@ export function duration(ms: number): string {
   const s = Math.round(ms / 1000);
   return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
 }
+
+/** `1,000,000 (100.0 per 100 keys)`: the commands a load sent and how many per 100 keys (records) it wrote. */
+export function commandsText(commands: number, per100: number | null, unit = 'keys'): string {
+  return `${int(commands)}${per100 === null ? '' : ` (${per100.toFixed(1)} per 100 ${unit})`}`;
+}

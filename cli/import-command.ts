@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ConfigError, type LoaderError } from '../shared/errors/index.js';
+import { type BillFlags, PRICE_FLAG_HELP, priceOption } from './bill-options.js';
 import { commandError, EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 import { onStopSignals, SIGNAL_EXIT } from './stop-signals.js';
 import { runImport } from './import-run.js';
@@ -18,7 +19,7 @@ import {
 } from './redis-targets.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
-interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags {
+interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags, BillFlags {
   redis: string;
   rejects?: string;
   startOffset?: number;
@@ -154,6 +155,7 @@ export function registerImport(program: Command): void {
       memoryLimitOption,
     )
     .option('--force', 'load even when the memory pre-flight refuses (Redis may run out of memory)', false)
+    .option('--price-per-100k <usd>', PRICE_FLAG_HELP, priceOption)
     .option('--no-progress', 'no progress bar')
     .option(
       '--json',
@@ -171,6 +173,10 @@ ${CLUSTER_HELP}
 
 Stopping: Ctrl-C or SIGTERM stops at the next batch boundary; the summary prints the --start-offset and
 --start-line to resume from (everything before it is handled). An offset past the end of the file is an error.
+
+Commands: the summary counts the data commands sent to Redis (SET, HSET, EXPIRE, …; a pipeline sent again
+after a lost connection counts again) and how many per 100 keys; with an http(s):// URL (Upstash REST) or
+--price-per-100k it also estimates the bill (Upstash lists $0.20 per 100,000 commands).
 ${EXIT_CODES_HELP}
 
 Examples:
@@ -206,6 +212,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       signal: stop.signal,
       credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
       force: flags.force,
+      ...(flags.pricePer100k === undefined ? {} : { pricePer100k: flags.pricePer100k }),
       onServerReset: flags.onServerReset,
       ...(flags.maxRequestBytes === undefined ? {} : { maxRequestBytes: flags.maxRequestBytes }),
       onReset: (note) => {

@@ -2,7 +2,11 @@ import { basename } from 'node:path';
 import type tls from 'node:tls';
 import type { ImportSpec } from '../shared/config/index.js';
 import {
+  billPrice,
   bytesPerKey,
+  type CommandBill,
+  commandBill,
+  commandsPer100Keys,
   emptyCounts,
   FileRejectSink,
   type LoadCounts,
@@ -63,6 +67,11 @@ export interface ImportRunOptions {
   /** `tls.connect` options for `rediss://` shards (CA, server name). */
   tls?: tls.ConnectionOptions;
   /**
+   * US dollars per 100 k commands (`--price-per-100k`): the summary estimates the bill. Unset: Upstash's list
+   * price when a `--redis` URL is `http(s)://` (Upstash REST), otherwise no bill.
+   */
+  pricePer100k?: number;
+  /**
    * Checks the opened source before any shard is contacted (resume offset, CSV header); a thrown error ends the
    * import before anything is written.
    */
@@ -80,6 +89,10 @@ export interface ImportSummary {
   bytesRead: number;
   durationMs: number;
   keysPerSecond: number;
+  /** `counts.commands` per 100 keys written (records); null when none was written. */
+  commandsPer100Keys: number | null;
+  /** The estimated bill for `counts.commands`, with an Upstash URL or `--price-per-100k`. */
+  bill?: CommandBill;
   memoryBefore: ShardMemory[];
   memoryAfter: ShardMemory[] | undefined;
   bytesPerKey: number | undefined;
@@ -182,6 +195,8 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       bytesRead: result.nextOffset - start,
       durationMs: result.durationMs,
       keysPerSecond: keys / Math.max(0.001, result.durationMs / 1000),
+      commandsPer100Keys: commandsPer100Keys(result.counts.commands, keys),
+      ...billOf(options, result.counts.commands),
       memoryBefore,
       memoryAfter,
       bytesPerKey:
@@ -219,6 +234,8 @@ function refusedSummary(
     bytesRead: 0,
     durationMs: 0,
     keysPerSecond: 0,
+    commandsPer100Keys: null,
+    ...billOf(options, 0),
     memoryBefore,
     memoryAfter: undefined,
     bytesPerKey: undefined,
@@ -230,6 +247,12 @@ function refusedSummary(
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
     preflight,
   };
+}
+
+/** The estimated bill of a run, when a per-command price applies (see `billPrice`). */
+function billOf(options: ImportRunOptions, commands: number): { bill?: CommandBill } {
+  const price = billPrice(options.redis, options.pricePer100k);
+  return price === undefined ? {} : { bill: commandBill(commands, price) };
 }
 
 /** The redirects a cluster among `targets` (opened for this import alone) followed; nothing for standalone servers. */

@@ -2,9 +2,9 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ChunkState, ImportReport } from '../shared/import/index.js';
+import { type ChunkState, describeBill, type ImportReport } from '../shared/import/index.js';
 import { s3Sdk } from '../shared/records/index.js';
-import { bytes, duration, int } from './format.js';
+import { bytes, commandsText, duration, int } from './format.js';
 import type { LocalS3 } from './local-stack/local-s3.js';
 import type { LocalImportStack } from './local-stack/local-stack.js';
 import { type LocalRedis, startLocalRedis } from './local-redis.js';
@@ -61,6 +61,8 @@ export function formatReport(report: ImportReport, location: string): string {
     ],
     ['skipped', int(c.skipped)],
     ['retries', `${int(c.retries)} pipeline, ${int(c.taskRetries)} chunk`],
+    ['commands', commandsText(c.commands, report.commandsPer100Keys)],
+    ...(report.bill ? [['bill', describeBill(report.bill)] as [string, string]] : []),
     ['duration', `${duration(report.durationMs)}  (${int(report.rowsPerSecond)} rows/s, start to report)`],
     [
       'redis memory',

@@ -1,5 +1,14 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
+import type { ImportSpec } from '../shared/config/index.js';
 import { ConfigError } from '../shared/errors/index.js';
+import {
+  billPrice,
+  type CommandBill,
+  commandBill,
+  formatUsd,
+  planCommands,
+  UPSTASH_PRICE_PER_100K,
+} from '../shared/import/index.js';
 import {
   assessPreflight,
   DEFAULT_MEMORY_LIMIT,
@@ -8,6 +17,7 @@ import {
   readShard,
   sampleSource,
   type ShardProjection,
+  type SourceSample,
 } from '../shared/memory/index.js';
 import { FileSource } from '../shared/records/index.js';
 import { serversOf, type Target } from '../shared/redis/index.js';
@@ -18,6 +28,7 @@ import {
   clusterMode,
   openCliTargets,
 } from './redis-targets.js';
+import { type BillFlags, PRICE_FLAG_HELP, priceOption } from './bill-options.js';
 import { commandError, ExitCode, exitCodeFor } from './exit-codes.js';
 import { bytes, duration, int } from './format.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
@@ -39,7 +50,7 @@ export const DEFAULT_RATES = {
   bucketed: 550_000,
 } as const;
 
-interface PlanFlags extends SpecFlags, TlsFlags, ClusterFlags {
+interface PlanFlags extends SpecFlags, TlsFlags, ClusterFlags, BillFlags {
   redis?: string;
   chunkSize: number;
   concurrency: number;
@@ -61,6 +72,73 @@ export function memoryLimitOption(text: string): number {
   const n = Number(text);
   if (!(n > 0 && n <= 100)) throw new InvalidArgumentError('must be a percentage of maxmemory, 1-100');
   return n / 100;
+}
+
+/** The Redis commands one model's write path would send for the planned rows. */
+export interface ModelCommands {
+  /** The model as the memory lines name it. */
+  readonly model: string;
+  /** Loaded by one process (`import`). */
+  readonly commands: number;
+  readonly commandsPer100Keys: number;
+  /**
+   * Loaded by the Lambda import in `chunks` chunks: with a TTL, each chunk gives every bucket it touches its
+   * own `EXPIRE`, so bucketed loads send more.
+   */
+  readonly lambda: {
+    readonly chunks: number;
+    readonly commands: number;
+    readonly commandsPer100Keys: number;
+  };
+  /** The estimated bill for `commands` (and `lambda.commands`), with an Upstash URL or `--price-per-100k`. */
+  readonly bill?: CommandBill;
+  readonly lambdaBill?: CommandBill;
+}
+
+/** {@link ModelCommands} of each model of the pre-flight report: its own model first, then the alternatives. */
+export function modelCommands(
+  report: PreflightReport,
+  sample: SourceSample,
+  spec: ImportSpec,
+  chunks: number,
+  pricePer100k: number | undefined,
+): ModelCommands[] {
+  return [report.model, ...report.alternatives].map((m) => {
+    const one = planCommands(m, sample, spec);
+    const lambda = planCommands(m, sample, spec, chunks);
+    return {
+      model: m.label,
+      commands: Math.round(one.commands),
+      commandsPer100Keys: one.per100Keys,
+      lambda: { chunks, commands: Math.round(lambda.commands), commandsPer100Keys: lambda.per100Keys },
+      ...(pricePer100k === undefined
+        ? {}
+        : {
+            bill: commandBill(one.commands, pricePer100k),
+            lambdaBill: commandBill(lambda.commands, pricePer100k),
+          }),
+    };
+  });
+}
+
+/** One `commands` line of the human plan. */
+function describeCommands(c: ModelCommands): string {
+  const bill = c.bill ? ` ≈ ${formatUsd(c.bill.usd)}` : '';
+  let text = `${c.model}: ${c.commandsPer100Keys.toFixed(1)} per 100 keys, ≈ ${int(c.commands)} commands${bill}`;
+  // Only bucketed loads with a TTL differ: one EXPIRE per bucket per chunk.
+  if (c.lambda.chunks > 1 && c.lambda.commands !== c.commands) {
+    const lambdaBill = c.lambdaBill ? ` ≈ ${formatUsd(c.lambdaBill.usd)}` : '';
+    text +=
+      `; Lambda import in ${int(c.lambda.chunks)} chunks: ${c.lambda.commandsPer100Keys.toFixed(1)} per 100 keys, ` +
+      `≈ ${int(c.lambda.commands)}${lambdaBill}`;
+  }
+  return text;
+}
+
+/** The `price` line of the human plan: what the bills above assume. */
+function priceRow(price: number): [string, string] {
+  const basis = price === UPSTASH_PRICE_PER_100K ? ' (Upstash pay-as-you-go list price)' : '';
+  return ['price', `${formatUsd(price)} per 100 k commands${basis}`];
 }
 
 /** The expected rate of a model, keys per second. */
@@ -180,6 +258,7 @@ export function registerPlan(program: Command): void {
       memoryLimitOption,
     )
     .option('--rate <keys/s>', 'expected keys per second of one loader process', positive('--rate'))
+    .option('--price-per-100k <usd>', PRICE_FLAG_HELP, priceOption)
     .option('--json', 'print the plan as JSON on stdout', false);
   addClusterOption(addTlsOptions(command))
     .addHelpText(
@@ -189,6 +268,11 @@ ${CLUSTER_HELP}
 
 Expected time assumes one loader process at a rate measured on a 2-core machine against a local Redis
 (string ${int(DEFAULT_RATES.string)}/s, with TTL ${int(DEFAULT_RATES.stringTtl)}/s, hash ${int(DEFAULT_RATES.hash)}/s, bucketed ${int(DEFAULT_RATES.bucketed)}/s): pass --rate for yours.
+
+Commands: per model, the Redis commands the write path sends per 100 keys (string: one SET, its TTL
+included; hash: HSET, plus EXPIRE with a TTL; bucketed: one HSET per bucket and reader batch, or per key when
+buckets are many, plus one EXPIRE per bucket and load with a TTL), and with --price-per-100k or an http(s)://
+(Upstash REST) URL the estimated bill (Upstash lists $0.20 per 100,000 commands).
 
 Exit codes: 0 the plan was printed (whatever its verdict); 2 bad command line or spec; 3 the file is unreadable.
 
@@ -235,6 +319,8 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
     const rate = flags.rate ?? rateOf(report.model, spec.ttl !== false);
     const seconds = sample.keys / rate;
     const lambdaSeconds = seconds / Math.min(chunks, flags.concurrency);
+    const price = billPrice(urls, flags.pricePer100k);
+    const commands = modelCommands(report, sample, spec, chunks, price);
     const plan = {
       rows: sample.records,
       keys: sample.keys,
@@ -246,6 +332,8 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
         lambdaSeconds,
         concurrency: Math.min(chunks, flags.concurrency),
       },
+      commands,
+      ...(price === undefined ? {} : { pricePer100k: price }),
       preflight: report,
     };
     if (flags.json) {
@@ -269,6 +357,8 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
             `≈ ${duration(seconds * 1000)} in one process at ${int(rate)} keys/s; ` +
               `≈ ${duration(lambdaSeconds * 1000)} on Lambda, ${lambda} chunk${lambda === 1 ? '' : 's'} at a time`,
           ],
+          ...commands.map((c): [string, string] => ['commands', describeCommands(c)]),
+          ...(price === undefined ? [] : [priceRow(price)]),
           ['verdict', verdict],
         ])}\n`,
       );

@@ -1,5 +1,6 @@
+import { type CommandBill, describeBill, UPSTASH_PRICE_PER_100K } from '../shared/import/index.js';
 import type { ImportSummary } from './import-run.js';
-import { bytes, duration, int } from './format.js';
+import { bytes, commandsText, duration, int } from './format.js';
 
 /** The human summary printed after an import (to stderr, so stdout stays clean for `--json`). */
 export function formatSummary(s: ImportSummary): string {
@@ -14,7 +15,9 @@ export function formatSummary(s: ImportSummary): string {
     ['written', int(c.written)],
     ['rejected', int(c.rejected) + (s.rejectsFile ? `  → ${s.rejectsFile}` : '')],
     ['skipped', int(c.skipped)],
+    ['commands', commandsText(c.commands, s.commandsPer100Keys)],
   ];
+  if (s.bill) rows.push(['bill', `${describeBill(s.bill)}${billBasis(s.bill)}`]);
   if (c.unsettled > 0)
     rows.push(['unsettled', `${int(c.unsettled)} (in flight when the load failed; not confirmed)`]);
   if (c.retries > 0) rows.push(['retries', int(c.retries)]);
@@ -92,4 +95,9 @@ function describeBuckets(s: ImportSummary): string {
   return b.scheme === 'hash'
     ? `${int(b.bucketCount)} hash buckets ${b.prefix}0…`
     : `range buckets of ${int(b.bucketSize)} ids, ${b.prefix}<id/${b.bucketSize}>`;
+}
+
+/** Where the price comes from, when it is Upstash's list price (a `--price-per-100k` needs no note). */
+export function billBasis(bill: CommandBill): string {
+  return bill.pricePer100k === UPSTASH_PRICE_PER_100K ? ' (Upstash pay-as-you-go list price)' : '';
 }

@@ -4,6 +4,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import { type FinishEnv, finishEnvSchema, parseEnv } from '../../shared/config/index.js';
 import {
+  billPrice,
   type Clients,
   closeClients,
   createClients,
@@ -47,6 +48,7 @@ export function createFinishHandler(runtime: () => FinishRuntime | Promise<Finis
       reports: { bucket: env.REPORT_BUCKET, prefix: env.REPORT_PREFIX },
       markerPrefix: env.MARKER_PREFIX,
       log: (line) => logger.info(line),
+      ...priceOf(env),
     });
     if (result.next === undefined) {
       const { report } = result;
@@ -64,6 +66,12 @@ export function createFinishHandler(runtime: () => FinishRuntime | Promise<Finis
     .use(logMetrics(metrics))
     .use(validateEvent(finishInputSchema, 'import-finish input'))
     .use(loaderErrors('import-finish', logger));
+}
+
+/** The price the report's bill uses, if any (`PRICE_PER_100K`, or Upstash's list price for an HTTP URL). */
+function priceOf(env: FinishEnv): { pricePer100k?: number } {
+  const price = billPrice(env.REDIS_URL, env.PRICE_PER_100K);
+  return price === undefined ? {} : { pricePer100k: price };
 }
 
 /** End of every import: report to S3, one-line summary to the log. */

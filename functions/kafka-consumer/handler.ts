@@ -187,6 +187,7 @@ export function createConsumerHandler(
     });
     log(result.failures.length > 0 ? 'warn' : 'info', 'batch done', {
       counts: result.counts,
+      commands: result.commands,
       partitionsFailed: result.failures.length,
     });
     const c = result.counts;

@@ -108,6 +108,7 @@ export class ShardWriter {
   private confirmedMark = NO_MARK;
   /** The server that confirmed this writer's first pipeline: every later one must be confirmed by it too. */
   private confirmedBy: ServerIdentity | undefined;
+  private sentCommands = 0;
 
   constructor(
     private readonly target: Target,
@@ -118,6 +119,17 @@ export class ShardWriter {
   /** The error that stopped this writer, if any. */
   get error(): LoaderError | undefined {
     return this.fatal;
+  }
+
+  /**
+   * Commands handed to the target so far, counted per pipeline as it goes out: what the server processes and a
+   * per-command service (Upstash) bills. A pipeline sent again after a lost connection or a retryable reply
+   * counts again, in full: the server may have run any part of it before the connection dropped, and runs all
+   * of it on the replay. Whatever the driver adds on its own (the handshake, `ASKING`, a command re-sent after
+   * a cluster `MOVED`) is not counted here.
+   */
+  get commandsSent(): number {
+    return this.sentCommands;
   }
 
   /**
@@ -200,6 +212,7 @@ export class ShardWriter {
   }
 
   private send(batch: Pipeline): Promise<Outcome> {
+    this.sentCommands += batch.count;
     const sent = batch.payload
       ? this.target.execEncoded!(batch.payload, batch.count)
       : this.target.exec(batch.cmds!);

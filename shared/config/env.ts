@@ -180,7 +180,17 @@ export const chunkEnvSchema = z.strictObject({
 });
 
 /** Environment of `import-finish`. */
-export const finishEnvSchema = z.strictObject(common);
+export const finishEnvSchema = z.strictObject({
+  ...common,
+  /**
+   * US dollars per 100,000 commands: the report estimates the bill for the commands the import sent. Unset:
+   * Upstash's list price ($0.20) when REDIS_URL is an `http(s)://` (Upstash REST) URL, otherwise no bill.
+   */
+  PRICE_PER_100K: z.preprocess(
+    (v) => (v === undefined || v === '' ? undefined : Number(v)),
+    z.number({ error: 'must be a number of US dollars, e.g. 0.2' }).min(0, 'must be >= 0').optional(),
+  ),
+});
 
 /** `s3://bucket/prefix/` → bucket and prefix. */
 const s3Location = z.preprocess(

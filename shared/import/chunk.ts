@@ -65,6 +65,7 @@ function add(
     retries: prev.retries + c.retries,
     taskRetries: prev.taskRetries + attempt,
     commandErrors: prev.commandErrors + c.commandErrors,
+    commands: prev.commands + c.commands,
     serverResets: prev.serverResets + c.serverResets,
     invocations: prev.invocations + 1,
     durationMs: prev.durationMs + result.durationMs,
@@ -217,11 +218,12 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
 
 /**
  * The stats of a chunk that starts over after a server reset: the data counters at zero (what was written may
- * be gone), the invocation, retry and reset counters and the servers kept from `stats`.
+ * be gone), the invocation, retry, reset and command counters (the server ran those commands) and the servers
+ * kept from `stats`.
  */
 function startOverStats(state: ChunkState, stats: ChunkStats): ChunkStats {
-  const { invocations, taskRetries, retries, serverResets, servers } = stats;
-  return { ...emptyStats(state), invocations, taskRetries, retries, serverResets, servers };
+  const { invocations, taskRetries, retries, serverResets, commands, servers } = stats;
+  return { ...emptyStats(state), invocations, taskRetries, retries, serverResets, commands, servers };
 }
 
 /** A continuation from the chunk's own start (line 1 for the first chunk), with {@link startOverStats}. */

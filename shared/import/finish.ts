@@ -25,6 +25,8 @@ export interface FinishDeps {
   readonly markerPrefix: string;
   /** Gets the one-line summary. @default console.log */
   readonly log?: (line: string) => void;
+  /** US dollars per 100 k commands: the report then estimates the bill (see `billPrice`). */
+  readonly pricePer100k?: number;
 }
 
 /** The report and where it was written, or the plan of a re-run when chunks must be loaded again. */
@@ -133,6 +135,7 @@ export async function finishImport(input: FinishInput, deps: FinishDeps): Promis
     startedAt: plan.startedAt,
     memoryBefore: plan.memoryBefore,
     memoryAfter,
+    ...(deps.pricePer100k === undefined ? {} : { pricePer100k: deps.pricePer100k }),
   });
   const key = reportKey(deps.reports.prefix, plan.importId);
   await putJson(deps.s3, deps.reports.bucket, key, report);

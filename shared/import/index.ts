@@ -1,5 +1,15 @@
 export { bucketPrefix, resolveBucketParams } from './buckets.js';
 export {
+  billPrice,
+  type CommandBill,
+  commandBill,
+  commandsPer100Keys,
+  describeBill,
+  formatUsd,
+  planCommands,
+  UPSTASH_PRICE_PER_100K,
+} from './commands.js';
+export {
   emptyCounts,
   type LoadCounts,
   type LoadOptions,

@@ -41,6 +41,15 @@ export interface LoadCounts {
   /** Auxiliary commands (`EXPIRE`) the server refused; their records stay written. */
   commandErrors: number;
   /**
+   * Data commands sent to Redis (`SET`, `HSET`, `EXPIRE`, …), counted per pipeline where the writer hands it
+   * to the driver: what the servers process and what a per-command service such as Upstash bills. Replays
+   * count too — a pipeline sent again after a lost connection, and every pass of a range replayed after a
+   * server reset — since the server runs them again. Not counted: the handful of control commands around
+   * a load (the connection handshake, `INFO`, `CONFIG GET`, the bucket parameters' `HSET`, a chunk's
+   * completion marker) and what a cluster driver re-sends on a `MOVED`/`ASK` (see `redirects`).
+   */
+  commands: number;
+  /**
    * Times a shard turned out to be another server than before (restart, failover) during the load. With
    * `onServerReset: 'replay'` each one replayed the range from its start, and the other counters are those of
    * the last pass.
@@ -58,6 +67,7 @@ export function emptyCounts(): LoadCounts {
     unsettled: 0,
     retries: 0,
     commandErrors: 0,
+    commands: 0,
     serverResets: 0,
   };
 }
@@ -164,10 +174,13 @@ export async function loadRange(options: LoadOptions): Promise<LoadResult> {
   // Offsets already in the rejects sink: a replay after a server reset must not report them twice.
   const rejectedOffsets = new Set<number>();
   let retries = 0;
+  // Sent by earlier passes: the server ran them, so they count although the pass's other counters are reset.
+  let commands = 0;
   for (;;) {
     const pass = await loadPass(options, { start, end, startLine, rejectedOffsets });
     retries += pass.counts.retries;
-    const counts = { ...pass.counts, retries, serverResets: resets.length };
+    commands += pass.counts.commands;
+    const counts = { ...pass.counts, retries, commands, serverResets: resets.length };
     const reset = pass.error instanceof ServerResetError ? pass.error : undefined;
     if (reset === undefined) {
       return { ...pass, counts, resets, durationMs: performance.now() - started };
@@ -261,8 +274,14 @@ async function loadPass(
       confirmedLine = done.line;
     }
   };
+  const sent = (): number => {
+    let n = 0;
+    for (const w of writers) n += w.commandsSent;
+    return n;
+  };
   const progress = (bytes: number): LoadProgress => ({
     ...counts,
+    commands: sent(),
     bytes,
     totalBytes: end - start,
     confirmedOffset,
@@ -323,6 +342,7 @@ async function loadPass(
     }
   }
   advance();
+  counts.commands = sent();
   if (status !== 'completed') {
     counts.unsettled = Math.max(0, counts.read - counts.written - counts.rejected - counts.skipped);
   }

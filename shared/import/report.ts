@@ -1,3 +1,4 @@
+import { type CommandBill, commandBill, commandsPer100Keys, describeBill } from './commands.js';
 import type { ShardMemory } from './memory.js';
 import type { ChunkStats, StateError } from './schemas.js';
 import { emptyCounts, type LoadCounts } from './load.js';
@@ -40,6 +41,10 @@ export interface ImportReport {
   durationMs: number;
   /** Written records per second of `durationMs`. */
   rowsPerSecond: number;
+  /** `counts.commands` per 100 records written; null when none was written. */
+  commandsPer100Keys: number | null;
+  /** The estimated bill for `counts.commands`, when a per-command price applies (an Upstash URL, `PRICE_PER_100K`). */
+  bill?: CommandBill;
   redisMemory: { before: ShardMemory[]; after: ShardMemory[] | null; bytesPerKey: number | null };
   errors: { name: string; message: string; chunk?: number }[];
   notes: string[];
@@ -100,6 +105,8 @@ export interface ReportInput {
   memoryAfter: ShardMemory[] | null;
   /** Set when the import was refused before any chunk ran. */
   refusal?: string;
+  /** US dollars per 100 k commands, when the commands sent are billed (see `billPrice`). */
+  pricePer100k?: number;
   now?: Date;
 }
 
@@ -165,6 +172,8 @@ export function buildReport(input: ReportInput): ImportReport {
     finishedAt: now.toISOString(),
     durationMs,
     rowsPerSecond: durationMs > 0 ? Math.round(counts.written / (durationMs / 1000)) : 0,
+    commandsPer100Keys: commandsPer100Keys(counts.commands, counts.written),
+    ...(input.pricePer100k === undefined ? {} : { bill: commandBill(counts.commands, input.pricePer100k) }),
     redisMemory: { before: input.memoryBefore, after: input.memoryAfter, bytesPerKey },
     errors: input.errors,
     notes: input.notes,
@@ -180,6 +189,8 @@ export function summaryLine(report: ImportReport, location: string): string {
     `import ${report.importId} ${report.status}: ${n(c.read)} read, ${n(c.written)} written, ` +
     `${n(c.rejected)} rejected, ${n(c.skipped)} skipped in ${(report.durationMs / 1000).toFixed(1)} s ` +
     `(${n(report.rowsPerSecond)} rows/s), ${report.chunks.completed}/${report.chunks.planned} chunks, ` +
-    `${c.retries + c.taskRetries} retries`;
+    `${c.retries + c.taskRetries} retries, ${n(c.commands)} commands` +
+    (report.commandsPer100Keys === null ? '' : ` (${report.commandsPer100Keys.toFixed(1)} per 100 keys)`) +
+    (report.bill ? ` ${describeBill(report.bill)}` : '');
   return `${base}${report.reason ? ` — ${report.reason}` : ''}; report ${location}`;
 }

@@ -99,6 +99,11 @@ export const chunkStatsSchema = z.strictObject({
   /** Whole-invocation retries by Step Functions (`$$.State.RetryCount`, summed). */
   taskRetries: nonNegative,
   commandErrors: nonNegative,
+  /**
+   * Data commands this chunk sent to Redis over all its invocations, replays included (see `LoadCounts` in
+   * load.ts). 0 in markers written before the count existed. @default 0
+   */
+  commands: nonNegative.default(0),
   /** Shard restarts or failovers seen while loading this chunk (each replayed the chunk's range). */
   serverResets: nonNegative.default(0),
   /**

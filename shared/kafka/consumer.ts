@@ -172,6 +172,10 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       const batchId = (): string => (hashed ??= deadLetterBatchId(messages));
       const deadLettered: DeadLetter[] = [];
       const redisLetters: DeadLetter[] = [];
+      let commands = 0;
+      const onSent = (n: number): void => {
+        commands += n;
+      };
       const sink: DeadLetterSink = {
         name: deadLetters.name,
         close: () => deadLetters.close(),
@@ -200,6 +204,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
               const known = on.get(key);
               if (known === undefined || offset > known) on.set(key, offset);
             },
+            onSent,
           },
           sent,
         );
@@ -216,7 +221,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
             (reason: unknown): PromiseSettledResult<void> => ({ status: 'rejected', reason }),
           ),
         );
-      const unitLimits = { maxRecords: spec.batch.maxRecords, maxBytes: spec.batch.maxBytes };
+      const unitLimits = { maxRecords: spec.batch.maxRecords, maxBytes: spec.batch.maxBytes, onSent };
       for (const [id, list] of partitions) {
         const streams = new Map<number, Stream>();
         const rejects: { entry: Entry; letter: DeadLetter }[] = [];
@@ -340,7 +345,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           ...(entry.traceId === undefined ? {} : { traceId: entry.traceId }),
         });
       }
-      return { counts, failures, confirmed, deadLetters: deadLettered };
+      return { counts, failures, confirmed, deadLetters: deadLettered, commands };
     },
     async close() {
       await deadLetters.close();

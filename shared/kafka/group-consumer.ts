@@ -97,6 +97,8 @@ export interface ConsumeProgress {
   readonly commits: number;
   /** Unconfirmed tails waited on and retried. */
   readonly retries: number;
+  /** Data commands sent to Redis (see `BatchResult.commands`), retries included. */
+  readonly commands: number;
   readonly partitions: readonly PartitionProgress[];
   readonly elapsedMs: number;
 }
@@ -263,6 +265,7 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
   let batches = 0;
   let commits = 0;
   let retries = 0;
+  let commands = 0;
   let stopping = false;
   let fatal: LoaderError | undefined;
   let stoppedBy: ConsumeSummary['stoppedBy'] | undefined;
@@ -276,6 +279,7 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
     batches,
     commits,
     retries,
+    commands,
     partitions: [...partitions.values()].map((p) => ({ ...p })),
     elapsedMs: Date.now() - started,
   });
@@ -350,6 +354,7 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
       counts.applied += result.counts.applied;
       counts.duplicate += result.counts.duplicate;
       counts.deadLettered += result.counts.deadLettered;
+      commands += result.commands;
       const next = result.confirmed.get(id) ?? messages[0]!.offset;
       crashes = 0;
       if (next > messages[0]!.offset && !isStale()) {

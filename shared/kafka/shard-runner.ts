@@ -32,6 +32,11 @@ export interface ShardRunContext {
   readonly onReset: (error: ServerResetError, streams: readonly Stream[]) => Promise<void>;
   /** Told the highest offset confirmed on a watermark (for {@link ShardRunContext.onReset}). */
   readonly confirmed: (watermark: string, offset: number) => void;
+  /**
+   * Told the data commands of each pipeline as it goes out (a watermarked unit is one `EVAL`), retries included:
+   * what the server runs and a per-command service bills.
+   */
+  readonly onSent: (commands: number) => void;
 }
 
 /** A unit already sent, with its reply settled (never an unhandled rejection). */
@@ -50,11 +55,13 @@ export interface AheadState {
 /** A Redis Cluster checks a script's declared keys against its slot; a standalone server needs none. */
 const isCluster = (target: Target): boolean => target.keySlot !== undefined;
 
-const sendUnit = (target: Target, command: Command): SentUnit['outcome'] =>
-  target.exec([command]).then(
+const sendUnit = (ctx: Pick<ShardRunContext, 'target' | 'onSent'>, command: Command): SentUnit['outcome'] => {
+  ctx.onSent(1);
+  return ctx.target.exec([command]).then(
     (value): PromiseSettledResult<Reply[]> => ({ status: 'fulfilled', value }),
     (reason: unknown): PromiseSettledResult<Reply[]> => ({ status: 'rejected', reason }),
   );
+};
 
 /**
  * Sends the unit of a stream's ops from `ahead.next` while its partition is still being mapped, once they
@@ -67,7 +74,7 @@ const sendUnit = (target: Target, command: Command): SentUnit['outcome'] =>
 export function sendAhead(
   stream: Stream,
   ahead: AheadState,
-  ctx: Pick<ShardRunContext, 'target' | 'maxRecords' | 'maxBytes'>,
+  ctx: Pick<ShardRunContext, 'target' | 'maxRecords' | 'maxBytes' | 'onSent'>,
   final: boolean,
 ): SentUnit | undefined {
   const count = stream.ops.length - ahead.next;
@@ -79,7 +86,7 @@ export function sendAhead(
   ahead.next = stream.ops.length;
   ahead.guard = records[records.length - 1]!.offset;
   ahead.bytes = 0;
-  return { stream, outcome: sendUnit(ctx.target, command) };
+  return { stream, outcome: sendUnit(ctx, command) };
 }
 
 /**
@@ -107,10 +114,7 @@ function unitsOf(live: readonly Stream[], ctx: ShardRunContext): SentUnit[] {
       const cover = start === stream.pos ? stream.cover : undefined;
       units.push({
         stream,
-        outcome: sendUnit(
-          ctx.target,
-          unitCommand(stream.watermark, records, guard, cover, isCluster(ctx.target)),
-        ),
+        outcome: sendUnit(ctx, unitCommand(stream.watermark, records, guard, cover, isCluster(ctx.target))),
       });
       guard = records[records.length - 1]!.offset;
       start = end;
@@ -276,6 +280,7 @@ async function plainRound(
       }
     }
   }
+  ctx.onSent(cmds.length);
   const replies = await ctx.target.exec(cmds);
   const failed = new Set<Op>();
   let transient: LoaderError | undefined;

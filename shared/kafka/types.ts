@@ -78,4 +78,9 @@ export interface BatchResult {
   /** Per partition (`topic-partition`), the offset after the confirmed prefix (commit point). */
   readonly confirmed: ReadonlyMap<string, number>;
   readonly deadLetters: readonly DeadLetter[];
+  /**
+   * Data commands sent to Redis for the batch, retries included: one `EVAL` per watermarked unit, the plain
+   * commands otherwise. Control commands (a restarted shard's watermark check) are not counted.
+   */
+  readonly commands: number;
 }

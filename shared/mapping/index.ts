@@ -10,6 +10,13 @@ export {
   metaKey,
   readKey,
 } from './buckets.js';
+export {
+  bucketChangeRate,
+  type CommandEstimate,
+  type CommandLoad,
+  type CommandModel,
+  estimateCommands,
+} from './command-estimate.js';
 export { fnv1a32 } from './fnv.js';
 export { exceedsBytes } from './limits.js';
 export { createMapper } from './mapper.js';

@@ -33,9 +33,7 @@ function openRest(url: string, options: OpenTargetOptions): UpstashTarget {
   }
   const token = options.restToken?.trim();
   if (!token) {
-    throw new ConfigError(
-      `${name} is an Upstash REST URL and needs its token: set UPSTASH_REDIS_REST_TOKEN`,
-    );
+    throw new ConfigError(`${name} is an Upstash REST URL and needs its token: set UPSTASH_REDIS_REST_TOKEN`);
   }
   const timeout = options.commandTimeoutMs;
   return new UpstashTarget(url, {

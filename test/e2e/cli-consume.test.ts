@@ -141,6 +141,11 @@ describe.concurrent('redis-bulk-loader consume', () => {
     expect(await counters(p, totals.keys())).toEqual(totals);
     expect(await caughtUp(`${p}group`, topic)).toBe(true);
     expect(out.partitions.reduce((n, x) => n + x.committed, 0)).toBe(4000);
+    // Watermarked: one EVAL per unit of a partition's records, far fewer than the records.
+    expect(out.commands).toBeGreaterThan(0);
+    expect(out.commands).toBeLessThan(4000);
+    expect(out.commandsPer100Records).toBeCloseTo((100 * out.commands) / 4000, 6);
+    expect(out.bill).toBeUndefined();
   });
 
   it('dead-letters poison records to --dead-letter-topic and keeps the partition flowing', async ({

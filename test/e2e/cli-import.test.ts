@@ -28,6 +28,7 @@ describe('redis-bulk-loader --help', () => {
       '--model',
       '--ttl-jitter',
       '--reject-budget',
+      '--price-per-100k',
       'Exit codes',
       '130',
     ]) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseEnv, startEnvSchema } from '../../../shared/config/index.js';
+import { finishEnvSchema, parseEnv, startEnvSchema } from '../../../shared/config/index.js';
 import { ConfigError } from '../../../shared/errors/index.js';
 
 const base = {
@@ -55,5 +55,21 @@ describe('import-start environment: the memory pre-flight settings', () => {
     const message = parseError({ MEMORY_LIMIT: '-1', PREFLIGHT_FORCE: 'maybe' }).message;
     expect(message).toContain('MEMORY_LIMIT');
     expect(message).toContain('PREFLIGHT_FORCE');
+  });
+});
+
+describe('import-finish environment: the price of the bill', () => {
+  const finish = { REDIS_URL: 'redis://a:6379', REPORT_BUCKET: 'reports' };
+
+  it('reads PRICE_PER_100K as US dollars; unset or empty is no price', () => {
+    expect(parseEnv(finishEnvSchema, { ...finish, PRICE_PER_100K: '0.3' }).PRICE_PER_100K).toBe(0.3);
+    expect(parseEnv(finishEnvSchema, { ...finish, PRICE_PER_100K: '' }).PRICE_PER_100K).toBeUndefined();
+    expect(parseEnv(finishEnvSchema, finish).PRICE_PER_100K).toBeUndefined();
+  });
+
+  it('names PRICE_PER_100K when it is not a price', () => {
+    for (const bad of ['cheap', '-1']) {
+      expect(() => parseEnv(finishEnvSchema, { ...finish, PRICE_PER_100K: bad })).toThrow(/PRICE_PER_100K/);
+    }
   });
 });

@@ -26,6 +26,7 @@ function stats(index: number, overrides: Partial<ChunkStats> = {}): ChunkStats {
     retries: 0,
     taskRetries: 0,
     commandErrors: 0,
+    commands: 20,
     serverResets: 0,
     servers: [],
     invocations: 1,

@@ -10,6 +10,7 @@ import {
   createClients,
   type FinishInput,
   type FinishOutput,
+  type ImportReport,
   finishImport,
   finishInputSchema,
   loaderErrors,
@@ -18,6 +19,7 @@ import {
   secretsRuntime,
   validateEvent,
 } from '../../shared/import/index.js';
+import { renderReportHtml, type ReportTimeline } from '../../shared/report/index.js';
 import { createLogger, createMetrics } from '../../shared/telemetry/index.js';
 
 const logger = createLogger('import-finish');
@@ -48,6 +50,7 @@ export function createFinishHandler(runtime: () => FinishRuntime | Promise<Finis
       reports: { bucket: env.REPORT_BUCKET, prefix: env.REPORT_PREFIX },
       markerPrefix: env.MARKER_PREFIX,
       log: (line) => logger.info(line),
+      html: (report) => renderReportHtml(report, reportTimeline(report)),
       ...priceOf(env),
     });
     if (result.next === undefined) {
@@ -74,5 +77,10 @@ function priceOf(env: FinishEnv): { pricePer100k?: number } {
   return price === undefined ? {} : { pricePer100k: price };
 }
 
-/** End of every import: report to S3, one-line summary to the log. */
+/** What the JSON report already holds for the HTML one's timeline (per-chunk timing is drawn from `perChunk`). */
+function reportTimeline(report: ImportReport): ReportTimeline {
+  return report.commandsPer100Keys === null ? {} : { commandsPer100Keys: report.commandsPer100Keys };
+}
+
+/** End of every import: report to S3 (JSON and HTML), one-line summary to the log. */
 export const handler = createFinishHandler();

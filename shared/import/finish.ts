@@ -4,7 +4,7 @@ import { ReplyError, type Target } from '../redis/index.js';
 import { markerKey, readMarkers } from './marker.js';
 import { memorySnapshot, type ShardMemory } from './memory.js';
 import { buildReport, describeStateError, type ImportReport, reportKey, summaryLine } from './report.js';
-import { getText, putJson } from './s3-objects.js';
+import { getText, putJson, putText } from './s3-objects.js';
 import {
   type ChunkStats,
   chunkPlanSchema,
@@ -27,6 +27,11 @@ export interface FinishDeps {
   readonly log?: (line: string) => void;
   /** US dollars per 100 k commands: the report then estimates the bill (see `billPrice`). */
   readonly pricePer100k?: number;
+  /**
+   * Renders the report as HTML (`renderReportHtml` of shared/report, given by the handler): written as
+   * `reports/<importId>.html` beside the JSON. A failure to write it is a note, never the import's failure.
+   */
+  readonly html?: (report: ImportReport) => string;
 }
 
 /** The report and where it was written, or the plan of a re-run when chunks must be loaded again. */
@@ -141,6 +146,15 @@ export async function finishImport(input: FinishInput, deps: FinishDeps): Promis
   await putJson(deps.s3, deps.reports.bucket, key, report);
   const location = `s3://${deps.reports.bucket}/${key}`;
   log(summaryLine(report, location));
+  if (deps.html) {
+    const htmlKey = key.replace(/\.json$/, '.html');
+    try {
+      await putText(deps.s3, deps.reports.bucket, htmlKey, deps.html(report), 'text/html; charset=utf-8');
+      log(`import ${plan.importId}: HTML report s3://${deps.reports.bucket}/${htmlKey}`);
+    } catch (err) {
+      log(`import ${plan.importId}: the HTML report was not written: ${(err as Error).message}`);
+    }
+  }
   return { report, location };
 }
 

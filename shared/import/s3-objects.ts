@@ -6,13 +6,21 @@ const S3_RETRY: RetryPolicy = { retries: 4, baseMs: 200, maxMs: 5000 };
 
 /** Writes `value` as pretty JSON to `s3://bucket/key` (retrying throttling and 5xx). */
 export async function putJson(client: S3Client, bucket: string, key: string, value: unknown): Promise<void> {
-  const body = `${JSON.stringify(value, null, 2)}\n`;
+  await putText(client, bucket, key, `${JSON.stringify(value, null, 2)}\n`, 'application/json');
+}
+
+/** Writes `body` as one object with its content type, retried like every S3 write of the loader. */
+export async function putText(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  body: string,
+  contentType: string,
+): Promise<void> {
   const { PutObjectCommand } = await s3Sdk();
   await withRetry(
     () =>
-      client.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }),
-      ),
+      client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType })),
     S3_RETRY,
   );
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StartOutcome } from '../../shared/import/index.js';
 import { randomPrefix } from '../support/files.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
-import { putObject, s3Event, useS3 } from '../support/s3.js';
+import { getObjectText, putObject, s3Event, useS3 } from '../support/s3.js';
 import { useImportStacks } from '../support/stepfunctions.js';
 import { captureStdout, jsonLines } from '../support/stdout.js';
 
@@ -77,5 +77,12 @@ describe('Powertools logs and metrics of the import functions (local stack, real
     expect(report.counts.rejected).toBe(15);
     expect(written.get('ImportsPartial')).toBe(1);
     expect(written.get('ImportsStarted')).toBe(1);
+
+    // Beside the JSON report, the HTML one (rendered by shared/report; checked in Chromium by its own tests).
+    const html = await getObjectText(s3.server, `reports/${importId}.html`);
+    expect(html).toMatch(/^<!doctype html>/i);
+    expect(html).toContain(importId);
+    expect(html).toContain('PARTIAL');
+    expect(logs.some((d) => String(d.message).includes(`reports/${importId}.html`))).toBe(true);
   });
 });

@@ -334,11 +334,22 @@ describe('serverless.yml', () => {
       const env = variables(fn);
       // S3_ENDPOINT points the consumer at a local S3 (s3rver, MinIO); on AWS it stays unset. Credentials
       // come from secrets by ARN, read at cold start, and never as plain variables.
-      const fromSecrets = ['REDIS_USERNAME', 'REDIS_PASSWORD', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'];
+      const fromSecrets = [
+        'REDIS_USERNAME',
+        'REDIS_PASSWORD',
+        'UPSTASH_REDIS_REST_TOKEN',
+        'KAFKA_SASL_USERNAME',
+        'KAFKA_SASL_PASSWORD',
+      ];
       const read = Object.keys(consumerEnvSchema.shape).filter(
         (name) => name !== 'S3_ENDPOINT' && !fromSecrets.includes(name),
       );
-      const secrets = ['REDIS_SECRET_ARN', 'KAFKA_SASL_SECRET_ARN', 'SECRETS_TTL_SECONDS'];
+      const secrets = [
+        'REDIS_SECRET_ARN',
+        'UPSTASH_TOKEN_SECRET_ARN',
+        'KAFKA_SASL_SECRET_ARN',
+        'SECRETS_TTL_SECONDS',
+      ];
       expect(Object.keys(env).sort()).toEqual([...read, ...secrets].sort());
       expect(env).toMatchObject({
         REDIS_URL: 'rediss://redis-bulk-loader.example.internal:6379',
@@ -500,6 +511,7 @@ describe('serverless.yml', () => {
         });
       }
       const defaults = new Deployment(off).resources();
+      expect(policyOf(defaults, 'UpstashTokenReadPolicy')).toBeUndefined();
       expect(policyOf(defaults, 'RedisSecretReadPolicy')).toBeUndefined();
       expect(policyOf(defaults, 'KafkaConsumerSecretReadPolicy')).toBeUndefined();
     });

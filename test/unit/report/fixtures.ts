@@ -28,6 +28,7 @@ export function chunkStatsFactory(index: number, overrides: Partial<ChunkStats> 
     rejected: 0,
     skipped: 0,
     unsettled: 0,
+    commands: rows,
     retries: 0,
     taskRetries: 0,
     commandErrors: 0,
@@ -67,6 +68,7 @@ export function reportFactory(overrides: Partial<ImportReport> = {}): ImportRepo
       rejected: 0,
       skipped: 0,
       unsettled: 0,
+      commands: Math.round(written * 0.011),
       retries: 2,
       commandErrors: 0,
       serverResets: 0,
@@ -83,6 +85,7 @@ export function reportFactory(overrides: Partial<ImportReport> = {}): ImportRepo
       after: SHARDS.map((shard, i) => ({ shard, usedMemory: (19.5 + i) * MiB, maxMemory: 48 * MiB })),
       bytesPerKey: 11.7,
     },
+    commandsPer100Keys: 1.1,
     errors: [],
     notes: ['bucket size 100 fits hash-max-listpack-entries 128 on every shard'],
     perChunk,
@@ -179,7 +182,7 @@ export function failedReport(): ImportReport {
     },
   });
   const stats = [...done, failed];
-  const sum = (k: 'read' | 'written' | 'unsettled' | 'retries' | 'taskRetries') =>
+  const sum = (k: 'read' | 'written' | 'unsettled' | 'commands' | 'retries' | 'taskRetries') =>
     stats.reduce((a, c) => a + c[k], 0);
   const message = "OOM command not allowed when used memory > 'maxmemory'.";
   return reportFactory({
@@ -194,6 +197,7 @@ export function failedReport(): ImportReport {
       rejected: 0,
       skipped: 0,
       unsettled: sum('unsettled'),
+      commands: sum('commands'),
       retries: sum('retries'),
       commandErrors: 0,
       serverResets: 0,

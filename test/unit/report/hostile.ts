@@ -35,6 +35,7 @@ export function hostileReport(): { report: ImportReport; timeline: ReportTimelin
       rejected: 12,
       skipped: 0,
       unsettled: 0,
+      commands: written,
       retries: 0,
       commandErrors: 0,
       serverResets: 0,

@@ -31,6 +31,7 @@ interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags, BillFlags {
   s3Endpoint?: string;
   onServerReset: 'replay' | 'fail';
   maxRequestBytes?: number;
+  reportHtml?: string;
 }
 
 /** A commander parser for an integer option of at least `min`; the message names the option. */
@@ -78,6 +79,10 @@ export function registerImport(program: Command): void {
       '--max-request-bytes <n>',
       "Upstash REST: the largest HTTP request (default 10485760, Upstash's limit); a record too large for it is rejected",
       integer('--max-request-bytes', 1024),
+    )
+    .option(
+      '--report-html <file>',
+      "also write an HTML report (keys/s and each shard's memory over time, rejects by reason): one self-contained file",
     )
     .option('-s, --spec <file>', 'import spec JSON file (see README "Import spec")')
     .addOption(
@@ -215,6 +220,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       ...(flags.pricePer100k === undefined ? {} : { pricePer100k: flags.pricePer100k }),
       onServerReset: flags.onServerReset,
       ...(flags.maxRequestBytes === undefined ? {} : { maxRequestBytes: flags.maxRequestBytes }),
+      ...(flags.reportHtml === undefined ? {} : { reportHtml: flags.reportHtml }),
       onReset: (note) => {
         if (!flags.json) process.stderr.write(`\nserver reset: ${note.message}\n`);
       },

@@ -31,6 +31,7 @@ import type { ByteSource } from '../shared/records/index.js';
 import type { Target } from '../shared/redis/index.js';
 import { explainRedisError, openCliTargets } from './redis-targets.js';
 import { createProgress, type ProgressView, silentProgress } from './progress.js';
+import { ReportRecorder } from './report-html.js';
 import { openSource } from './source.js';
 
 /** Everything one CLI import needs. */
@@ -39,6 +40,8 @@ export interface ImportRunOptions {
   source: string;
   /** Custom S3 endpoint for `s3://` sources (s3rver, MinIO). */
   s3Endpoint?: string;
+  /** Write the HTML report of the run here (`--report-html`): keys/s and each shard's memory over time. */
+  reportHtml?: string;
   /** Upstash REST: the largest HTTP request (`--max-request-bytes`). @default 10 MiB */
   maxRequestBytes?: number;
   /** One redis:// or rediss:// URL per shard, or one Upstash REST URL. */
@@ -163,6 +166,8 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ? createProgress(basename(options.source), size - start)
       : silentProgress;
     const rejects = new FileRejectSink(options.rejectsPath);
+    const recorder = options.reportHtml === undefined ? undefined : new ReportRecorder(targets);
+    recorder?.start();
     const result = await loadRange({
       source,
       spec: options.spec,
@@ -173,10 +178,18 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onServerReset ? { onServerReset: options.onServerReset } : {}),
       ...(options.onReset ? { onReset: options.onReset } : {}),
-      onProgress: (p) => view.update(p),
+      onProgress: (p) => {
+        view.update(p);
+        recorder?.progress(p);
+      },
     });
     view.stop();
     await rejects.close();
+    await recorder?.stop({
+      written: result.counts.written,
+      rejected: result.counts.rejected,
+      bytesRead: result.nextOffset - start,
+    });
     const memoryAfter = await memorySnapshot(targets).catch(() => undefined);
     const encodings =
       options.spec.model.type === 'string'
@@ -186,7 +199,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
             encodingSampleKeys(sample.samples, buckets, preflight.listpack.value),
           );
     const keys = result.counts.written;
-    return {
+    const summary: ImportSummary = {
       source: options.source,
       shards: targets.map((t) => t.name),
       model: options.spec.model.type,
@@ -212,6 +225,8 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       preflight,
       ...(encodings ? { encodings } : {}),
     };
+    if (recorder && options.reportHtml !== undefined) await recorder.write(options.reportHtml, summary);
+    return summary;
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
   }

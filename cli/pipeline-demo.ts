@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type ChunkState, describeBill, type ImportReport } from '../shared/import/index.js';
@@ -155,6 +155,10 @@ export async function runPipelineDemo(options: PipelineDemoOptions): Promise<num
     const result = (await stack.execution(outcome.importId)!.result) as { status: string; report: string };
     const report = await stack.report(outcome.importId);
     log(`\n${formatReport(report, result.report)}`);
+    // The S3 folder goes with the demo; its HTML report is kept where a browser can open it.
+    const html = join(tmpdir(), `${outcome.importId}.html`);
+    await writeFile(html, await stack.reportHtml(outcome.importId));
+    log(`  html report  ${html}  (open it in a browser)`);
     return report.status === 'SUCCEEDED' ? 0 : 1;
   } finally {
     await stack?.close();

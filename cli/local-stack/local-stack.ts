@@ -239,6 +239,15 @@ export class LocalImportStack {
     return JSON.parse((await reply.Body?.transformToString('utf8')) ?? 'null') as ImportReport;
   }
 
+  /** The HTML report import-finish wrote beside the JSON one (`reports/<importId>.html`). */
+  async reportHtml(importId: string, prefix = 'reports/'): Promise<string> {
+    const s3 = this.clients[0]!.s3;
+    const reply = await s3.send(
+      new GetObjectCommand({ Bucket: this.options.reportBucket, Key: `${prefix}${importId}.html` }),
+    );
+    return (await reply.Body?.transformToString('utf8')) ?? '';
+  }
+
   /** Waits for running executions and chunk invocations, and closes every client. */
   async close(): Promise<void> {
     await Promise.allSettled([...this.executions.values()].map((e) => e.result));

@@ -31,7 +31,7 @@ describe('withCredentials: one helper for the CLI and the Lambda functions', () 
   });
 
   it('never shows a password: not in errors for bad URLs, not in target names', () => {
-    for (const bad of ['redis://:hunter2@host:99999', 'http://:hunter2@host', 'nonsense hunter2@']) {
+    for (const bad of ['redis://:hunter2@host:99999', 'ftp://:hunter2@host', 'nonsense hunter2@']) {
       let message = '';
       try {
         withCredentials(bad, { password: SECRET });

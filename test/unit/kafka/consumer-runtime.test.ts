@@ -120,7 +120,12 @@ describe('consumerRuntime: secrets stay out of cold-start errors', () => {
       { REDIS_URL: 'redis://loader:url-s3cret@cache:6379/x' },
       /the path must be empty or \/<db>/,
     ],
-    ['a wrong scheme', { REDIS_URL: 'http://loader:url-s3cret@cache' }, /unknown scheme 'http:'/],
+    ['a wrong scheme', { REDIS_URL: 'ftp://loader:url-s3cret@cache' }, /unknown scheme 'ftp:'/],
+    [
+      'an Upstash REST URL with credentials in it',
+      { REDIS_URL: 'https://loader:url-s3cret@cache.upstash.io' },
+      /Upstash REST URL/,
+    ],
     [
       'a URL without a password, filled from REDIS_PASSWORD',
       { REDIS_URL: 'redis://cache:6379?tls=1' },

@@ -44,14 +44,21 @@ const zero = (): BatchCounts => ({ received: 0, applied: 0, duplicate: 0, deadLe
 const job = JSON.parse(process.argv[2]!) as ChildJob;
 const baseRssBytes = process.memoryUsage().rss;
 
-// The handler's counts are in its one "batch done" log line per invocation; the child's own output goes to
-// stdout directly.
+// The handler's counts are in its one "batch done" log line per invocation. Its output (Powertools log lines
+// and EMF on stdout, as on Lambda) is formatted and written as on Lambda, then dropped here; the child's own
+// result goes to the real stdout.
 let sink = zero();
-console.log = (line: unknown) => {
-  const entry = JSON.parse(String(line)) as { message?: string; counts?: BatchCounts };
-  if (entry.message !== 'batch done' || entry.counts === undefined) return;
-  for (const k of Object.keys(sink) as (keyof BatchCounts)[]) sink[k] += entry.counts[k];
-};
+const writeOut = process.stdout.write.bind(process.stdout);
+process.stdout.write = ((chunk: string | Uint8Array): boolean => {
+  const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+  for (const line of text.split('\n')) {
+    if (!line.includes('"batch done"')) continue;
+    const entry = JSON.parse(line) as { message?: string; counts?: BatchCounts };
+    if (entry.message !== 'batch done' || entry.counts === undefined) continue;
+    for (const k of Object.keys(sink) as (keyof BatchCounts)[]) sink[k] += entry.counts[k];
+  }
+  return true;
+}) as typeof process.stdout.write;
 
 const runtime = await consumerRuntime({
   REDIS_URL: job.url,
@@ -114,4 +121,4 @@ const result: ChildResult = {
   maxRssBytes: process.resourceUsage().maxRSS * 1024,
   ...(eventBytes === undefined ? {} : { eventBytes }),
 };
-process.stdout.write(JSON.stringify(result));
+writeOut(JSON.stringify(result));

@@ -68,7 +68,9 @@ async function child(flags: readonly string[], job: ChildJob): Promise<ChildResu
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = await once(proc, 'close');
   if (code !== 0) throw new Error(`kafka-lambda child exited with ${String(code)}`);
-  return JSON.parse(out) as ChildResult;
+  // The handler's own output (Powertools log lines and EMF, as on Lambda) comes first; the result is the last line.
+  const last = out.trimEnd().split('\n').pop() ?? '';
+  return JSON.parse(last) as ChildResult;
 }
 
 interface Variant {

@@ -126,6 +126,7 @@ function importReportOf(summary: ImportSummary, startedAt: Date): ImportReport {
       after: summary.memoryAfter ?? null,
       bytesPerKey: summary.bytesPerKey ?? null,
     },
+    redirects: summary.redirects ?? { moved: 0, ask: 0 },
     commandsPer100Keys: summary.commandsPer100Keys,
     errors: summary.error ? [summary.error] : [],
     notes: [

@@ -79,7 +79,10 @@ function priceOf(env: FinishEnv): { pricePer100k?: number } {
 
 /** What the JSON report already holds for the HTML one's timeline (per-chunk timing is drawn from `perChunk`). */
 function reportTimeline(report: ImportReport): ReportTimeline {
-  return report.commandsPer100Keys === null ? {} : { commandsPer100Keys: report.commandsPer100Keys };
+  return {
+    redirects: report.redirects,
+    ...(report.commandsPer100Keys === null ? {} : { commandsPer100Keys: report.commandsPer100Keys }),
+  };
 }
 
 /** End of every import: report to S3 (JSON and HTML), one-line summary to the log. */

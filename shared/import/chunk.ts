@@ -45,7 +45,14 @@ function emptyStats(state: ChunkState): ChunkStats {
     durationMs: 0,
     rejectsObjects: [],
     servers: [],
+    redirects: { moved: 0, ask: 0 },
   };
+}
+
+/** The redirects the cluster among `targets` followed so far (its target lives across warm invocations). */
+function redirectsOf(targets: readonly Target[]): { moved: number; ask: number } {
+  const r = targets.find((t) => t.redirects !== undefined)?.redirects;
+  return { moved: r?.moved ?? 0, ask: r?.ask ?? 0 };
 }
 
 function add(
@@ -124,6 +131,7 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
   const budget = deps.remainingMs() - (deps.marginMs ?? 30_000);
   const timer = setTimeout(() => controller.abort(), Math.max(0, budget));
   let result: LoadResult;
+  const redirectsBefore = redirectsOf(deps.targets);
   try {
     result = await loadRange({
       source,
@@ -155,8 +163,13 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
   }
   if (result.status === 'failed' && result.error?.retryable) throw result.error;
 
+  const after = redirectsOf(deps.targets);
   const stats = {
     ...add(before, result, attempt, rejects.count > 0 ? key : undefined),
+    redirects: {
+      moved: before.redirects.moved + after.moved - redirectsBefore.moved,
+      ask: before.redirects.ask + after.ask - redirectsBefore.ask,
+    },
     servers: currentServers(deps.targets),
   };
   if (previous && result.resets.length > 0) {

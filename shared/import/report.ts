@@ -41,6 +41,8 @@ export interface ImportReport {
   durationMs: number;
   /** Written records per second of `durationMs`. */
   rowsPerSecond: number;
+  /** Redis Cluster: the `MOVED`/`ASK` redirects the chunks followed (slots that moved during the import). */
+  redirects: { moved: number; ask: number };
   /** `counts.commands` per 100 records written; null when none was written. */
   commandsPer100Keys: number | null;
   /** The estimated bill for `counts.commands`, when a per-command price applies (an Upstash URL, `PRICE_PER_100K`). */
@@ -122,6 +124,7 @@ export function buildReport(input: ReportInput): ImportReport {
   const counts = { ...ZERO };
   const perChunk: ImportReport['perChunk'] = [];
   const rejectsObjects: string[] = [];
+  const redirects = { moved: 0, ask: 0 };
   let completed = 0;
   let failed = 0;
   for (let index = 0; index < input.planned; index++) {
@@ -134,6 +137,8 @@ export function buildReport(input: ReportInput): ImportReport {
     if (stats.status === 'completed') completed++;
     else failed++;
     for (const key of Object.keys(ZERO) as (keyof ReportCounts)[]) counts[key] += stats[key];
+    redirects.moved += stats.redirects.moved;
+    redirects.ask += stats.redirects.ask;
     rejectsObjects.push(...stats.rejectsObjects);
   }
   const notCompleted = input.planned - completed - failed;
@@ -172,6 +177,7 @@ export function buildReport(input: ReportInput): ImportReport {
     finishedAt: now.toISOString(),
     durationMs,
     rowsPerSecond: durationMs > 0 ? Math.round(counts.written / (durationMs / 1000)) : 0,
+    redirects,
     commandsPer100Keys: commandsPer100Keys(counts.commands, counts.written),
     ...(input.pricePer100k === undefined ? {} : { bill: commandBill(counts.commands, input.pricePer100k) }),
     redisMemory: { before: input.memoryBefore, after: input.memoryAfter, bytesPerKey },

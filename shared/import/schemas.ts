@@ -104,6 +104,8 @@ export const chunkStatsSchema = z.strictObject({
    * load.ts). 0 in markers written before the count existed. @default 0
    */
   commands: nonNegative.default(0),
+  /** Redis Cluster: the `MOVED`/`ASK` redirects followed while this chunk loaded (slots that moved). */
+  redirects: z.strictObject({ moved: nonNegative, ask: nonNegative }).default({ moved: 0, ask: 0 }),
   /** Shard restarts or failovers seen while loading this chunk (each replayed the chunk's range). */
   serverResets: nonNegative.default(0),
   /**

@@ -27,6 +27,7 @@ function stats(index: number, overrides: Partial<ChunkStats> = {}): ChunkStats {
     taskRetries: 0,
     commandErrors: 0,
     commands: 20,
+    redirects: { moved: 0, ask: 0 },
     serverResets: 0,
     servers: [],
     invocations: 1,
@@ -146,6 +147,24 @@ describe('import ids, formats and reports', () => {
     expect(failed).toMatchObject({ status: 'FAILED', chunks: { completed: 2, notCompleted: 1 } });
     expect(failed.reason).toContain('1 of 3 chunks');
     expect(failed.perChunk[1]).toEqual({ index: 1, status: 'not completed' });
+  });
+
+  it("adds up the chunks' cluster redirects in the report", () => {
+    const report = buildReport({
+      importId: 'i',
+      source: { bucket: 'b', key: 'k' },
+      errors: [],
+      notes: [],
+      memoryBefore: [],
+      memoryAfter: null,
+      planned: 3,
+      chunks: [
+        stats(0, { redirects: { moved: 3, ask: 1 } }),
+        undefined,
+        stats(2, { redirects: { moved: 4, ask: 0 } }),
+      ],
+    });
+    expect(report.redirects).toEqual({ moved: 7, ask: 1 });
   });
 
   it('reads Step Functions errors: a chunk failure record, a Lambda error, a plain cause', () => {

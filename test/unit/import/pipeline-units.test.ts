@@ -123,15 +123,17 @@ describe('import ids, formats and reports', () => {
     expect(formatFromKey('a.csv.gz')).toBeUndefined();
   });
 
+  const reportBase = {
+    importId: 'i',
+    source: { bucket: 'b', key: 'k' },
+    errors: [],
+    notes: [],
+    memoryBefore: [],
+    memoryAfter: null,
+  };
+
   it('decides the status: SUCCEEDED, PARTIAL with rejects, FAILED with a missing chunk', () => {
-    const common = {
-      importId: 'i',
-      source: { bucket: 'b', key: 'k' },
-      errors: [],
-      notes: [],
-      memoryBefore: [],
-      memoryAfter: null,
-    };
+    const common = reportBase;
     expect(buildReport({ ...common, planned: 2, chunks: [stats(0), stats(1)] }).status).toBe('SUCCEEDED');
     const partial = buildReport({
       ...common,
@@ -151,12 +153,7 @@ describe('import ids, formats and reports', () => {
 
   it("adds up the chunks' cluster redirects in the report", () => {
     const report = buildReport({
-      importId: 'i',
-      source: { bucket: 'b', key: 'k' },
-      errors: [],
-      notes: [],
-      memoryBefore: [],
-      memoryAfter: null,
+      ...reportBase,
       planned: 3,
       chunks: [
         stats(0, { redirects: { moved: 3, ask: 1 } }),

@@ -82,7 +82,7 @@ export function createChunkHandler(runtime: () => ChunkRuntime | Promise<ChunkRu
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .use(validateEvent(chunkTaskSchema, 'import-chunk task'))
-    .use(loaderErrors('import-chunk', logger));
+    .use(loaderErrors('import-chunk', logger, metrics));
 }
 
 /** One chunk of an import: ranged GET pinned to the ETag → Redis; returns the Map item's next state. */

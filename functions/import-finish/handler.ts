@@ -68,7 +68,7 @@ export function createFinishHandler(runtime: () => FinishRuntime | Promise<Finis
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .use(validateEvent(finishInputSchema, 'import-finish input'))
-    .use(loaderErrors('import-finish', logger));
+    .use(loaderErrors('import-finish', logger, metrics));
 }
 
 /** The price the report's bill uses, if any (`PRICE_PER_100K`, or Upstash's list price for an HTTP URL). */

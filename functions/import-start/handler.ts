@@ -70,7 +70,7 @@ export function createStartHandler(runtime: () => StartRuntime | Promise<StartRu
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .use(validateEvent(s3EventSchema, 'S3 event'))
-    .use(loaderErrors('import-start', logger));
+    .use(loaderErrors('import-start', logger, metrics));
 }
 
 /** S3 `ObjectCreated` (or EventBridge "Object Created") → plan → one state machine execution per object version. */

@@ -205,7 +205,7 @@ export function createConsumerHandler(
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .use(validateEvent(kafkaEventSchema, 'Kafka event'))
-    .use(loaderErrors(FUNCTION, logger));
+    .use(loaderErrors(FUNCTION, logger, metrics));
 }
 
 /**

@@ -27,20 +27,28 @@ export interface ErrorLog {
   error(message: string, ...attributes: Record<string, unknown>[]): void;
 }
 
+/** Where {@link loaderErrors} counts failed invocations: a Powertools `Metrics`, flushed by `logMetrics`. */
+export interface ErrorMetrics {
+  addMetric(name: string, unit: 'Count', value: number): void;
+}
+
 /**
  * middy middleware: turns any error into a loader error (so its `name` is what Step Functions matches:
- * `RetryableError`, `AuthError`, …) and logs it as one structured line. Loader errors never carry a
+ * `RetryableError`, `AuthError`, …), logs it as one structured line and counts it in `metrics`
+ * (`RetryableErrors` or `Errors`; the error's name is in the log line). Loader errors never carry a
  * credential (URLs are redacted where they are made), so the message is logged as it is.
  */
 export function loaderErrors(
   functionName: string,
   log: ErrorLog = createLogger(functionName),
+  metrics?: ErrorMetrics,
 ): MiddlewareObj {
   return {
     name: 'loaderErrors',
     onError: (request) => {
       const error = classifyError(request.error);
       request.error = error;
+      metrics?.addMetric(error.retryable ? 'RetryableErrors' : 'Errors', 'Count', 1);
       log.error(`${functionName} failed: ${error.name}`, {
         error: { name: error.name, code: error.code, message: error.message },
       });

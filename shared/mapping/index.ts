@@ -10,7 +10,15 @@ export {
   metaKey,
   readKey,
 } from './buckets.js';
-export { fnv1a32 } from './fnv.js';
+export {
+  ASSIGN_REJECT,
+  ASSIGN_SKIP,
+  type BucketAssigner,
+  type BucketAssignment,
+  createBucketAssigner,
+  emptyAssignment,
+} from './bucket-assigner.js';
+export { fnv1a32, fnv1a32Bytes } from './fnv.js';
 export { exceedsBytes } from './limits.js';
 export { createMapper } from './mapper.js';
 export { missingFields, type RequiredField, requiredFields } from './required-fields.js';

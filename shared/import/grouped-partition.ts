@@ -1,0 +1,138 @@
+import type { ImportSpec } from '../config/index.js';
+import { classifyError, type LoaderError } from '../errors/index.js';
+import { PartitionWriter, type PartitionStats, type SpillStore } from '../grouping/index.js';
+import { ASSIGN_SKIP, type BucketParams, createBucketAssigner, emptyAssignment } from '../mapping/index.js';
+import { type ByteSource, readRecords } from '../records/index.js';
+import { budgetError, emptyCounts, type LoadCounts, overBudget, REJECT_DEDUPE_LIMIT } from './load.js';
+import type { RejectSink } from './rejects.js';
+
+/** What one partition pass reads and where it spills. */
+export interface PartitionPassOptions {
+  readonly source: ByteSource;
+  readonly spec: ImportSpec;
+  readonly buckets: BucketParams;
+  /** Records that start in `[start, end)`, as `loadRange` reads them. */
+  readonly range: {
+    readonly start: number;
+    readonly end: number;
+    readonly startLine?: number | undefined;
+    readonly inQuoteAtStart?: boolean | undefined;
+  };
+  readonly store: SpillStore;
+  /** This range's number among the segments of the load (0 for a whole file). */
+  readonly segment: number;
+  readonly partitions: number;
+  readonly rejects: RejectSink;
+  /** Offsets already in the rejects sink (not written again); grows with this pass's rejects. */
+  readonly rejectedOffsets: Set<number>;
+  readonly signal?: AbortSignal | undefined;
+  /** After each reader batch: the counts so far and the source bytes read. */
+  readonly onProgress?: ((counts: LoadCounts, bytes: number) => void) | undefined;
+}
+
+/** How a partition pass ended. Nothing is written to Redis by it, so nothing of it needs confirming. */
+export interface PartitionPassResult {
+  readonly status: 'completed' | 'interrupted' | 'failed';
+  /** Records read, rejected (by the reader or the mapper: bad rows, keys, values) and skipped (null values). */
+  readonly counts: LoadCounts;
+  /** The segment's partition files, when completed. */
+  readonly stats?: PartitionStats;
+  /** `[offset, line]` at record starts, about every {@link LINE_CHECKPOINT_BYTES}; line 0 when unknown. */
+  readonly lines: [number, number][];
+  /** Line number at the end of the range, when known. */
+  readonly endLine: number | undefined;
+  readonly error?: LoaderError;
+}
+
+/** Source bytes between two line checkpoints: a reject found at load time re-reads at most this much. */
+export const LINE_CHECKPOINT_BYTES = 1 << 20;
+
+/**
+ * The partition pass of grouped writes: streams a range of the source through the reader and the bucketed
+ * model's record checks, and appends each record — key suffix, value, source offset — to the spill file of its
+ * partition (`bucket mod partitions`), in source order. Rejects (bad rows, keys, values) go to the sink as the
+ * direct path writes them; the reject budget and the abort signal are checked after every reader batch.
+ *
+ * Memory stays bounded whatever the source size: the reader's batch plus one buffer per partition.
+ *
+ * @example
+ * const pass = await partitionRange({ source, spec, buckets, range: { start: 0, end: size }, store, segment: 0,
+ *   partitions: 8, rejects, rejectedOffsets: new Set() });
+ */
+export async function partitionRange(options: PartitionPassOptions): Promise<PartitionPassResult> {
+  const { source, spec, buckets, range, rejects, rejectedOffsets, signal } = options;
+  const counts = emptyCounts();
+  const partitions = options.partitions;
+  const assign = createBucketAssigner(spec, buckets);
+  const slot = emptyAssignment();
+  const prefixLength = buckets.keyPrefix.length;
+  const byField = buckets.scheme === 'hash';
+  const lines: [number, number][] = [[range.start, range.startLine ?? (range.start === 0 ? 1 : 0)]];
+  let endLine = range.startLine ?? (range.start === 0 ? 1 : undefined);
+  const reject = (r: { line: number | undefined; offset: number; raw: string }, reason: string): void => {
+    counts.rejected++;
+    if (rejectedOffsets.has(r.offset)) return;
+    if (rejectedOffsets.size < REJECT_DEDUPE_LIMIT) rejectedOffsets.add(r.offset);
+    rejects.write({
+      file: source.name,
+      ...(r.line === undefined ? {} : { line: r.line }),
+      offset: r.offset,
+      reason,
+      raw: r.raw,
+    });
+  };
+
+  const writer = await PartitionWriter.open(options.store, options.segment, { partitions });
+  let status: PartitionPassResult['status'] = 'completed';
+  let error: LoaderError | undefined;
+  try {
+    const batches = readRecords(source, {
+      format: spec.format,
+      start: range.start,
+      end: range.end,
+      startLine: range.startLine,
+      inQuoteAtStart: range.inQuoteAtStart,
+      maxRecordBytes: spec.limits.maxRecordBytes,
+    });
+    let checkpoint = range.start;
+    for await (const batch of batches) {
+      counts.read += batch.records.length + batch.rejects.length + batch.skipped;
+      counts.skipped += batch.skipped;
+      for (const r of batch.rejects) reject(r, r.reason);
+      for (const record of batch.records) {
+        const index = assign(record, slot);
+        if (index < 0) {
+          if (index === ASSIGN_SKIP) counts.skipped++;
+          else reject(record, slot.reason);
+          continue;
+        }
+        const suffix = byField ? slot.field : slot.key.slice(prefixLength);
+        const wait = writer.add(index % partitions, record.offset, suffix, slot.value);
+        if (wait) await wait;
+      }
+      endLine = batch.nextLine;
+      if (batch.nextOffset - checkpoint >= LINE_CHECKPOINT_BYTES && batch.nextLine !== undefined) {
+        checkpoint = batch.nextOffset;
+        lines.push([checkpoint, batch.nextLine]);
+      }
+      const settling = rejects.settle();
+      if (settling) await settling;
+      options.onProgress?.(counts, batch.nextOffset - range.start);
+      if (overBudget(counts, spec)) throw budgetError(counts, spec);
+      if (signal?.aborted) {
+        status = 'interrupted';
+        break;
+      }
+    }
+    if (status === 'completed') {
+      if (overBudget(counts, spec)) throw budgetError(counts, spec);
+      const stats = await writer.finish();
+      return { status, counts, stats, lines, endLine };
+    }
+  } catch (err) {
+    error = classifyError(err);
+    status = 'failed';
+  }
+  await writer.abort();
+  return { status, counts, lines, endLine, ...(error ? { error } : {}) };
+}

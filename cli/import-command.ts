@@ -22,6 +22,8 @@ interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags {
   memoryLimit?: number;
   s3Endpoint?: string;
   onServerReset: 'replay' | 'fail';
+  tempDir?: string;
+  groupMemory?: number;
 }
 
 /** A commander parser for an integer option of at least `min`; the message names the option. */
@@ -120,6 +122,24 @@ export function registerImport(program: Command): void {
       fraction,
     )
     .option('--rejects <file>', 'rejects file (default: ./<file name>.rejects.jsonl)')
+    .addOption(
+      new Option(
+        '--group-buckets <mode>',
+        'bucketed: sort the records by bucket through a spill on disk first, then write each bucket with one ' +
+          'HSET; auto: hash scheme from 2,000,000 estimated rows, range scheme when ids are not in order ' +
+          '(default auto)',
+      ).choices(['auto', 'on', 'off']),
+    )
+    .option(
+      '--temp-dir <dir>',
+      'grouped writes: where the spill goes (default: the OS temp dir); the same command with the same dir ' +
+        'continues a stopped load',
+    )
+    .option(
+      '--group-memory <MiB>',
+      'grouped writes: memory a partition may take while it is grouped (default 64)',
+      integer('--group-memory', 1),
+    )
     .option('--batch-commands <n>', 'commands per pipeline (default 2000)', integer('--batch-commands', 1))
     .option('--batch-bytes <n>', 'bytes per pipeline (default 2 MiB)', integer('--batch-bytes', 1024))
     .option('--in-flight <n>', 'pipelines in flight per shard (default 4)', integer('--in-flight', 1))
@@ -162,11 +182,14 @@ ${CLUSTER_HELP}
 
 Stopping: Ctrl-C or SIGTERM stops at the next batch boundary; the summary prints the --start-offset and
 --start-line to resume from (everything before it is handled). An offset past the end of the file is an error.
+Grouped writes (--group-buckets) stop at the next bucket and keep their spill in --temp-dir: running the same
+command again continues after the last partition Redis confirmed.
 ${EXIT_CODES_HELP}
 
 Examples:
   redis-bulk-loader import users.csv --key 'user:{id}' --value score
   redis-bulk-loader import users.csv --key 'user:{id}' --value score --model bucketed --ttl 86400 --ttl-jitter 10
+  redis-bulk-loader import big.csv -k 'user:{id}' -v score --model bucketed --group-buckets on --temp-dir /mnt/scratch
   redis-bulk-loader import events.jsonl --spec events.import.json --redis redis://10.0.0.1:6379,redis://10.0.0.2:6379
   redis-bulk-loader import users.csv -k 'user:{id}' -v score --redis rediss://cache.internal:6380 --tls-ca ca.pem`,
     )
@@ -198,6 +221,8 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
       force: flags.force,
       onServerReset: flags.onServerReset,
+      ...(flags.tempDir === undefined ? {} : { tempDir: flags.tempDir }),
+      ...(flags.groupMemory === undefined ? {} : { groupBytes: flags.groupMemory * 1024 * 1024 }),
       onReset: (note) => {
         if (!flags.json) process.stderr.write(`\nserver reset: ${note.message}\n`);
       },

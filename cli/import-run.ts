@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { basename } from 'node:path';
 import type tls from 'node:tls';
 import type { ImportSpec } from '../shared/config/index.js';
@@ -5,16 +6,22 @@ import {
   bytesPerKey,
   emptyCounts,
   FileRejectSink,
+  type GroupedOutcome,
   type LoadCounts,
+  type LoadProgress,
   type LoadRange,
+  loadGrouped,
   loadRange,
+  localSpill,
   memorySnapshot,
+  openGroupedRun,
   pingTargets,
   prepareImport,
   type RedisCredentials,
   type ServerResetNote,
   type ServerResetPolicy,
   type ShardMemory,
+  type WritePath,
 } from '../shared/import/index.js';
 import type { BucketParams } from '../shared/mapping/index.js';
 import {
@@ -65,6 +72,18 @@ export interface ImportRunOptions {
    * import before anything is written.
    */
   inspectSource?: (source: ByteSource) => Promise<void>;
+  /** Where grouped bucket writes spill. @default os.tmpdir() */
+  tempDir?: string;
+  /** Memory a partition may take while grouped. @default 64 MiB */
+  groupBytes?: number;
+}
+
+/** How the import wrote (see `groupBuckets`), and for grouped writes what the spill took and where it stands. */
+export interface WritePathSummary {
+  path: WritePath['path'];
+  reason: string;
+  /** Grouped writes only. */
+  grouped?: GroupedOutcome;
 }
 
 /** The outcome of an import, as printed by the CLI (and as `--json`). */
@@ -96,6 +115,8 @@ export interface ImportSummary {
   preflight?: PreflightReport;
   /** `OBJECT ENCODING` of a sample of the hashes written (hash and bucketed models). */
   encodings?: EncodingCheck;
+  /** Direct or grouped writes (absent when the pre-flight refused). */
+  writePath?: WritePathSummary;
 }
 
 /**
@@ -131,11 +152,15 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       cluster: options.cluster ?? 'auto',
     });
     const start = options.range?.start ?? 0;
-    const { memoryBefore, sample, preflight, buckets } = await prepareImport({
+    const { memoryBefore, sample, preflight, buckets, writePath } = await prepareImport({
       source,
       spec: options.spec,
       targets,
       ping: checkTargets,
+      grouping: {
+        tempDir: options.tempDir ?? tmpdir(),
+        ...(options.groupBytes === undefined ? {} : { groupBytes: options.groupBytes }),
+      },
       ...(options.range ? { range: options.range } : {}),
       ...(options.memoryLimit === undefined ? {} : { limit: options.memoryLimit }),
       ...(options.force === undefined ? {} : { force: options.force }),
@@ -146,19 +171,33 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     const view: ProgressView = options.progress
       ? createProgress(basename(options.source), size - start)
       : silentProgress;
-    const rejects = new FileRejectSink(options.rejectsPath);
-    const result = await loadRange({
+    const grouped =
+      writePath?.plan && writePath.tempDir && buckets
+        ? await openGroupedRun({
+            source,
+            spec: options.spec,
+            range: options.range,
+            buckets,
+            targets,
+            plan: writePath.plan,
+            store: localSpill(writePath.tempDir),
+          })
+        : undefined;
+    // A grouped load that continues a stopped run adds to that run's rejects file.
+    const rejects = new FileRejectSink(options.rejectsPath, { append: grouped?.manifest !== undefined });
+    const load = {
       source,
       spec: options.spec,
       targets,
       rejects,
-      ...(buckets ? { buckets } : {}),
       ...(options.range ? { range: options.range } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onServerReset ? { onServerReset: options.onServerReset } : {}),
       ...(options.onReset ? { onReset: options.onReset } : {}),
-      onProgress: (p) => view.update(p),
-    });
+      onProgress: (p: LoadProgress) => view.update(p),
+    };
+    const groupedResult = grouped && buckets ? await loadGrouped({ ...load, buckets, grouped }) : undefined;
+    const result = groupedResult ?? (await loadRange({ ...load, ...(buckets ? { buckets } : {}) }));
     view.stop();
     await rejects.close();
     const memoryAfter = await memorySnapshot(targets).catch(() => undefined);
@@ -193,6 +232,15 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(result.error ? { error: { name: result.error.name, message: result.error.message } } : {}),
       preflight,
       ...(encodings ? { encodings } : {}),
+      ...(writePath
+        ? {
+            writePath: {
+              path: writePath.path,
+              reason: writePath.reason,
+              ...(groupedResult ? { grouped: groupedResult.grouped } : {}),
+            },
+          }
+        : {}),
     };
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));

@@ -1,7 +1,7 @@
 import type { LoadCommand } from '../mapping/index.js';
 import type { SourceRecord } from '../records/index.js';
 import type { PartitionIndex } from './group.js';
-import { emptyView } from './spill-format.js';
+import { readVarint } from './varint.js';
 
 /** Field/value pairs per `HSET` at most: a bucket with more (a hot range bucket) is written in several. */
 export const MAX_FIELDS_PER_HSET = 1024;
@@ -69,6 +69,20 @@ function writeUint(buf: Buffer, off: number, n: number): number {
   return end;
 }
 
+/** A length in decimal: one or two digits without a division loop, the common case. */
+function writeSmall(buf: Buffer, off: number, n: number): number {
+  if (n < 10) {
+    buf[off] = ZERO + n;
+    return off + 1;
+  }
+  if (n < 100) {
+    buf[off] = ZERO + ((n / 10) | 0);
+    buf[off + 1] = ZERO + (n % 10);
+    return off + 2;
+  }
+  return writeUint(buf, off, n);
+}
+
 /** `$<len>\r\n` at `off`. */
 function bulkHeader(buf: Buffer, off: number, len: number): number {
   buf[off] = DOLLAR;
@@ -76,16 +90,6 @@ function bulkHeader(buf: Buffer, off: number, len: number): number {
   buf[off] = CR;
   buf[off + 1] = LF;
   return off + 2;
-}
-
-/** Copies `src[start, end)` to `dst` at `off`: a JS loop for short runs (cheaper than a native call). */
-function copy(src: Buffer, start: number, end: number, dst: Buffer, off: number): number {
-  if (end - start < 32) {
-    for (let i = start; i < end; i++) dst[off++] = src[i]!;
-    return off;
-  }
-  src.copy(dst, off, start, end);
-  return off + (end - start);
 }
 
 /**
@@ -103,9 +107,10 @@ export class HsetEncoder {
   /** Start of the command being written (its header room) in `slab`. */
   private start = 0;
   private readonly prefix: Buffer;
-  private readonly view = emptyView();
   /** The last command's bytes. */
   bytes: Buffer = Buffer.alloc(0);
+  /** The last long length {@link long} read. */
+  private length = 0;
 
   constructor(
     prefix: string,
@@ -123,49 +128,73 @@ export class HsetEncoder {
    * starts in `order` (the first record not taken).
    */
   encode(index: PartitionIndex, order: Uint32Array, from: number, bucket: number): number {
-    const { view, prefix } = this;
+    const prefix = this.prefix;
     const src = index.buf;
+    const at = index.at;
     const count = index.count;
     const buckets = index.buckets;
+    const rangeSize = this.rangeSize;
+    const maxFields = this.maxFields;
+    const maxBytes = this.maxBytes;
     this.start = this.pos;
     let p = this.room(this.pos, HEADER_ROOM + HSET.length + 16 + prefix.length + 16);
+    let slab = this.slab;
     p += HEADER_ROOM;
-    p += HSET.copy(this.slab, p);
-    p = bulkHeader(this.slab, p, prefix.length + digits(bucket));
-    p += prefix.copy(this.slab, p);
-    p = writeUint(this.slab, p, bucket);
-    this.slab[p++] = CR;
-    this.slab[p++] = LF;
+    p += HSET.copy(slab, p);
+    p = bulkHeader(slab, p, prefix.length + digits(bucket));
+    p += prefix.copy(slab, p);
+    p = writeUint(slab, p, bucket);
+    slab[p++] = CR;
+    slab[p++] = LF;
     const bodyStart = p;
     let i = from;
     let pairs = 0;
-    while (
-      i < count &&
-      buckets[order[i]!] === bucket &&
-      pairs < this.maxFields &&
-      p - bodyStart < this.maxBytes
-    ) {
-      index.view(order[i]!, view);
-      const valueLength = view.valueEnd - view.valueStart;
-      if (this.rangeSize === 0) {
-        const suffixLength = view.suffixEnd - view.suffixStart;
-        p = this.room(p, suffixLength + valueLength + 32);
-        const slab = this.slab;
-        p = bulkHeader(slab, p, suffixLength);
-        p = copy(src, view.suffixStart, view.suffixEnd, slab, p);
-      } else {
-        p = this.room(p, valueLength + 48);
-        let id = 0;
-        for (let b = view.suffixStart; b < view.suffixEnd; b++) id = id * 10 + (src[b]! - ZERO);
-        const field = id % this.rangeSize;
-        p = bulkHeader(this.slab, p, digits(field));
-        p = writeUint(this.slab, p, field);
+    while (i < count && pairs < maxFields && p - bodyStart < maxBytes) {
+      const r = order[i]!;
+      if (buckets[r] !== bucket) break;
+      // The two lengths, each a one-byte varint but for long texts.
+      let q = at[r]!;
+      let suffixLength = src[q++]!;
+      if (suffixLength >= 0x80) {
+        q = this.long(src, q - 1);
+        suffixLength = this.length;
       }
-      const slab = this.slab;
+      const suffixStart = q;
+      q += suffixLength;
+      let valueLength = src[q++]!;
+      if (valueLength >= 0x80) {
+        q = this.long(src, q - 1);
+        valueLength = this.length;
+      }
+      const valueStart = q;
+      if (p + suffixLength + valueLength + 48 > slab.length) {
+        p = this.room(p, suffixLength + valueLength + 48);
+        slab = this.slab;
+      }
+      slab[p++] = DOLLAR;
+      if (rangeSize === 0) {
+        p = writeSmall(slab, p, suffixLength);
+        slab[p++] = CR;
+        slab[p++] = LF;
+        if (suffixLength < 32) for (let b = 0; b < suffixLength; b++) slab[p++] = src[suffixStart + b]!;
+        else p += src.copy(slab, p, suffixStart, suffixStart + suffixLength);
+      } else {
+        let id = 0;
+        for (let b = suffixStart; b < suffixStart + suffixLength; b++) id = id * 10 + (src[b]! - ZERO);
+        const field = id % rangeSize;
+        p = writeSmall(slab, p, digits(field));
+        slab[p++] = CR;
+        slab[p++] = LF;
+        p = writeUint(slab, p, field);
+      }
       slab[p++] = CR;
       slab[p++] = LF;
-      p = bulkHeader(slab, p, valueLength);
-      p = copy(src, view.valueStart, view.valueEnd, slab, p);
+      slab[p++] = DOLLAR;
+      p = writeSmall(slab, p, valueLength);
+      slab[p++] = CR;
+      slab[p++] = LF;
+      if (valueLength < 32) for (let b = 0; b < valueLength; b++) slab[p++] = src[valueStart + b]!;
+      else p += src.copy(slab, p, valueStart, valueStart + valueLength);
       slab[p++] = CR;
       slab[p++] = LF;
       pairs++;
@@ -173,16 +202,22 @@ export class HsetEncoder {
     }
     // The header goes right before the body's first byte, at the end of the room kept for it.
     const args = 2 + 2 * pairs;
-    const headerLength = 3 + digits(args);
-    let h = this.start + HEADER_ROOM - headerLength;
+    let h = this.start + HEADER_ROOM - (3 + digits(args));
     const headerStart = h;
-    this.slab[h++] = STAR;
-    h = writeUint(this.slab, h, args);
-    this.slab[h++] = CR;
-    this.slab[h] = LF;
-    this.bytes = this.slab.subarray(headerStart, p);
+    slab[h++] = STAR;
+    h = writeUint(slab, h, args);
+    slab[h++] = CR;
+    slab[h] = LF;
+    this.bytes = slab.subarray(headerStart, p);
     this.pos = p;
     return i;
+  }
+
+  /** A varint length past one byte at `at`: leaves it in {@link length}, returns where its text starts. */
+  private long(src: Buffer, at: number): number {
+    const cursor = { pos: at };
+    this.length = readVarint(src, cursor);
+    return cursor.pos;
   }
 
   /**

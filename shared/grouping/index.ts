@@ -2,9 +2,12 @@ export {
   GROUP_BYTES_PER_RECORD,
   indexPartition,
   PartitionIndex,
+  PartitionIndexer,
+  partitionOf,
   type SpillLocator,
   type SpillPart,
   stableOrder,
+  SUB_RANGE_BYTES,
 } from './group.js';
 export {
   decodeRespArray,

@@ -4,7 +4,10 @@ import { GROUP_BYTES_PER_RECORD } from './group.js';
 import { SPILL_HEADER_BYTES } from './spill-format.js';
 import { varintBytes } from './varint.js';
 
-/** Memory a partition may take while it is grouped: 64 MiB. */
+/**
+ * Memory the load pass may take for grouping: 64 MiB, for two partitions at a time (the one being written,
+ * and the next one, read and indexed while Redis works).
+ */
 export const DEFAULT_GROUP_BYTES = 64 * 1024 * 1024;
 
 /** What the sizing of a grouped load looks at: the pre-flight sample's estimate. */
@@ -17,7 +20,7 @@ export interface SizingInput {
   readonly samples: readonly { readonly key: string; readonly value?: string }[];
   /** The key template's literal prefix (not spilled). */
   readonly keyPrefix: string;
-  /** Memory a partition may take while grouped. @default DEFAULT_GROUP_BYTES */
+  /** Memory the load pass may take for grouping (two partitions). @default DEFAULT_GROUP_BYTES */
   readonly groupBytes?: number;
 }
 
@@ -36,8 +39,9 @@ export interface GroupingPlan {
 const FILL = 0.75;
 
 /**
- * Sizes a grouped load from the pre-flight's estimate: enough partitions that each fits `groupBytes` of memory
- * when grouped (its spilled bytes plus {@link GROUP_BYTES_PER_RECORD}), and the temp disk the spill takes.
+ * Sizes a grouped load from the pre-flight's estimate: enough partitions that two of them fit `groupBytes` of
+ * memory when grouped (their spilled bytes, twice, plus {@link GROUP_BYTES_PER_RECORD}), and the temp disk the
+ * spill takes.
  * The offset deltas of the spill grow with the partition count, so both are settled together.
  *
  * @example
@@ -61,10 +65,8 @@ export function planGrouping(input: SizingInput): GroupingPlan {
   for (let round = 0; round < 3; round++) {
     // Records of one partition lie `partitions` records apart in the source, on average.
     perRecord = perRecordPayload + varintBytes(Math.ceil(partitions * input.bytesPerRecord));
-    const next = Math.max(
-      1,
-      Math.ceil((records * (perRecord + GROUP_BYTES_PER_RECORD)) / (groupBytes * FILL)),
-    );
+    const memory = records * (2 * perRecord + GROUP_BYTES_PER_RECORD);
+    const next = Math.max(1, Math.ceil(memory / ((groupBytes / 2) * FILL)));
     if (next === partitions) break;
     partitions = next;
   }

@@ -4,7 +4,7 @@ import { classifyError, FatalError, type LoaderError, ServerResetError } from '.
 import {
   EncodedCommand,
   HsetEncoder,
-  indexPartition,
+  PartitionIndexer,
   type SpillLocator,
   type SpillStore,
   spillFileName,
@@ -72,6 +72,15 @@ export interface LoadPassResult {
 }
 
 const NO_VALUES: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** Records indexed per slice while the writers wait: about a millisecond, then the replies are read. */
+const IDLE_STEP_RECORDS = 8192;
+
+/** The next partition: its files being read, then its indexer once they are. */
+interface Upcoming {
+  readonly loading: Promise<PartitionIndexer>;
+  indexer: PartitionIndexer | undefined;
+}
 
 /**
  * A spilled record as the writer accounts for it: the offset is all the load pass knows; the line and raw text
@@ -196,19 +205,53 @@ export async function loadPartitions(options: LoadPassOptions): Promise<LoadPass
   let error: LoaderError | undefined;
   let sentBytes = 0;
   for (let p = 0; p < options.from; p++) sentBytes += options.bytes[p] ?? 0;
+  // The next partition is read and indexed while the writers wait for Redis to confirm the current one.
+  const prepare = (p: number): Upcoming | undefined => {
+    if (p >= options.partitions) return undefined;
+    const upcoming: Upcoming = {
+      loading: (async () => {
+        const parts = [];
+        for (let s = 0; s < options.segments; s++) {
+          parts.push({ name: `${store.location}/${spillFileName(s, p)}`, bytes: await store.read(s, p) });
+        }
+        return new PartitionIndexer(parts, locate, options.records[p]);
+      })(),
+      indexer: undefined,
+    };
+    // Kept for when it is awaited; a read error must not go unhandled meanwhile.
+    upcoming.loading.then(
+      (indexer) => (upcoming.indexer = indexer),
+      () => undefined,
+    );
+    return upcoming;
+  };
+  let upcoming = prepare(options.from);
+  const idle = async (wait: Promise<void>): Promise<void> => {
+    let settledWait = false;
+    wait.then(
+      () => (settledWait = true),
+      () => (settledWait = true),
+    );
+    for (;;) {
+      const indexer = upcoming?.indexer;
+      if (settledWait || indexer === undefined || indexer.finished) break;
+      indexer.step(IDLE_STEP_RECORDS);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await wait;
+  };
   try {
     partitions: for (let p = options.from; p < options.partitions; p++) {
-      const parts = [];
-      for (let s = 0; s < options.segments; s++) {
-        parts.push({ name: `${store.location}/${spillFileName(s, p)}`, bytes: await store.read(s, p) });
-      }
-      const index = indexPartition(parts, locate, options.records[p]);
+      const indexer = await upcoming!.loading;
+      while (!indexer.step(1 << 20));
+      const index = indexer.result();
       if (index.count !== options.records[p]) {
         throw new FatalError(
           `spill partition ${p} in ${store.location} holds ${index.count} records, its manifest says ${options.records[p]}: remove the spill directory and load again`,
         );
       }
-      const order = index.order();
+      upcoming = prepare(p + 1);
+      const order = index.order;
       let i = 0;
       while (i < index.count) {
         if (signal?.aborted) {
@@ -224,11 +267,11 @@ export async function loadPartitions(options: LoadPassOptions): Promise<LoadPass
           const records: SpilledRecord[] = [];
           for (; i < next; i++) records.push(new SpilledRecord(index.offsets[order[i]!]!, p));
           const wait = writer.add(new EncodedCommand(key, encoder.bytes, records));
-          if (wait) await wait;
+          if (wait) await idle(wait);
         }
         if (ttl) {
           const wait = writer.add({ key, args: ['EXPIRE', key, ttl(key)], records: [] });
-          if (wait) await wait;
+          if (wait) await idle(wait);
         }
       }
       for (const w of writers) w.mark(p);

@@ -1,6 +1,6 @@
 import type { ImportSpec } from '../config/index.js';
 import { classifyError, type LoaderError } from '../errors/index.js';
-import { PartitionWriter, type PartitionStats, type SpillStore } from '../grouping/index.js';
+import { PartitionWriter, partitionOf, type PartitionStats, type SpillStore } from '../grouping/index.js';
 import { ASSIGN_SKIP, type BucketParams, createBucketAssigner, emptyAssignment } from '../mapping/index.js';
 import { type ByteSource, readRecords } from '../records/index.js';
 import { budgetError, emptyCounts, type LoadCounts, overBudget, REJECT_DEDUPE_LIMIT } from './load.js';
@@ -50,7 +50,7 @@ export const LINE_CHECKPOINT_BYTES = 1 << 20;
 /**
  * The partition pass of grouped writes: streams a range of the source through the reader and the bucketed
  * model's record checks, and appends each record — key suffix, value, source offset — to the spill file of its
- * partition (`bucket mod partitions`), in source order. Rejects (bad rows, keys, values) go to the sink as the
+ * partition (see `partitionOf`), in source order. Rejects (bad rows, keys, values) go to the sink as the
  * direct path writes them; the reject budget and the abort signal are checked after every reader batch.
  *
  * Memory stays bounded whatever the source size: the reader's batch plus one buffer per partition.
@@ -63,6 +63,7 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
   const { source, spec, buckets, range, rejects, rejectedOffsets, signal } = options;
   const counts = emptyCounts();
   const partitions = options.partitions;
+  const partition = partitionOf(buckets, partitions);
   const assign = createBucketAssigner(spec, buckets);
   const slot = emptyAssignment();
   const prefixLength = buckets.keyPrefix.length;
@@ -107,7 +108,7 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
           continue;
         }
         const suffix = byField ? slot.field : slot.key.slice(prefixLength);
-        const wait = writer.add(index % partitions, record.offset, suffix, slot.value);
+        const wait = writer.add(partition(index), record.offset, suffix, slot.value);
         if (wait) await wait;
       }
       endLine = batch.nextLine;

@@ -16,15 +16,25 @@ import { MemorySpillStore } from '../../support/spill.js';
 const utf8 = (s: string) => Buffer.from(s, 'utf8').toString('utf8');
 
 /** Spills `rows` (key suffix, value) in source order into one partition and groups it as the load pass does. */
-async function groupRows(rows: readonly [string, string][], buckets: BucketParams, maxFields?: number) {
+async function groupRows(
+  rows: readonly [string, string][],
+  buckets: BucketParams,
+  maxFields?: number,
+  subRangeBytes?: number,
+) {
   const store = new MemorySpillStore();
   const writer = await PartitionWriter.open(store, 0, { partitions: 1, bufferBytes: 4096 });
   rows.forEach(([suffix, value], i) => {
     void writer.add(0, i * 10, suffix, value);
   });
   await writer.finish();
-  const index = indexPartition([{ name: 'p0', bytes: await store.read(0, 0) }], spillLocator(buckets));
-  const order = index.order();
+  const index = indexPartition(
+    [{ name: 'p0', bytes: await store.read(0, 0) }],
+    spillLocator(buckets),
+    rows.length,
+    subRangeBytes,
+  );
+  const order = index.order;
   const encoder = new HsetEncoder(
     buckets.prefix,
     buckets.scheme === 'range' ? buckets.bucketSize : 0,
@@ -79,14 +89,18 @@ describe('grouping a partition by bucket', () => {
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.tuple(suffixes, fc.string({ maxLength: 8 })), { maxLength: 200 }),
-        async (rows) => {
-          const { commands, count } = await groupRows(rows, hashBuckets);
+        fc.constantFrom(7, 1000),
+        // Small sub-ranges make the partition be laid out by bucket ranges first, as large ones are.
+        fc.constantFrom(undefined, 16, 200),
+        async (rows, bucketCount, subRangeBytes) => {
+          const buckets: BucketParams = { ...hashBuckets, bucketCount };
+          const { commands, count } = await groupRows(rows, buckets, undefined, subRangeBytes);
           expect(count).toBe(rows.length);
-          const buckets = commands.map((c) => c[1]);
-          expect(new Set(buckets).size).toBe(buckets.length);
+          const keys = commands.map((c) => c[1]);
+          expect(new Set(keys).size).toBe(keys.length);
           const expected = new Map<string, Map<string, string>>();
           for (const [suffix, value] of rows) {
-            const at = bucketOf(`u:${suffix}`, hashBuckets);
+            const at = bucketOf(`u:${suffix}`, buckets);
             if (typeof at === 'string') throw new Error(at);
             const hash = expected.get(at.bucket) ?? new Map<string, string>();
             hash.set(utf8(at.field), utf8(value));
@@ -102,7 +116,7 @@ describe('grouping a partition by bucket', () => {
   it('range scheme: field = id mod size, bucket = id / size; a bucket past the field limit is split in order', async () => {
     const rows: [string, string][] = [];
     for (let i = 0; i < 40; i++) rows.push([String((i * 7) % 25), `v${i}`]);
-    const { commands, offsets } = await groupRows(rows, rangeBuckets, 3);
+    const { commands, offsets } = await groupRows(rows, rangeBuckets, 3, 16);
     for (const c of commands) expect(c.length).toBeLessThanOrEqual(2 + 2 * 3);
     for (const run of offsets) expect([...run].sort((a, b) => a - b)).toEqual(run);
     const expected = new Map<string, Map<string, string>>();

@@ -5,6 +5,7 @@
  *   npm run bench -- [--keys N] [--pairs P] [--cases flat-csv,bucketed-csv,…]   the standard set, or some of it
  *   npm run bench -- kafka-lambda|kafka [--records N] [--pairs P]    (bench/kafka-lambda.ts, bench/kafka-consume.ts)
  *   npm run bench -- cluster [--keys N] [--pairs P]     a 3-master Redis Cluster against one standalone server
+ *   npm run bench -- scale [--keys N] [--pairs P]       bucketed at scale (grouped writes) against pipe-grouped
  *   npm run bench -- --help
  *
  * Nothing named runs the standard set (the CSV cases); groups such as kafka-lambda run only when named.
@@ -28,6 +29,7 @@ import { FileSource, readRecords } from '../shared/records/index.js';
 import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js';
 import { kafkaConsumeBench } from './kafka-consume.js';
 import { kafkaLambdaBench } from './kafka-lambda.js';
+import { scaleBench } from './scale.js';
 import { cli, cliFlags, median, timed } from './support.js';
 
 const run = promisify(execFile);
@@ -41,7 +43,7 @@ interface Args {
 }
 
 /** Cases outside the standard set, run only when named. */
-const GROUPS = ['kafka-lambda', 'kafka', 'cluster'];
+const GROUPS = ['kafka-lambda', 'kafka', 'cluster', 'scale'];
 
 const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--records N] [--pairs P]
 
@@ -219,17 +221,28 @@ const CASES: Case[] = [
     },
   },
   {
+    // The direct write path, whose commands the `pipe` reference replays (grouped writes: the `scale` case).
     name: 'bucketed-csv',
     ref: 'pipe',
-    loaderArgs: ['--model', 'bucketed'],
-    reference: async (ctx) => pipe(await respFileFor(ctx, 'bucketed', ['--model', 'bucketed'])),
+    loaderArgs: ['--model', 'bucketed', '--group-buckets', 'off'],
+    reference: async (ctx) =>
+      pipe(await respFileFor(ctx, 'bucketed', ['--model', 'bucketed', '--group-buckets', 'off'])),
   },
   {
     name: 'bucketed-range-csv',
     ref: 'pipe',
-    loaderArgs: ['--model', 'bucketed', '--bucket-scheme', 'range'],
+    loaderArgs: ['--model', 'bucketed', '--bucket-scheme', 'range', '--group-buckets', 'off'],
     reference: async (ctx) =>
-      pipe(await respFileFor(ctx, 'range', ['--model', 'bucketed', '--bucket-scheme', 'range'])),
+      pipe(
+        await respFileFor(ctx, 'range', [
+          '--model',
+          'bucketed',
+          '--bucket-scheme',
+          'range',
+          '--group-buckets',
+          'off',
+        ]),
+      ),
   },
 ];
 
@@ -305,6 +318,7 @@ async function main(args: Args): Promise<void> {
     lines.push(...(await kafkaConsumeBench({ records: args.records, pairs: args.pairs })));
   }
   if (args.cases.includes('cluster')) await clusterBench(args, lines);
+  if (args.cases.includes('scale')) lines.push(...(await scaleBench(args)));
   const csvCases = CASES.filter((x) => (args.cases.length === 0 ? true : args.cases.includes(x.name)));
   if (csvCases.length > 0) await csvBench(args, csvCases, lines);
   console.log();

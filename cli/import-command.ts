@@ -24,6 +24,7 @@ interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags {
   onServerReset: 'replay' | 'fail';
   tempDir?: string;
   groupMemory?: number;
+  partitionWorkers?: number;
 }
 
 /** A commander parser for an integer option of at least `min`; the message names the option. */
@@ -137,8 +138,13 @@ export function registerImport(program: Command): void {
     )
     .option(
       '--group-memory <MiB>',
-      'grouped writes: memory a partition may take while it is grouped (default 64)',
+      'grouped writes: memory the load pass may take for grouping, two partitions at a time (default 64)',
       integer('--group-memory', 1),
+    )
+    .option(
+      '--partition-workers <n>',
+      'grouped writes: worker threads sorting a local file into partitions (default: CPU cores, at most 4)',
+      integer('--partition-workers', 1),
     )
     .option('--batch-commands <n>', 'commands per pipeline (default 2000)', integer('--batch-commands', 1))
     .option('--batch-bytes <n>', 'bytes per pipeline (default 2 MiB)', integer('--batch-bytes', 1024))
@@ -223,6 +229,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       onServerReset: flags.onServerReset,
       ...(flags.tempDir === undefined ? {} : { tempDir: flags.tempDir }),
       ...(flags.groupMemory === undefined ? {} : { groupBytes: flags.groupMemory * 1024 * 1024 }),
+      ...(flags.partitionWorkers === undefined ? {} : { partitionWorkers: flags.partitionWorkers }),
       onReset: (note) => {
         if (!flags.json) process.stderr.write(`\nserver reset: ${note.message}\n`);
       },

@@ -4,6 +4,7 @@ import type tls from 'node:tls';
 import type { ImportSpec } from '../shared/config/index.js';
 import {
   bytesPerKey,
+  defaultPartitionWorkers,
   emptyCounts,
   FileRejectSink,
   type GroupedOutcome,
@@ -74,8 +75,10 @@ export interface ImportRunOptions {
   inspectSource?: (source: ByteSource) => Promise<void>;
   /** Where grouped bucket writes spill. @default os.tmpdir() */
   tempDir?: string;
-  /** Memory a partition may take while grouped. @default 64 MiB */
+  /** Memory the load pass may take for grouping (two partitions). @default 64 MiB */
   groupBytes?: number;
+  /** Worker threads of the partition pass (local files). @default the CPU's, at most 4 */
+  partitionWorkers?: number;
 }
 
 /** How the import wrote (see `groupBuckets`), and for grouped writes what the spill took and where it stands. */
@@ -196,7 +199,9 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(options.onReset ? { onReset: options.onReset } : {}),
       onProgress: (p: LoadProgress) => view.update(p),
     };
-    const groupedResult = grouped && buckets ? await loadGrouped({ ...load, buckets, grouped }) : undefined;
+    const workers = options.partitionWorkers ?? defaultPartitionWorkers();
+    const groupedResult =
+      grouped && buckets ? await loadGrouped({ ...load, buckets, grouped, workers }) : undefined;
     const result = groupedResult ?? (await loadRange({ ...load, ...(buckets ? { buckets } : {}) }));
     view.stop();
     await rejects.close();

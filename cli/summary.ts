@@ -106,7 +106,10 @@ function describeWritePath(s: ImportSummary): string {
   const disk = `temp disk ${bytes(g.tempBytes)} in ${g.spill}`;
   parts.push(g.kept ? `${disk}, kept for a rerun` : `${disk}, removed`);
   if (g.reusedSpill) parts.push('partition pass done by an earlier run');
-  else parts.push(`partition pass ${duration(g.partitionMs)}`);
+  else {
+    const threads = g.segments > 1 ? ` in ${g.segments} worker threads` : '';
+    parts.push(`partition pass ${duration(g.partitionMs)}${threads}`);
+  }
   parts.push(`load pass ${duration(g.loadMs)}`);
   if (g.resumedAt > 0) parts.push(`continued at partition ${int(g.resumedAt + 1)}`);
   return parts.join('; ');

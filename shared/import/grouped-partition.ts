@@ -28,6 +28,13 @@ export interface PartitionPassOptions {
   readonly signal?: AbortSignal | undefined;
   /** After each reader batch: the counts so far and the source bytes read. */
   readonly onProgress?: ((counts: LoadCounts, bytes: number) => void) | undefined;
+  /**
+   * Stop when the rejects pass the spec's budget. Off for one of several segments partitioned at once: their
+   * caller checks the budget over all of them. @default true
+   */
+  readonly checkBudget?: boolean;
+  /** Count the newlines in `[start, end)` (see {@link PartitionPassResult.newlines}). @default false */
+  readonly countNewlines?: boolean;
 }
 
 /** How a partition pass ended. Nothing is written to Redis by it, so nothing of it needs confirming. */
@@ -41,6 +48,11 @@ export interface PartitionPassResult {
   readonly lines: [number, number][];
   /** Line number at the end of the range, when known. */
   readonly endLine: number | undefined;
+  /**
+   * With `countNewlines`, the newline bytes in `[start, end)`: with them the caller of several segments turns
+   * the lines of each (numbered from 1 at its start) into lines of the source.
+   */
+  readonly newlines?: number;
   readonly error?: LoaderError;
 }
 
@@ -84,10 +96,12 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
   };
 
   const writer = await PartitionWriter.open(options.store, options.segment, { partitions });
+  const checkBudget = options.checkBudget ?? true;
+  const newlines = options.countNewlines ? { count: 0 } : undefined;
   let status: PartitionPassResult['status'] = 'completed';
   let error: LoaderError | undefined;
   try {
-    const batches = readRecords(source, {
+    const batches = readRecords(newlines ? countingNewlines(source, range, newlines) : source, {
       format: spec.format,
       start: range.start,
       end: range.end,
@@ -119,16 +133,16 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
       const settling = rejects.settle();
       if (settling) await settling;
       options.onProgress?.(counts, batch.nextOffset - range.start);
-      if (overBudget(counts, spec)) throw budgetError(counts, spec);
+      if (checkBudget && overBudget(counts, spec)) throw budgetError(counts, spec);
       if (signal?.aborted) {
         status = 'interrupted';
         break;
       }
     }
     if (status === 'completed') {
-      if (overBudget(counts, spec)) throw budgetError(counts, spec);
+      if (checkBudget && overBudget(counts, spec)) throw budgetError(counts, spec);
       const stats = await writer.finish();
-      return { status, counts, stats, lines, endLine };
+      return { status, counts, stats, lines, endLine, ...(newlines ? { newlines: newlines.count } : {}) };
     }
   } catch (err) {
     error = classifyError(err);
@@ -136,4 +150,38 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
   }
   await writer.abort();
   return { status, counts, lines, endLine, ...(error ? { error } : {}) };
+}
+
+/** `source`, counting the newline bytes it yields within `[range.start, range.end)` into `into.count`. */
+function countingNewlines(
+  source: ByteSource,
+  range: { readonly start: number; readonly end: number },
+  into: { count: number },
+): ByteSource {
+  return {
+    name: source.name,
+    size: () => source.size(),
+    async *stream(from: number, to?: number) {
+      // The reader reads the range from the byte before its start; a read of the CSV header from offset 0
+      // for a later range is not part of it.
+      if (from < range.start - 1) {
+        yield* source.stream(from, to);
+        return;
+      }
+      let at = from;
+      for await (const chunk of source.stream(from, to)) {
+        const lo = Math.max(0, range.start - at);
+        const hi = Math.min(chunk.length, range.end - at);
+        for (
+          let i = lo < hi ? chunk.indexOf(0x0a, lo) : -1;
+          i !== -1 && i < hi;
+          i = chunk.indexOf(0x0a, i + 1)
+        ) {
+          into.count++;
+        }
+        at += chunk.length;
+        yield chunk;
+      }
+    },
+  };
 }

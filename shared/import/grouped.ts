@@ -11,7 +11,7 @@ import type { BucketParams } from '../mapping/index.js';
 import type { ByteSource } from '../records/index.js';
 import { touchTargets, type Target } from '../redis/index.js';
 import { loadPartitions } from './grouped-load.js';
-import { partitionRange } from './grouped-partition.js';
+import { partitionSegments, type SegmentsResult } from './partition-segments.js';
 import {
   budgetError,
   emptyCounts,
@@ -29,6 +29,8 @@ export interface GroupedOutcome {
   /** Where the spill is: a directory (CLI). */
   readonly spill: string;
   readonly partitions: number;
+  /** Source segments partitioned at once (worker threads; 1: in the loader's thread). */
+  readonly segments: number;
   /** Partitions settled (every record confirmed by Redis or rejected) when the load ended. */
   readonly settled: number;
   /** Bytes of the spill files: the temp disk the load took at its peak. */
@@ -109,6 +111,13 @@ export async function openGroupedRun(input: GroupedRunInput): Promise<GroupedRun
 export interface GroupedLoadOptions extends LoadOptions {
   readonly buckets: BucketParams;
   readonly grouped: GroupedRun;
+  /**
+   * Worker threads for the partition pass of a local file (see `partitionSegments`); 1 partitions in this
+   * thread. @default 1
+   */
+  readonly workers?: number;
+  /** Source bytes a worker's segment takes at least. @default 16 MiB (`MIN_SEGMENT_BYTES`) */
+  readonly minSegmentBytes?: number;
 }
 
 /** {@link LoadResult} of a grouped load. */
@@ -118,7 +127,7 @@ export interface GroupedLoadResult extends LoadResult {
 
 /**
  * Loads a range of a bucketed source with grouped writes: a partition pass sorts the records by bucket into
- * spill partitions ({@link partitionRange}), then a load pass writes every bucket with one multi-field `HSET`
+ * spill partitions ({@link partitionSegments}: in this thread, or in worker threads for a large local file), then a load pass writes every bucket with one multi-field `HSET`
  * ({@link loadPartitions}). Same contract as `loadRange`: it never throws for data or server problems, its
  * counts reconcile, and it never reports a record written that Redis did not confirm.
  *
@@ -151,6 +160,7 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
   ): GroupedOutcome => ({
     spill: store.location,
     partitions: run.plan.partitions,
+    segments: m?.segments ?? 1,
     settled: m?.load.completed ?? 0,
     tempBytes: m?.partitioned ? sum(m.partitioned.bytes.flat()) : 0,
     resumedAt,
@@ -171,18 +181,19 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
       segments: 1,
       load: { completed: 0, written: 0, rejected: 0, servers: [] },
     };
-    let pass;
+    let pass: SegmentsResult;
     try {
       await store.clear();
       await store.writeManifest(JSON.stringify(fresh));
-      pass = await partitionRange({
+      pass = await partitionSegments({
         source,
         spec,
         buckets,
         range: { start, end, startLine, inQuoteAtStart: options.range?.inQuoteAtStart },
         store,
-        segment: 0,
         partitions: run.plan.partitions,
+        workers: options.workers ?? 1,
+        minSegmentBytes: options.minSegmentBytes,
         rejects,
         rejectedOffsets,
         signal: options.signal,
@@ -191,15 +202,16 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
       });
     } catch (err) {
       pass = {
-        status: 'failed' as const,
+        status: 'failed',
         counts: emptyCounts(),
+        segments: [],
         lines: [],
         endLine: undefined,
         error: classifyError(err),
       };
     }
     partitionMs = performance.now() - t;
-    if (pass.status !== 'completed' || pass.stats === undefined) {
+    if (pass.status !== 'completed' || pass.segments.length === 0) {
       await store.remove().catch(() => undefined);
       const c = pass.counts;
       return {
@@ -216,12 +228,13 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
     const { read, rejected, skipped } = pass.counts;
     manifest = {
       ...fresh,
+      segments: pass.segments.length,
       partitioned: {
         read,
         rejected,
         skipped,
-        records: [pass.stats.records],
-        bytes: [pass.stats.bytes],
+        records: pass.segments.map((s) => s.records),
+        bytes: pass.segments.map((s) => s.bytes),
         lines: pass.lines,
         ...(pass.endLine === undefined ? {} : { endLine: pass.endLine }),
       },

@@ -23,6 +23,13 @@ export {
 export { loadPartitions, type LoadPassOptions, type LoadPassResult, spillLocator } from './grouped-load.js';
 export { partitionRange, type PartitionPassOptions, type PartitionPassResult } from './grouped-partition.js';
 export { type LateReject, resolveRejects } from './grouped-rejects.js';
+export {
+  defaultPartitionWorkers,
+  MIN_SEGMENT_BYTES,
+  partitionSegments,
+  type SegmentsOptions,
+  type SegmentsResult,
+} from './partition-segments.js';
 export { bytesPerKey, memorySnapshot, type ShardMemory } from './memory.js';
 export { excerpt, FileRejectSink, MemoryRejectSink, type RejectEntry, type RejectSink } from './rejects.js';
 export { type ChunkDeps, loadChunk } from './chunk.js';

@@ -345,3 +345,114 @@ async function startExtra(): Promise<RedisServer> {
 afterAll(async () => {
   await Promise.all(extras.map((s) => s.stop()));
 });
+
+describe('the partition pass in worker threads', () => {
+  it('cuts multiline CSV where quotes allow, renumbers rejects, and keeps the last write across segments', async () => {
+    const p = randomPrefix();
+    // Quoted values with newlines everywhere, so cuts land inside quoted fields; bad rows in every segment;
+    // ids repeated far apart (the later value is in a later segment).
+    const n = 6000;
+    let text = 'id,score\n';
+    const last = new Map<string, string>();
+    const bad: { line: number; offset: number }[] = [];
+    let line = 2;
+    for (let i = 0; i < n; i++) {
+      const offset = Buffer.byteLength(text);
+      const id = `k${i % 4000}`;
+      if (i % 1000 === 999) {
+        text += `${id},"x"y\n`;
+        bad.push({ line, offset });
+        line += 1;
+        continue;
+      }
+      const score = i % 3 === 0 ? `"s${i}\nwith ""quotes"", and\na newline"` : `s${i}`;
+      text += `${id},${score}\n`;
+      last.set(id, i % 3 === 0 ? `s${i}\nwith "quotes", and\na newline` : `s${i}`);
+      line += i % 3 === 0 ? 3 : 1;
+    }
+    const file = await tmp.write(`${p}.csv`, text);
+    const t = target();
+    const s = spec(p);
+    const source = new FileSource(file, { highWaterMark: 4096 });
+    const buckets = await resolveBucketParams(s, [t], n);
+    const run = await openGroupedRun({
+      source,
+      spec: s,
+      buckets,
+      targets: [t],
+      plan: plan(3),
+      store: localSpill(tmp.dir),
+    });
+    const rejects = new MemoryRejectSink();
+    const result = await loadGrouped({
+      source,
+      spec: s,
+      targets: [t],
+      buckets,
+      grouped: run,
+      rejects,
+      workers: 3,
+      minSegmentBytes: 1024,
+    });
+    expect(result.status).toBe('completed');
+    reconcile(result);
+    expect(result.grouped.segments).toBe(3);
+    expect(result.counts).toMatchObject({ read: n, rejected: bad.length, written: n - bad.length });
+    expect(rejects.entries.map((e) => ({ line: e.line, offset: e.offset }))).toEqual(bad);
+    expect(rejects.entries[0]).toMatchObject({ raw: 'k999,"x"y', reason: expect.stringMatching(/quote/) });
+    expect(result.nextLine).toBe(line);
+    await expectLastValues([t], buckets, last, p);
+  });
+});
+
+describe('stopping the partition pass', () => {
+  it('an abort stops every worker; nothing is written, the spill is removed, the counts reconcile', async () => {
+    const p = randomPrefix();
+    const n = 300_000;
+    const { text } = dataset(n);
+    const file = await tmp.write(`${p}.csv`, text);
+    const t = target();
+    const s = spec(p);
+    const source = new FileSource(file);
+    const buckets = await resolveBucketParams(s, [t], n);
+    const run = await openGroupedRun({
+      source,
+      spec: s,
+      buckets,
+      targets: [t],
+      plan: plan(4),
+      store: localSpill(tmp.dir),
+    });
+    const stop = new AbortController();
+    const result = await loadGrouped({
+      source,
+      spec: s,
+      targets: [t],
+      buckets,
+      grouped: run,
+      rejects: new MemoryRejectSink(),
+      workers: 2,
+      minSegmentBytes: 64 * 1024,
+      signal: stop.signal,
+      onProgress: (progress) => {
+        if (progress.phase === 'partition' && progress.read > 0) stop.abort();
+      },
+    });
+    expect(result.status).toBe('interrupted');
+    reconcile(result);
+    expect(result.counts.written).toBe(0);
+    expect(result.counts.read).toBeLessThan(n);
+    expect(result.nextOffset).toBe(0);
+    expect(result.grouped.kept).toBe(false);
+    await expect(access(result.grouped.spill)).rejects.toThrow();
+    expect(
+      await redisCli(
+        redis.server.port,
+        'EVAL',
+        `return #redis.call('KEYS', ARGV[1])`,
+        '0',
+        `${p}:bkt:[0-9]*`,
+      ),
+    ).toBe('0');
+  });
+});

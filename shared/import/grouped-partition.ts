@@ -78,8 +78,6 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
   const partition = partitionOf(buckets, partitions);
   const assign = createBucketAssigner(spec, buckets);
   const slot = emptyAssignment();
-  const prefixLength = buckets.keyPrefix.length;
-  const byField = buckets.scheme === 'hash';
   const lines: [number, number][] = [[range.start, range.startLine ?? (range.start === 0 ? 1 : 0)]];
   let endLine = range.startLine ?? (range.start === 0 ? 1 : undefined);
   const reject = (r: { line: number | undefined; offset: number; raw: string }, reason: string): void => {
@@ -121,8 +119,7 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
           else reject(record, slot.reason);
           continue;
         }
-        const suffix = byField ? slot.field : slot.key.slice(prefixLength);
-        const wait = writer.add(partition(index), record.offset, suffix, slot.value);
+        const wait = writer.add(partition(index), record.offset, slot.suffix, slot.value);
         if (wait) await wait;
       }
       endLine = batch.nextLine;

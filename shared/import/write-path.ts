@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ImportSpec } from '../config/index.js';
+import { ConfigError } from '../errors/index.js';
 import {
   checkTempDisk,
   DEFAULT_GROUP_BYTES,
@@ -54,9 +55,16 @@ export function chooseWritePath(spec: ImportSpec, sample: SourceSample): Pick<Wr
   const mode = spec.groupBuckets;
   if (model.type !== 'bucketed') return { path: 'direct', reason: `the ${model.type} model has no buckets` };
   if (mode === 'off') return { path: 'direct', reason: 'groupBuckets off' };
+  const prefix = compileTemplate(spec.key).literalPrefix;
+  if (/[\ud800-\udbff]$/.test(prefix)) {
+    // The spill keeps key suffixes and hashes them on from the prefix: not the key's UTF-8 in this one case.
+    const reason = 'the key template’s literal prefix ends in half a surrogate pair';
+    if (mode === 'on') throw new ConfigError(`groupBuckets 'on' cannot group this load: ${reason}`);
+    return { path: 'direct', reason };
+  }
   if (mode === 'on') return { path: 'grouped', reason: 'groupBuckets on' };
   const rows = Math.round(sample.records).toLocaleString('en-US');
-  if (model.scheme === 'range' && sortedIds(sample, compileTemplate(spec.key).literalPrefix)) {
+  if (model.scheme === 'range' && sortedIds(sample, prefix)) {
     return { path: 'direct', reason: 'range buckets over ids in source order: batches group them already' };
   }
   if (sample.records < GROUP_AUTO_MIN_ROWS) {

@@ -22,6 +22,6 @@ export { fnv1a32, fnv1a32Bytes } from './fnv.js';
 export { exceedsBytes } from './limits.js';
 export { createMapper } from './mapper.js';
 export { missingFields, type RequiredField, requiredFields } from './required-fields.js';
-export { compileTemplate, type KeyTemplate, type RenderFailure, valueToString } from './template.js';
+export { compileTemplate, type KeyTemplate, keyPart, type RenderFailure, valueToString } from './template.js';
 export { createTtl } from './ttl.js';
 export type { LoadCommand, Mapper, MapReject, MapResult } from './types.js';

@@ -127,7 +127,7 @@ export function registerImport(program: Command): void {
       new Option(
         '--group-buckets <mode>',
         'bucketed: sort the records by bucket through a spill on disk first, then write each bucket with one ' +
-          'HSET; auto: hash scheme from 2,000,000 estimated rows, range scheme when ids are not in order ' +
+          'HSET; auto: hash scheme from 1,000,000 estimated rows, range scheme when ids are not in order ' +
           '(default auto)',
       ).choices(['auto', 'on', 'off']),
     )

@@ -16,7 +16,7 @@ import type { SourceSample } from '../memory/index.js';
  * From this many estimated rows on, `groupBuckets: 'auto'` groups a hash-scheme load. Below it the partition
  * pass costs more than it saves: measured with `npm run bench -- scale` (bench/RESULTS.md).
  */
-export const GROUP_AUTO_MIN_ROWS = 2_000_000;
+export const GROUP_AUTO_MIN_ROWS = 1_000_000;
 
 /** How a load writes: record by record in source order, or grouped by bucket through a spill. */
 export interface WritePath {

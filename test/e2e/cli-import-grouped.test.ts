@@ -90,7 +90,7 @@ describe('redis-bulk-loader import with grouped bucket writes', () => {
     );
     const direct = await runCli(args(file, p, '--no-progress'));
     expect(direct.stderr).toMatch(
-      /write path\s+direct \(~30,\d{3} rows, below the 2,000,000 where grouping pays\)/,
+      /write path\s+direct \(~30,\d{3} rows, below the 1,000,000 where grouping pays\)/,
     );
   });
 

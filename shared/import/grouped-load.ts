@@ -75,6 +75,8 @@ const NO_VALUES: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /** Records indexed per slice while the writers wait: about a millisecond, then the replies are read. */
 const IDLE_STEP_RECORDS = 8192;
+/** Records sent between two slices of the next partition's indexing. */
+const PACE_RECORDS = 2048;
 
 /** The next partition: its files being read, then its indexer once they are. */
 interface Upcoming {
@@ -252,11 +254,20 @@ export async function loadPartitions(options: LoadPassOptions): Promise<LoadPass
       }
       upcoming = prepare(p + 1);
       const order = index.order;
+      // The next partition's indexing is paced by this one's emission (about four passes over its records
+      // while this one's are sent), so neither waits for the other in one long stretch while Redis idles.
+      const pace = (4 * (options.records[p + 1] ?? 0)) / Math.max(1, index.count);
+      let paced = 0;
       let i = 0;
       while (i < index.count) {
         if (signal?.aborted) {
           status = 'interrupted';
           break partitions;
+        }
+        const next = upcoming?.indexer;
+        if (next !== undefined && !next.finished && i - paced >= PACE_RECORDS) {
+          next.step(Math.ceil((i - paced) * pace));
+          paced = i;
         }
         const bucket = index.buckets[order[i]!]!;
         const key = prefix + bucket;

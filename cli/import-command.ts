@@ -138,7 +138,7 @@ export function registerImport(program: Command): void {
     )
     .option(
       '--group-memory <MiB>',
-      'grouped writes: memory the load pass may take for grouping, two partitions at a time (default 64)',
+      'grouped writes: memory the load pass may take for grouping, two partitions at a time (default 32)',
       integer('--group-memory', 1),
     )
     .option(

@@ -75,7 +75,7 @@ export interface ImportRunOptions {
   inspectSource?: (source: ByteSource) => Promise<void>;
   /** Where grouped bucket writes spill. @default os.tmpdir() */
   tempDir?: string;
-  /** Memory the load pass may take for grouping (two partitions). @default 64 MiB */
+  /** Memory the load pass may take for grouping (two partitions). @default 32 MiB */
   groupBytes?: number;
   /** Worker threads of the partition pass (local files). @default the CPU's, at most 4 */
   partitionWorkers?: number;

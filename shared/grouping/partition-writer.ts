@@ -5,9 +5,9 @@ import type { SpillFile, SpillStore } from './spill-store.js';
 export interface PartitionWriterOptions {
   /** Partitions of the load: records are routed by the caller to `0 … partitions - 1`. */
   readonly partitions: number;
-  /** Write buffer per partition. @default 256 KiB */
+  /** Write buffer per partition. @default 8 MiB over all partitions, within 32 KiB … 256 KiB each */
   readonly bufferBytes?: number;
-  /** Bytes handed to the store and not yet written, over all partitions, before `add` makes the caller wait. @default 16 MiB */
+  /** Bytes handed to the store and not yet written, over all partitions, before `add` makes the caller wait. @default 8 MiB */
   readonly maxPendingBytes?: number;
 }
 
@@ -51,8 +51,12 @@ export class PartitionWriter {
     options: PartitionWriterOptions,
   ) {
     const n = options.partitions;
-    this.bufferBytes = Math.max(4096, options.bufferBytes ?? 256 * 1024);
-    this.maxPending = Math.max(this.bufferBytes, options.maxPendingBytes ?? 16 * 1024 * 1024);
+    const share = Math.floor((8 * 1024 * 1024) / n);
+    this.bufferBytes = Math.max(
+      4096,
+      options.bufferBytes ?? Math.min(256 * 1024, Math.max(32 * 1024, share)),
+    );
+    this.maxPending = Math.max(this.bufferBytes, options.maxPendingBytes ?? 8 * 1024 * 1024);
     this.bufs = Array.from({ length: n }, () => this.take());
     this.positions = this.bufs.map((b) => HEADER.copy(b, 0));
     this.lastOffsets = new Array<number>(n).fill(0);

@@ -16,8 +16,12 @@ export function formatSummary(s: ImportSummary): string {
     ['rejected', int(c.rejected) + (s.rejectsFile ? `  → ${s.rejectsFile}` : '')],
     ['skipped', int(c.skipped)],
   ];
-  if (c.unsettled > 0)
-    rows.push(['unsettled', `${int(c.unsettled)} (in flight when the load failed; not confirmed)`]);
+  if (c.unsettled > 0) {
+    const why = s.writePath?.grouped
+      ? 'in partitions Redis has not confirmed yet'
+      : 'in flight when the load failed; not confirmed';
+    rows.push(['unsettled', `${int(c.unsettled)} (${why})`]);
+  }
   if (c.retries > 0) rows.push(['retries', int(c.retries)]);
   for (const r of s.resets) {
     const did = r.action === 'replayed' ? 'loaded the range again from its start' : 'stopped';

@@ -23,6 +23,7 @@ export {
   DEFAULT_GROUP_BYTES,
   freeBytes,
   type GroupingPlan,
+  MAX_PARTITIONS,
   planGrouping,
   type SizingInput,
   TEMP_DISK_MARGIN,

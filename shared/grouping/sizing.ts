@@ -40,6 +40,13 @@ export interface GroupingPlan {
 const FILL = 0.75;
 
 /**
+ * Partitions at most: the partition pass keeps a file open per partition, and 1024 is a common limit of open
+ * files. Past about 90 M rows (at the default 32 MiB) partitions grow beyond `groupBytes` instead: at 200 M
+ * rows about 19 MiB each, two at a time.
+ */
+export const MAX_PARTITIONS = 768;
+
+/**
  * Sizes a grouped load from the pre-flight's estimate: enough partitions that two of them fit `groupBytes` of
  * memory when grouped (their spilled bytes, twice, plus {@link GROUP_BYTES_PER_RECORD}), and the temp disk the
  * spill takes.
@@ -67,7 +74,7 @@ export function planGrouping(input: SizingInput): GroupingPlan {
     // Records of one partition lie `partitions` records apart in the source, on average.
     perRecord = perRecordPayload + varintBytes(Math.ceil(partitions * input.bytesPerRecord));
     const memory = records * (2 * perRecord + GROUP_BYTES_PER_RECORD);
-    const next = Math.max(1, Math.ceil(memory / ((groupBytes / 2) * FILL)));
+    const next = Math.min(MAX_PARTITIONS, Math.max(1, Math.ceil(memory / ((groupBytes / 2) * FILL))));
     if (next === partitions) break;
     partitions = next;
   }
@@ -108,5 +115,5 @@ export async function checkTempDisk(dir: string, plan: GroupingPlan): Promise<vo
 }
 
 function mib(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(1)} MiB`;
+  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }

@@ -12,7 +12,7 @@ import {
   RetryableError,
   SourceChangedError,
 } from '../errors/index.js';
-import { LocalSpillStore, type PartitionStats, type SpillStore } from '../grouping/index.js';
+import { LocalSpillStore, MAX_PARTITIONS, type PartitionStats, type SpillStore } from '../grouping/index.js';
 import type { BucketParams } from '../mapping/index.js';
 import { type ByteSource, FileSource, scanQuoteParity } from '../records/index.js';
 import { partitionRange, type PartitionPassResult } from './grouped-partition.js';
@@ -109,9 +109,11 @@ export interface SegmentsResult {
 export async function partitionSegments(options: SegmentsOptions): Promise<SegmentsResult> {
   const { source, spec, range, store } = options;
   const size = range.end - range.start;
+  // Each worker keeps a file open per partition: stay within a common limit of 1024 open files.
   const workers = Math.min(
     options.workers,
     Math.floor(size / (options.minSegmentBytes ?? MIN_SEGMENT_BYTES)),
+    Math.max(1, Math.floor(MAX_PARTITIONS / options.partitions)),
   );
   const cuts =
     workers > 1 && source instanceof FileSource && store instanceof LocalSpillStore

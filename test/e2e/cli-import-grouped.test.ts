@@ -118,7 +118,7 @@ describe('redis-bulk-loader import with grouped bucket writes', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(
       new RegExp(
-        `grouped writes need about [\\d.]+ MiB of temp disk in ${tmp.dir} \\(\\d+ partitions .*\\), but only [\\d.]+ MiB is free: free some space, point --temp-dir at a larger disk, or write without grouping \\(--group-buckets off\\)`,
+        `grouped writes need about [\\d.]+ [MG]iB of temp disk in ${tmp.dir} \\(\\d+ partitions .*\\), but only [\\d.]+ [MG]iB is free: free some space, point --temp-dir at a larger disk, or write without grouping \\(--group-buckets off\\)`,
       ),
     );
     expect(await redisCli(redis.server.port, 'EXISTS', `${p}:bkt:meta`)).toBe('0');

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseImportSpec } from '../../../shared/config/index.js';
 import { ConfigError } from '../../../shared/errors/index.js';
-import { checkTempDisk, GROUP_BYTES_PER_RECORD, planGrouping } from '../../../shared/grouping/index.js';
+import {
+  checkTempDisk,
+  GROUP_BYTES_PER_RECORD,
+  MAX_PARTITIONS,
+  planGrouping,
+} from '../../../shared/grouping/index.js';
 import { chooseWritePath, GROUP_AUTO_MIN_ROWS } from '../../../shared/import/index.js';
 import type { SourceSample } from '../../../shared/memory/index.js';
 
@@ -59,6 +64,10 @@ describe('write path', () => {
     expect(plan.tempBytes / (20e6 * 12)).toBeGreaterThan(1);
     expect(plan.tempBytes / (20e6 * 12)).toBeLessThan(1.2);
     expect(planGrouping({ records: 10, bytesPerRecord: 12, samples, keyPrefix: 'user:' }).partitions).toBe(1);
+    // A file open per partition: never more than MAX_PARTITIONS, the spill's offset deltas still 2 bytes.
+    const huge = planGrouping({ records: 200e6, bytesPerRecord: 14, samples, keyPrefix: 'user:' });
+    expect(huge.partitions).toBe(MAX_PARTITIONS);
+    expect(huge.spillBytesPerRecord).toBeLessThanOrEqual(12 + 2);
   });
 
   it('refuses a spill that does not fit, saying how much it needs and what to do', async () => {
@@ -66,7 +75,7 @@ describe('write path', () => {
     const refusal = checkTempDisk('/tmp', plan);
     await expect(refusal).rejects.toThrow(ConfigError);
     await expect(refusal).rejects.toThrow(
-      /grouped writes need about [\d.]+ MiB of temp disk in \/tmp .* but only [\d.]+ MiB is free: .*--temp-dir.*--group-buckets off/,
+      /grouped writes need about [\d.]+ [MG]iB of temp disk in \/tmp .* but only [\d.]+ [MG]iB is free: .*--temp-dir.*--group-buckets off/,
     );
     await expect(checkTempDisk('/tmp', { ...plan, tempBytes: 1000 })).resolves.toBeUndefined();
   });

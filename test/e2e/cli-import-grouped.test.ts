@@ -82,13 +82,23 @@ describe('redis-bulk-loader import with grouped bucket writes', () => {
     await expectBucketFields(redis.server.port, summary.buckets.prefix, summary.buckets.bucketCount, last);
 
     const human = await runCli(
-      args(file, p, '--group-buckets', 'on', '--temp-dir', tmp.dir, '--no-progress'),
+      args(
+        file,
+        p,
+        '--group-buckets',
+        'on',
+        '--temp-dir',
+        tmp.dir,
+        '--no-progress',
+        '--rejects',
+        rejectsFile,
+      ),
     );
     expect(human.code).toBe(0);
     expect(human.stderr).toMatch(
       /write path\s+grouped, one HSET per bucket \(groupBuckets on\); \d+ partitions?; temp disk/,
     );
-    const direct = await runCli(args(file, p, '--no-progress'));
+    const direct = await runCli(args(file, p, '--no-progress', '--rejects', rejectsFile));
     expect(direct.stderr).toMatch(
       /write path\s+direct \(~30,\d{3} rows, below the 1,000,000 where grouping pays\)/,
     );

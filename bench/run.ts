@@ -6,6 +6,7 @@
  *   npm run bench -- kafka-lambda|kafka [--records N] [--pairs P]    (bench/kafka-lambda.ts, bench/kafka-consume.ts)
  *   npm run bench -- cluster [--keys N] [--pairs P]     a 3-master Redis Cluster against one standalone server
  *   npm run bench -- upstash [--records N]     commands per 100 keys and request sizes through Upstash REST
+ *   npm run bench -- scale [--keys N] [--pairs P]       bucketed at scale (grouped writes) against pipe-grouped
  *   npm run bench -- --help
  *
  * Nothing named runs the standard set (the CSV cases); groups such as kafka-lambda run only when named.
@@ -30,6 +31,7 @@ import { encodeCommands, TcpTarget, usedMemory } from '../shared/redis/index.js'
 import { kafkaConsumeBench } from './kafka-consume.js';
 import { kafkaLambdaBench } from './kafka-lambda.js';
 import { upstashBench } from './upstash.js';
+import { scaleBench } from './scale.js';
 import { cli, cliFlags, median, timed } from './support.js';
 
 const run = promisify(execFile);
@@ -43,7 +45,7 @@ interface Args {
 }
 
 /** Cases outside the standard set, run only when named. */
-const GROUPS = ['kafka-lambda', 'kafka', 'cluster', 'upstash'];
+const GROUPS = ['kafka-lambda', 'kafka', 'cluster', 'upstash', 'scale'];
 
 const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--records N] [--pairs P]
 
@@ -221,17 +223,28 @@ const CASES: Case[] = [
     },
   },
   {
+    // The direct write path, whose commands the `pipe` reference replays (grouped writes: the `scale` case).
     name: 'bucketed-csv',
     ref: 'pipe',
-    loaderArgs: ['--model', 'bucketed'],
-    reference: async (ctx) => pipe(await respFileFor(ctx, 'bucketed', ['--model', 'bucketed'])),
+    loaderArgs: ['--model', 'bucketed', '--group-buckets', 'off'],
+    reference: async (ctx) =>
+      pipe(await respFileFor(ctx, 'bucketed', ['--model', 'bucketed', '--group-buckets', 'off'])),
   },
   {
     name: 'bucketed-range-csv',
     ref: 'pipe',
-    loaderArgs: ['--model', 'bucketed', '--bucket-scheme', 'range'],
+    loaderArgs: ['--model', 'bucketed', '--bucket-scheme', 'range', '--group-buckets', 'off'],
     reference: async (ctx) =>
-      pipe(await respFileFor(ctx, 'range', ['--model', 'bucketed', '--bucket-scheme', 'range'])),
+      pipe(
+        await respFileFor(ctx, 'range', [
+          '--model',
+          'bucketed',
+          '--bucket-scheme',
+          'range',
+          '--group-buckets',
+          'off',
+        ]),
+      ),
   },
 ];
 
@@ -310,6 +323,7 @@ async function main(args: Args): Promise<void> {
   if (args.cases.includes('upstash')) {
     lines.push(...(await upstashBench({ records: args.records, pairs: args.pairs })));
   }
+  if (args.cases.includes('scale')) lines.push(...(await scaleBench(args)));
   const csvCases = CASES.filter((x) => (args.cases.length === 0 ? true : args.cases.includes(x.name)));
   if (csvCases.length > 0) await csvBench(args, csvCases, lines);
   console.log();

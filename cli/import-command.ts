@@ -32,6 +32,9 @@ interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags, BillFlags {
   onServerReset: 'replay' | 'fail';
   maxRequestBytes?: number;
   reportHtml?: string;
+  tempDir?: string;
+  groupMemory?: number;
+  partitionWorkers?: number;
 }
 
 /** A commander parser for an integer option of at least `min`; the message names the option. */
@@ -135,6 +138,29 @@ export function registerImport(program: Command): void {
       fraction,
     )
     .option('--rejects <file>', 'rejects file (default: ./<file name>.rejects.jsonl)')
+    .addOption(
+      new Option(
+        '--group-buckets <mode>',
+        'bucketed: sort the records by bucket through a spill on disk first, then write each bucket with one ' +
+          'HSET; auto: hash scheme from 1,000,000 estimated rows, range scheme when ids are not in order ' +
+          '(default auto)',
+      ).choices(['auto', 'on', 'off']),
+    )
+    .option(
+      '--temp-dir <dir>',
+      'grouped writes: where the spill goes (default: the OS temp dir); the same command with the same dir ' +
+        'continues a stopped load',
+    )
+    .option(
+      '--group-memory <MiB>',
+      'grouped writes: memory the load pass may take for grouping, two partitions at a time (default 32)',
+      integer('--group-memory', 1),
+    )
+    .option(
+      '--partition-workers <n>',
+      'grouped writes: worker threads sorting a local file into partitions (default: CPU cores, at most 4)',
+      integer('--partition-workers', 1),
+    )
     .option('--batch-commands <n>', 'commands per pipeline (default 2000)', integer('--batch-commands', 1))
     .option('--batch-bytes <n>', 'bytes per pipeline (default 2 MiB)', integer('--batch-bytes', 1024))
     .option('--in-flight <n>', 'pipelines in flight per shard (default 4)', integer('--in-flight', 1))
@@ -182,11 +208,15 @@ Stopping: Ctrl-C or SIGTERM stops at the next batch boundary; the summary prints
 Commands: the summary counts the data commands sent to Redis (SET, HSET, EXPIRE, …; a pipeline sent again
 after a lost connection counts again) and how many per 100 keys; with an http(s):// URL (Upstash REST) or
 --price-per-100k it also estimates the bill (Upstash lists $0.20 per 100,000 commands).
+
+Grouped writes (--group-buckets) stop at the next bucket and keep their spill in --temp-dir: running the same
+command again continues after the last partition Redis confirmed.
 ${EXIT_CODES_HELP}
 
 Examples:
   redis-bulk-loader import users.csv --key 'user:{id}' --value score
   redis-bulk-loader import users.csv --key 'user:{id}' --value score --model bucketed --ttl 86400 --ttl-jitter 10
+  redis-bulk-loader import big.csv -k 'user:{id}' -v score --model bucketed --group-buckets on --temp-dir /mnt/scratch
   redis-bulk-loader import events.jsonl --spec events.import.json --redis redis://10.0.0.1:6379,redis://10.0.0.2:6379
   redis-bulk-loader import users.csv -k 'user:{id}' -v score --redis rediss://cache.internal:6380 --tls-ca ca.pem`,
     )
@@ -221,6 +251,9 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       onServerReset: flags.onServerReset,
       ...(flags.maxRequestBytes === undefined ? {} : { maxRequestBytes: flags.maxRequestBytes }),
       ...(flags.reportHtml === undefined ? {} : { reportHtml: flags.reportHtml }),
+      ...(flags.tempDir === undefined ? {} : { tempDir: flags.tempDir }),
+      ...(flags.groupMemory === undefined ? {} : { groupBytes: flags.groupMemory * 1024 * 1024 }),
+      ...(flags.partitionWorkers === undefined ? {} : { partitionWorkers: flags.partitionWorkers }),
       onReset: (note) => {
         if (!flags.json) process.stderr.write(`\nserver reset: ${note.message}\n`);
       },

@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { basename } from 'node:path';
 import type tls from 'node:tls';
 import type { ImportSpec } from '../shared/config/index.js';
@@ -7,18 +8,25 @@ import {
   type CommandBill,
   commandBill,
   commandsPer100Keys,
+  defaultPartitionWorkers,
   emptyCounts,
   FileRejectSink,
+  type GroupedOutcome,
   type LoadCounts,
+  type LoadProgress,
   type LoadRange,
+  loadGrouped,
   loadRange,
+  localSpill,
   memorySnapshot,
+  openGroupedRun,
   pingTargets,
   prepareImport,
   type RedisCredentials,
   type ServerResetNote,
   type ServerResetPolicy,
   type ShardMemory,
+  type WritePath,
 } from '../shared/import/index.js';
 import type { BucketParams } from '../shared/mapping/index.js';
 import {
@@ -79,6 +87,20 @@ export interface ImportRunOptions {
    * import before anything is written.
    */
   inspectSource?: (source: ByteSource) => Promise<void>;
+  /** Where grouped bucket writes spill. @default os.tmpdir() */
+  tempDir?: string;
+  /** Memory the load pass may take for grouping (two partitions). @default 32 MiB */
+  groupBytes?: number;
+  /** Worker threads of the partition pass (local files). @default the CPU's, at most 4 */
+  partitionWorkers?: number;
+}
+
+/** How the import wrote (see `groupBuckets`), and for grouped writes what the spill took and where it stands. */
+export interface WritePathSummary {
+  path: WritePath['path'];
+  reason: string;
+  /** Grouped writes only. */
+  grouped?: GroupedOutcome;
 }
 
 /** The outcome of an import, as printed by the CLI (and as `--json`). */
@@ -114,6 +136,8 @@ export interface ImportSummary {
   preflight?: PreflightReport;
   /** `OBJECT ENCODING` of a sample of the hashes written (hash and bucketed models). */
   encodings?: EncodingCheck;
+  /** Direct or grouped writes (absent when the pre-flight refused). */
+  writePath?: WritePathSummary;
 }
 
 /**
@@ -150,11 +174,15 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(options.maxRequestBytes === undefined ? {} : { maxRequestBytes: options.maxRequestBytes }),
     });
     const start = options.range?.start ?? 0;
-    const { memoryBefore, sample, preflight, buckets } = await prepareImport({
+    const { memoryBefore, sample, preflight, buckets, writePath } = await prepareImport({
       source,
       spec: options.spec,
       targets,
       ping: checkTargets,
+      grouping: {
+        tempDir: options.tempDir ?? tmpdir(),
+        ...(options.groupBytes === undefined ? {} : { groupBytes: options.groupBytes }),
+      },
       ...(options.range ? { range: options.range } : {}),
       ...(options.memoryLimit === undefined ? {} : { limit: options.memoryLimit }),
       ...(options.force === undefined ? {} : { force: options.force }),
@@ -165,24 +193,40 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     const view: ProgressView = options.progress
       ? createProgress(basename(options.source), size - start)
       : silentProgress;
-    const rejects = new FileRejectSink(options.rejectsPath);
+    const grouped =
+      writePath?.plan && writePath.tempDir && buckets
+        ? await openGroupedRun({
+            source,
+            spec: options.spec,
+            range: options.range,
+            buckets,
+            targets,
+            plan: writePath.plan,
+            store: localSpill(writePath.tempDir),
+          })
+        : undefined;
+    // A grouped load that continues a stopped run adds to that run's rejects file.
+    const rejects = new FileRejectSink(options.rejectsPath, { append: grouped?.manifest !== undefined });
     const recorder = options.reportHtml === undefined ? undefined : new ReportRecorder(targets);
     recorder?.start();
-    const result = await loadRange({
+    const load = {
       source,
       spec: options.spec,
       targets,
       rejects,
-      ...(buckets ? { buckets } : {}),
       ...(options.range ? { range: options.range } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.onServerReset ? { onServerReset: options.onServerReset } : {}),
       ...(options.onReset ? { onReset: options.onReset } : {}),
-      onProgress: (p) => {
+      onProgress: (p: LoadProgress) => {
         view.update(p);
         recorder?.progress(p);
       },
-    });
+    };
+    const workers = options.partitionWorkers ?? defaultPartitionWorkers();
+    const groupedResult =
+      grouped && buckets ? await loadGrouped({ ...load, buckets, grouped, workers }) : undefined;
+    const result = groupedResult ?? (await loadRange({ ...load, ...(buckets ? { buckets } : {}) }));
     view.stop();
     await rejects.close();
     await recorder?.stop({
@@ -224,6 +268,15 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(result.error ? { error: { name: result.error.name, message: result.error.message } } : {}),
       preflight,
       ...(encodings ? { encodings } : {}),
+      ...(writePath
+        ? {
+            writePath: {
+              path: writePath.path,
+              reason: writePath.reason,
+              ...(groupedResult ? { grouped: groupedResult.grouped } : {}),
+            },
+          }
+        : {}),
     };
     if (recorder && options.reportHtml !== undefined) await recorder.write(options.reportHtml, summary);
     return summary;

@@ -27,6 +27,7 @@ export interface SpecFlags {
   batchBytes?: number;
   inFlight?: number;
   retries?: number;
+  groupBuckets?: string;
 }
 
 type Obj = Record<string, unknown>;
@@ -127,6 +128,8 @@ export async function resolveSpec(sourcePath: string, flags: SpecFlags): Promise
 
   if (flags.retries !== undefined)
     raw.retry = flags.retries === 0 ? false : { ...obj(raw.retry), retries: flags.retries };
+
+  if (flags.groupBuckets) raw.groupBuckets = flags.groupBuckets;
 
   return parseImportSpec(raw, origin);
 }

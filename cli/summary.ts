@@ -10,6 +10,7 @@ export function formatSummary(s: ImportSummary): string {
     ['source', `${s.source} (${bytes(s.bytesRead)} read)`],
     ['redis', s.shards.length === 1 ? s.shards[0]! : `${s.shards.length} shards: ${s.shards.join(', ')}`],
     ['model', s.model + (s.buckets ? ` (${describeBuckets(s)})` : '')],
+    ...(s.writePath ? [['write path', describeWritePath(s)] as [string, string]] : []),
     ...memoryRows(s),
     ['read', int(c.read)],
     ['written', int(c.written)],
@@ -18,8 +19,12 @@ export function formatSummary(s: ImportSummary): string {
     ['commands', commandsText(c.commands, s.commandsPer100Keys)],
   ];
   if (s.bill) rows.push(['bill', `${describeBill(s.bill)}${billBasis(s.bill)}`]);
-  if (c.unsettled > 0)
-    rows.push(['unsettled', `${int(c.unsettled)} (in flight when the load failed; not confirmed)`]);
+  if (c.unsettled > 0) {
+    const why = s.writePath?.grouped
+      ? 'in partitions Redis has not confirmed yet'
+      : 'in flight when the load failed; not confirmed';
+    rows.push(['unsettled', `${int(c.unsettled)} (${why})`]);
+  }
   if (c.retries > 0) rows.push(['retries', int(c.retries)]);
   for (const r of s.resets) {
     const did = r.action === 'replayed' ? 'loaded the range again from its start' : 'stopped';
@@ -43,7 +48,16 @@ export function formatSummary(s: ImportSummary): string {
     rows.push(['redis memory', `${bytes(before)} before; unreadable after the load`]);
   }
   rows.push(['loader memory', `${bytes(s.peakRssBytes)} peak RSS`]);
-  if (s.status !== 'completed') {
+  const grouped = s.writePath?.grouped;
+  if (s.status !== 'completed' && grouped?.kept) {
+    const line = s.nextLine === undefined ? '' : ` --start-line ${s.nextLine}`;
+    rows.push([
+      'resume',
+      `run the same command again (same --temp-dir) to continue after partition ${grouped.settled} of ` +
+        `${grouped.partitions}, confirmed by Redis; the spill stays in ${grouped.spill}. ` +
+        `Or --start-offset ${s.nextOffset}${line} to load the range again (grouped writes confirm no earlier offset)`,
+    ]);
+  } else if (s.status !== 'completed') {
     const line = s.nextLine === undefined ? '' : ` --start-line ${s.nextLine}`;
     rows.push([
       'resume',
@@ -88,6 +102,24 @@ function memoryRows(s: ImportSummary): [string, string][] {
     ]);
   }
   return rows;
+}
+
+/** `direct (why)`, or the grouped load's partitions, temp disk and passes. */
+function describeWritePath(s: ImportSummary): string {
+  const w = s.writePath!;
+  const g = w.grouped;
+  if (w.path === 'direct' || g === undefined) return `${w.path} (${w.reason})`;
+  const parts = [`grouped, one HSET per bucket (${w.reason})`, `${int(g.partitions)} partitions`];
+  const disk = `temp disk ${bytes(g.tempBytes)} in ${g.spill}`;
+  parts.push(g.kept ? `${disk}, kept for a rerun` : `${disk}, removed`);
+  if (g.reusedSpill) parts.push('partition pass done by an earlier run');
+  else {
+    const threads = g.segments > 1 ? ` in ${g.segments} worker threads` : '';
+    parts.push(`partition pass ${duration(g.partitionMs)}${threads}`);
+  }
+  parts.push(`load pass ${duration(g.loadMs)}`);
+  if (g.resumedAt > 0) parts.push(`continued at partition ${int(g.resumedAt + 1)}`);
+  return parts.join('; ');
 }
 
 function describeBuckets(s: ImportSummary): string {

@@ -74,6 +74,7 @@ interface Batch extends Pipeline {
 const ARG_OVERHEAD = 8; // "$<len>\r\n…\r\n" framing, roughly
 
 function approxBytes(cmd: LoadCommand): number {
+  if (cmd.encoded !== undefined) return cmd.encoded.length;
   let n = 0;
   for (const a of cmd.args) n += a.length + ARG_OVERHEAD;
   return n;

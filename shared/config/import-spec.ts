@@ -183,6 +183,13 @@ export const importSpecSchema = z.strictObject({
   rejectBudget: rejectBudget.default(rejectBudget.parse({})),
   batch: batch.default(batch.parse({})),
   retry: retry.default(retry.parse({})),
+  /**
+   * Grouped bucket writes, for the bucketed model: the records are first sorted by bucket into spill
+   * partitions, then every bucket is written with one multi-field `HSET` (and one `EXPIRE`). `auto` groups a
+   * hash-scheme load from `GROUP_AUTO_MIN_ROWS` estimated rows on, and a range-scheme load whose source is not
+   * sorted by id; `on` always groups a bucketed load; `off` never does. @default 'auto'
+   */
+  groupBuckets: z.enum(['auto', 'on', 'off']).default('auto'),
 });
 
 /** A validated import spec with every default filled in. */
@@ -193,6 +200,8 @@ export type ModelSpec = ImportSpec['model'];
 export type TtlSpec = ImportSpec['ttl'];
 export type LimitsSpec = ImportSpec['limits'];
 export type BatchSpec = ImportSpec['batch'];
+/** Whether a bucketed load writes grouped: see `groupBuckets` of {@link importSpecSchema}. */
+export type GroupBucketsMode = ImportSpec['groupBuckets'];
 
 /**
  * Validates an import spec (unknown keys are errors, so typos fail loudly) and fills in the defaults.
@@ -214,6 +223,11 @@ export function parseImportSpec(input: unknown, origin = 'import spec'): ImportS
   ) {
     throw new ConfigError(
       `${origin} is invalid: model.bucketCount: only the hash scheme takes a bucket count`,
+    );
+  }
+  if (spec.groupBuckets === 'on' && spec.model.type !== 'bucketed') {
+    throw new ConfigError(
+      `${origin} is invalid: groupBuckets: 'on' groups the buckets of the bucketed model; the ${spec.model.type} model has none`,
     );
   }
   return spec;

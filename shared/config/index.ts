@@ -1,5 +1,6 @@
 export {
   type BatchSpec,
+  type GroupBucketsMode,
   type ImportSpec,
   type ImportSpecInput,
   importSpecSchema,

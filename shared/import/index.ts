@@ -21,6 +21,25 @@ export {
   type ServerResetNote,
   type ServerResetPolicy,
 } from './load.js';
+export {
+  type GroupedLoadOptions,
+  type GroupedLoadResult,
+  type GroupedOutcome,
+  type GroupedRun,
+  type GroupedRunInput,
+  loadGrouped,
+  openGroupedRun,
+} from './grouped.js';
+export { loadPartitions, type LoadPassOptions, type LoadPassResult, spillLocator } from './grouped-load.js';
+export { partitionRange, type PartitionPassOptions, type PartitionPassResult } from './grouped-partition.js';
+export { type LateReject, resolveRejects } from './grouped-rejects.js';
+export {
+  defaultPartitionWorkers,
+  MIN_SEGMENT_BYTES,
+  partitionSegments,
+  type SegmentsOptions,
+  type SegmentsResult,
+} from './partition-segments.js';
 export { bytesPerKey, memorySnapshot, type ShardMemory } from './memory.js';
 export { excerpt, FileRejectSink, MemoryRejectSink, type RejectEntry, type RejectSink } from './rejects.js';
 export { type ChunkDeps, loadChunk } from './chunk.js';
@@ -81,6 +100,14 @@ export {
   type StateError,
 } from './schemas.js';
 export { executionArnFor, SfnExecutionStarter } from './sfn-starter.js';
+export {
+  chooseWritePath,
+  GROUP_AUTO_MIN_ROWS,
+  localSpill,
+  planWritePath,
+  type WritePath,
+  type WritePathInput,
+} from './write-path.js';
 export {
   type ExecutionStarter,
   formatFromKey,

@@ -80,6 +80,11 @@ export interface LoadProgress extends LoadCounts {
   totalBytes: number;
   /** The confirmed prefix so far: every record before this offset is settled (see {@link LoadResult.nextOffset}). */
   confirmedOffset: number;
+  /**
+   * Grouped writes only: `partition` while the source is sorted into spill partitions (nothing is written to
+   * Redis yet), then `load` while the partitions are written; `bytes` counts through the range once per phase.
+   */
+  phase?: 'partition' | 'load';
 }
 
 /** A server reset the load saw, as the summary and the report state it. */
@@ -144,7 +149,7 @@ export interface LoadOptions {
  * Whether the rejects are over the budget. Below `minRecords` records read the fraction is never applied, not
  * even at the end: a 4-line file with one bad line completes with one reject.
  */
-function overBudget(counts: LoadCounts, spec: ImportSpec): boolean {
+export function overBudget(counts: LoadCounts, spec: ImportSpec): boolean {
   const { fraction, minRecords } = spec.rejectBudget;
   if (counts.read === 0 || counts.read < minRecords) return false;
   return counts.rejected > fraction * counts.read;
@@ -210,7 +215,7 @@ export async function loadRange(options: LoadOptions): Promise<LoadResult> {
 }
 
 /** Rejects remembered so that a replay after a server reset does not write them to the sink again. */
-const REJECT_DEDUPE_LIMIT = 100_000;
+export const REJECT_DEDUPE_LIMIT = 100_000;
 
 interface PassRange {
   start: number;
@@ -356,7 +361,8 @@ async function loadPass(
   };
 }
 
-function budgetError(counts: LoadCounts, spec: ImportSpec): RejectBudgetExceededError {
+/** The error of a load stopped by its reject budget, with the figures. */
+export function budgetError(counts: LoadCounts, spec: ImportSpec): RejectBudgetExceededError {
   const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
   return new RejectBudgetExceededError(
     `rejected ${counts.rejected} of ${counts.read} records (${pct(counts.rejected / counts.read)}), ` +

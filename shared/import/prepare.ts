@@ -12,6 +12,7 @@ import type { Target } from '../redis/index.js';
 import { resolveBucketParams } from './buckets.js';
 import { memorySnapshot, type ShardMemory } from './memory.js';
 import { pingTargets } from './preflight.js';
+import { planWritePath, type WritePath } from './write-path.js';
 
 /** What {@link prepareImport} looks at. */
 export interface PrepareInput {
@@ -35,6 +36,12 @@ export interface PrepareInput {
   readonly ping?: (targets: readonly Target[]) => Promise<void>;
   /** Told the pre-flight's report as soon as it is made, before the bucket parameters are fixed. */
   readonly onPreflight?: (report: PreflightReport) => void;
+  /**
+   * Where grouped bucket writes may spill (the CLI: a local directory): the write path is then decided from
+   * the spec and the sample ({@link planWritePath}), and a spill that would not fit is refused before the
+   * first write. Without it the write path is left to the caller.
+   */
+  readonly grouping?: { readonly tempDir: string; readonly groupBytes?: number };
 }
 
 /** What a load needs to know before its first write. */
@@ -49,6 +56,8 @@ export interface PreparedImport {
    * pre-flight refused (then nothing was written to Redis).
    */
   readonly buckets: BucketParams | undefined;
+  /** With `grouping`: how the load writes (direct, or grouped with its partitions). */
+  readonly writePath?: WritePath;
 }
 
 /**
@@ -81,11 +90,13 @@ export async function prepareImport(input: PrepareInput): Promise<PreparedImport
     force: input.force ?? false,
   });
   input.onPreflight?.(preflight);
-  if (preflight.decision === 'refuse' || spec.model.type !== 'bucketed') {
-    return { memoryBefore, sample, preflight, buckets: undefined };
-  }
+  if (preflight.decision === 'refuse') return { memoryBefore, sample, preflight, buckets: undefined };
+  // Before the meta hash (the first write): a spill that does not fit is refused with nothing written.
+  const writePath = input.grouping ? await planWritePath({ spec, sample, ...input.grouping }) : undefined;
+  const path = writePath ? { writePath } : {};
+  if (spec.model.type !== 'bucketed') return { memoryBefore, sample, preflight, buckets: undefined, ...path };
   // The bucket count is the whole dataset's: a resumed load samples the whole source, not just what is left.
   const records = start === 0 ? sample.records : (await sampleSource(source, spec)).records;
   const buckets = await resolveBucketParams(spec, targets, records, preflight.listpack);
-  return { memoryBefore, sample, preflight, buckets };
+  return { memoryBefore, sample, preflight, buckets, ...path };
 }

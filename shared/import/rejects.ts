@@ -40,15 +40,22 @@ export function excerpt(raw: string, limit = RAW_LIMIT): string {
 
 /**
  * Writes rejects as JSON Lines to `path`, creating the file (and its folder) only when the first reject comes,
- * so a clean load leaves no empty file behind.
+ * so a clean load leaves no empty file behind. With `append` an existing file is added to instead of replaced
+ * (a grouped load that continues a stopped run keeps that run's rejects).
  */
 export class FileRejectSink implements RejectSink {
   private stream: WriteStream | undefined;
   private opening: Promise<void> | undefined;
   private pending: string[] = [];
   private written = 0;
+  private readonly flags: 'a' | 'w';
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    options: { readonly append?: boolean } = {},
+  ) {
+    this.flags = options.append === true ? 'a' : 'w';
+  }
 
   get count(): number {
     return this.written;
@@ -67,7 +74,7 @@ export class FileRejectSink implements RejectSink {
 
   private async open(): Promise<void> {
     await mkdir(dirname(this.path), { recursive: true });
-    const stream = createWriteStream(this.path, { flags: 'w' });
+    const stream = createWriteStream(this.path, { flags: this.flags });
     await once(stream, 'open');
     this.stream = stream;
     for (const line of this.pending.splice(0)) stream.write(line);

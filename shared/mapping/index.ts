@@ -17,10 +17,18 @@ export {
   type CommandModel,
   estimateCommands,
 } from './command-estimate.js';
-export { fnv1a32 } from './fnv.js';
+export {
+  ASSIGN_REJECT,
+  ASSIGN_SKIP,
+  type BucketAssigner,
+  type BucketAssignment,
+  createBucketAssigner,
+  emptyAssignment,
+} from './bucket-assigner.js';
+export { fnv1a32, fnv1a32Bytes } from './fnv.js';
 export { exceedsBytes } from './limits.js';
 export { createMapper } from './mapper.js';
 export { missingFields, type RequiredField, requiredFields } from './required-fields.js';
-export { compileTemplate, type KeyTemplate, type RenderFailure, valueToString } from './template.js';
+export { compileTemplate, type KeyTemplate, keyPart, type RenderFailure, valueToString } from './template.js';
 export { createTtl } from './ttl.js';
 export type { LoadCommand, Mapper, MapReject, MapResult } from './types.js';

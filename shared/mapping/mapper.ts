@@ -1,6 +1,7 @@
 import type { ImportSpec } from '../config/index.js';
 import type { SourceRecord } from '../records/index.js';
-import { type BucketParams, type BucketSlot, locateBucket } from './buckets.js';
+import { ASSIGN_SKIP, createBucketAssigner, emptyAssignment } from './bucket-assigner.js';
+import type { BucketParams } from './buckets.js';
 import { createRecordChecks } from './record-checks.js';
 import { createTtl } from './ttl.js';
 import type { LoadCommand, Mapper, MapReject, MapResult } from './types.js';
@@ -99,9 +100,9 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
   }
 
   if (!buckets) throw new TypeError('the bucketed model needs its bucket parameters');
-  const valueField = model.value;
+  const assign = createBucketAssigner(spec, buckets);
   const bucketPrefix = buckets.prefix;
-  const slot: BucketSlot = { field: '', reason: '' };
+  const slot = emptyAssignment();
   // Buckets already given their TTL in this load: a bitmap for the bounded hash scheme, a set for ranges.
   const expiredBits =
     buckets.scheme === 'hash' ? new Uint8Array(Math.ceil(buckets.bucketCount / 8)) : undefined;
@@ -129,25 +130,16 @@ export function createMapper(spec: ImportSpec, buckets?: BucketParams): Mapper {
       const direct = buckets.scheme === 'hash' && buckets.bucketCount >= 4 * records.length;
       const groups = new Map<number, { bucket: string; args: string[]; records: SourceRecord[] }>();
       for (const record of records) {
-        const key = checks.key(record);
-        if (typeof key !== 'string') {
-          rejects.push({ record, reason: key.reason });
-          continue;
-        }
-        const value = checks.value(record, valueField);
-        if (value === null) {
+        const index = assign(record, slot);
+        if (index === ASSIGN_SKIP) {
           skipped++;
           continue;
         }
-        if (typeof value !== 'string') {
-          rejects.push({ record, reason: value.reason });
-          continue;
-        }
-        const index = locateBucket(key, buckets, slot);
         if (index < 0) {
           rejects.push({ record, reason: slot.reason });
           continue;
         }
+        const value = slot.value;
         if (direct) {
           const bucket = bucketPrefix + index;
           commands.push({ key: bucket, args: ['HSET', bucket, slot.field, value], records: [record] });

@@ -8,6 +8,11 @@ export interface KeyTemplate {
   /** Literal text before the first placeholder (`user:` for `user:{id}`). */
   readonly literalPrefix: string;
   /**
+   * The one field of a template that is its literal prefix followed by that field and nothing else
+   * (`id` for `user:{id}`): the key is then `literalPrefix + keyPart(values, suffixField)`.
+   */
+  readonly suffixField?: string;
+  /**
    * Renders the key, or returns a {@link RenderFailure} when a field is missing, null, empty or not a scalar
    * (returning instead of throwing keeps the per-record hot path cheap).
    */
@@ -28,7 +33,11 @@ export function valueToString(value: unknown): string | undefined {
   return JSON.stringify(value);
 }
 
-function part(values: Record<string, unknown>, field: string): string | RenderFailure {
+/**
+ * The text one key field contributes to a key, or why it cannot (missing, null, empty, not a scalar): what
+ * {@link KeyTemplate.render} puts in place of `{field}`.
+ */
+export function keyPart(values: Record<string, unknown>, field: string): string | RenderFailure {
   const v = values[field];
   if (typeof v === 'string') return v.length > 0 ? v : { reason: `key field '${field}' is empty` };
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
@@ -81,19 +90,20 @@ export function compileTemplate(text: string): KeyTemplate {
     const f = fields[0]!;
     const suffix = literals[1]!;
     render = (values) => {
-      const v = part(values, f);
+      const v = keyPart(values, f);
       return typeof v === 'string' ? prefix + v + suffix : v;
     };
   } else {
     render = (values) => {
       let out = prefix;
       for (let k = 0; k < fields.length; k++) {
-        const v = part(values, fields[k]!);
+        const v = keyPart(values, fields[k]!);
         if (typeof v !== 'string') return v;
         out += v + literals[k + 1]!;
       }
       return out;
     };
   }
-  return { source: text, fields, literalPrefix: prefix, render };
+  const suffixField = fields.length === 1 && literals[1] === '' ? fields[0] : undefined;
+  return { source: text, fields, literalPrefix: prefix, render, ...(suffixField ? { suffixField } : {}) };
 }

@@ -39,6 +39,11 @@ export class FileSource implements ByteSource {
     return (await stat(this.path)).size;
   }
 
+  /** The modification time in milliseconds (with the size, what tells a rewritten file from the old one). */
+  async version(): Promise<string> {
+    return String((await stat(this.path)).mtimeMs);
+  }
+
   /** Yields the bytes of `[start, end)` (end exclusive, default the end of the file) in chunks. */
   async *stream(start: number, end?: number): AsyncGenerator<Buffer, void> {
     if (end !== undefined && end <= start) return;

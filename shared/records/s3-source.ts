@@ -108,6 +108,11 @@ export class S3Source implements ByteSource {
     return this.knownSize ?? (await this.head()).size;
   }
 
+  /** The object's ETag (pinned at the first HEAD). */
+  async version(): Promise<string> {
+    return this.etag ?? (await this.head()).etag;
+  }
+
   /** Yields `[start, end)` in order, one ranged GET per window, resuming after a dropped connection. */
   async *stream(start: number, end?: number): AsyncGenerator<Buffer, void> {
     const size = await this.size();

@@ -8,6 +8,11 @@ export interface ByteSource {
   readonly name: string;
   size(): Promise<number>;
   stream(start: number, end?: number): AsyncIterable<Buffer>;
+  /**
+   * What changes when the content does (a file's modification time, an object's ETag), when the source can
+   * tell: a grouped load keeps its spill only for the very same source.
+   */
+  version?(): Promise<string | undefined>;
 }
 
 /** CSV options of an import spec. */

@@ -82,7 +82,8 @@ function writeStringArg(buf: Buffer, off: number, arg: string): number {
 
 /**
  * Encodes commands as one RESP2 pipeline: each command an array of bulk strings (`*N\r\n$len\r\narg\r\n…`).
- * String arguments are sent as UTF-8, Buffers as they are. The bytes are built in a reused scratch buffer and
+ * String arguments are sent as UTF-8, Buffers as they are; a command that carries its `encoded` bytes is copied
+ * as it is. The bytes are built in a reused scratch buffer and
  * copied out once, so the result is exactly sized and owned by the caller (safe to hand to `socket.write`).
  *
  * @example
@@ -92,6 +93,13 @@ function writeStringArg(buf: Buffer, off: number, arg: string): number {
 export function encodeCommands(cmds: readonly Command[]): Buffer {
   let off = 0;
   for (let c = 0; c < cmds.length; c++) {
+    const encoded = cmds[c]!.encoded;
+    if (encoded !== undefined) {
+      if (off + encoded.length > scratch.length) grow(off, encoded.length);
+      scratch.set(encoded, off);
+      off += encoded.length;
+      continue;
+    }
     const args = cmds[c]!.args;
     if (off + 16 > scratch.length) grow(off, 16);
     scratch[off] = STAR;

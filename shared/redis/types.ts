@@ -8,6 +8,12 @@
 export interface Command {
   readonly args: readonly (string | Buffer)[];
   readonly key?: string;
+  /**
+   * The same command already encoded as one RESP array, when its producer built it as bytes (grouped bucket
+   * writes encode `HSET`s straight from their spill): `encodeCommands` copies it as it is. `args` must still
+   * describe the very same command, for drivers that do not speak RESP.
+   */
+  readonly encoded?: Uint8Array;
 }
 
 /** A server error reply for one command of a pipeline. It is a value in the reply array, never thrown. */

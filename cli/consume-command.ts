@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { ConnectionOptions } from 'node:tls';
 import v8 from 'node:v8';
+import type { Logger } from '@aws-lambda-powertools/logger';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { type ConsumerSpec, type ConsumerSpecInput, parseConsumerSpec } from '../shared/config/index.js';
 import { ConfigError, type LoaderError } from '../shared/errors/index.js';
@@ -39,6 +40,7 @@ import { commandsText, duration, int } from './format.js';
 import { integer } from './import-command.js';
 import { checkTargets } from './import-run.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
+import { createCliLogger, LOG_JSON_HELP, logJsonOption, throttled } from './log-json.js';
 
 interface ConsumeFlags extends TlsFlags, ClusterFlags {
   brokers?: string;
@@ -71,6 +73,7 @@ interface ConsumeFlags extends TlsFlags, ClusterFlags {
   heartbeatInterval?: number;
   progress: boolean;
   json: boolean;
+  logJson: boolean;
 }
 
 /** What `consume --json` prints on stdout at the end. */
@@ -221,7 +224,8 @@ export function registerConsume(program: Command): void {
       integer('--heartbeat-interval', 100),
     )
     .option('--no-progress', 'no progress line')
-    .option('--json', 'print the summary as JSON on stdout', false);
+    .option('--json', 'print the summary as JSON on stdout', false)
+    .addOption(logJsonOption());
   addClusterOption(addTlsOptions(command))
     .addHelpText(
       'after',
@@ -239,6 +243,8 @@ ${CLUSTER_HELP}
 Stopping: Ctrl-C or SIGTERM stops fetching, lets the writes in flight settle, commits what Redis confirmed,
 prints the summary and exits 130 or 143; a second signal quits at once. With --exit-when-idle it exits 0
 once caught up.
+
+${LOG_JSON_HELP}
 
 Exit codes: 0 caught up (--exit-when-idle), 2 bad command line, spec or topic, 3 fatal (Redis or Kafka
 unreachable, credentials, Redis out of memory, writes lost in a Redis restart), 130/143 stopped by a signal.
@@ -366,6 +372,7 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
   // only: V8 reads it at each full collection.
   v8.setFlagsFromString('--heap-growing-percent=50');
   const stop = onStopSignals('stopping: settling the writes in flight, committing what is confirmed');
+  const logger = flags.logJson ? createCliLogger('consume') : undefined;
   // Node exits 0 when nothing is left to wait on; for a consumer that would be a silent stop without a
   // summary (seen once under load, cause not found yet): say so and exit 1 instead.
   const silentExit = () => {
@@ -396,10 +403,10 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
     // A wrong URL or password fails here, in one line; once running, Redis outages are waited out.
     await checkTargets(targets);
     const buckets = await resolveConsumerBuckets(spec, targets);
-    const log = stderrLog();
+    const log = logger ? powertoolsLog(logger) : stderrLog();
     const deadLetters =
       flags.deadLetterTopic === undefined
-        ? createLogDeadLetterSink((line) => process.stderr.write(`${line}\n`))
+        ? createLogDeadLetterSink(logger ? (message, fields) => logger.warn(message, fields) : undefined)
         : createKafkaDeadLetterSink({
             brokers,
             topic: flags.deadLetterTopic,
@@ -415,7 +422,15 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
       deadLetters,
       log,
     });
-    const view = flags.progress && !flags.json ? progressLine() : undefined;
+    const view = flags.progress && !flags.json && !logger ? progressLine() : undefined;
+    const onProgress = logger
+      ? throttled(logger, 'consume progress', (p: ConsumeProgress) => ({
+          counts: p.counts,
+          batches: p.batches,
+          commits: p.commits,
+          lag: lagOf(p),
+        }))
+      : view?.update;
     try {
       summary = await runGroupConsumer({
         brokers,
@@ -432,6 +447,10 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
         signal: stop.signal,
         tuning: groupTuning(flags),
         onAssigned: (assignment) => {
+          if (logger) {
+            logger.info('joined group', { group: flags.group, assignment });
+            return;
+          }
           const parts = Object.entries(assignment).map(
             ([t, ps]) => `${t}[${[...ps].sort((a, b) => a - b).join(',')}]`,
           );
@@ -440,7 +459,7 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
           );
         },
         log,
-        ...(view ? { onProgress: view.update } : {}),
+        ...(onProgress ? { onProgress } : {}),
       });
     } finally {
       view?.stop();
@@ -461,7 +480,11 @@ async function consumeAction(flags: ConsumeFlags): Promise<number> {
         ? SIGNAL_EXIT[stop.stoppedBy]
         : ExitCode.Ok;
   const price = billPrice(list(flags.redis));
-  if (flags.json) {
+  if (logger) {
+    const output = jsonOutput(summary, failure, exitCode, price);
+    if (failure) logger.error(failure.message, { ...output });
+    else logger.info('consume finished', { ...output });
+  } else if (flags.json) {
     process.stdout.write(`${JSON.stringify(jsonOutput(summary, failure, exitCode, price))}\n`);
   } else {
     if (summary) process.stderr.write(formatConsumeSummary(summary, price));
@@ -480,6 +503,14 @@ function stderrLog(): ConsumerLog {
 
 function lagOf(p: ConsumeProgress): number {
   return p.partitions.reduce((n, x) => n + Math.max(0, x.high - Math.max(0, x.committed)), 0);
+}
+
+/** The engine's log through Powertools (`--log-json`): its info lines at DEBUG, they come per batch. */
+function powertoolsLog(logger: Logger): ConsumerLog {
+  return (level, message, fields) => {
+    if (level === 'info') logger.debug(message, fields);
+    else logger[level](message, fields);
+  };
 }
 
 /** A progress line on stderr: rewritten in place on a terminal, every 5 s otherwise. */

@@ -4,7 +4,9 @@ import { ConfigError, type LoaderError } from '../shared/errors/index.js';
 import { type BillFlags, PRICE_FLAG_HELP, priceOption } from './bill-options.js';
 import { commandError, EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js';
 import { onStopSignals, SIGNAL_EXIT } from './stop-signals.js';
-import { runImport } from './import-run.js';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { LoadProgress } from '../shared/import/index.js';
+import { type ImportSummary, runImport } from './import-run.js';
 import { formatPreflight, memoryLimitOption } from './plan-command.js';
 import { checkColumns, checkSource } from './source-checks.js';
 import { resolveSpec, type SpecFlags } from './spec-options.js';
@@ -17,6 +19,7 @@ import {
   defaultRedisUrl,
   REDIS_URL_HELP,
 } from './redis-targets.js';
+import { createCliLogger, LOG_JSON_HELP, logJsonOption, throttled } from './log-json.js';
 import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-options.js';
 
 interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags, BillFlags {
@@ -26,6 +29,7 @@ interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags, BillFlags {
   startLine?: number;
   progress: boolean;
   json: boolean;
+  logJson: boolean;
   force: boolean;
   memoryLimit?: number;
   s3Endpoint?: string;
@@ -192,7 +196,8 @@ export function registerImport(program: Command): void {
       '--json',
       'print the summary as JSON on stdout; a failure before loading prints {"status":"error",…}',
       false,
-    );
+    )
+    .addOption(logJsonOption());
   addClusterOption(addTlsOptions(command))
     .addHelpText(
       'after',
@@ -211,6 +216,8 @@ after a lost connection counts again) and how many per 100 keys; with an http(s)
 
 Grouped writes (--group-buckets) stop at the next bucket and keep their spill in --temp-dir: running the same
 command again continues after the last partition Redis confirmed.
+
+${LOG_JSON_HELP}
 ${EXIT_CODES_HELP}
 
 Examples:
@@ -227,6 +234,8 @@ Examples:
 
 async function importAction(file: string, flags: ImportFlags): Promise<number> {
   const stop = onStopSignals('stopping at the next batch boundary');
+  const log = flags.logJson ? createCliLogger('import') : undefined;
+  const human = !flags.json && log === undefined;
   try {
     const spec = await resolveSpec(file, flags);
     if (spec.format.type === 'csv' && spec.format.columns) {
@@ -243,7 +252,8 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       redis,
       spec,
       rejectsPath: flags.rejects ?? `${basename(file)}.rejects.jsonl`,
-      progress: flags.progress && !flags.json,
+      progress: flags.progress && human,
+      ...(log ? { onProgress: throttled(log, 'import progress', progressFields) } : {}),
       signal: stop.signal,
       credentials: { username: process.env.REDIS_USERNAME, password: process.env.REDIS_PASSWORD },
       force: flags.force,
@@ -255,7 +265,8 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       ...(flags.groupMemory === undefined ? {} : { groupBytes: flags.groupMemory * 1024 * 1024 }),
       ...(flags.partitionWorkers === undefined ? {} : { partitionWorkers: flags.partitionWorkers }),
       onReset: (note) => {
-        if (!flags.json) process.stderr.write(`\nserver reset: ${note.message}\n`);
+        if (log) log.warn('server reset', { shard: note.shard, action: note.action, detail: note.message });
+        else if (human) process.stderr.write(`\nserver reset: ${note.message}\n`);
       },
       ...(tls ? { tls } : {}),
       cluster: clusterMode(flags),
@@ -267,7 +278,18 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       ...(flags.s3Endpoint ? { s3Endpoint: flags.s3Endpoint } : {}),
       ...(flags.memoryLimit === undefined ? {} : { memoryLimit: flags.memoryLimit }),
       onPreflight: (report) => {
-        if (flags.json) return;
+        if (log) {
+          const e = report.model.estimate;
+          const fields = {
+            model: report.model.label,
+            keys: e.keys,
+            bytes: e.bytes,
+            bytesPerKey: e.bytesPerKey,
+          };
+          if (report.refusal === undefined) log.info('memory pre-flight: proceeding', fields);
+          else log.warn('memory pre-flight: refused', { ...fields, detail: formatPreflight(report) });
+        }
+        if (!human) return;
         if (report.refusal !== undefined)
           process.stderr.write(`memory pre-flight:\n${formatPreflight(report)}\n`);
         else {
@@ -282,7 +304,8 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
         ? { range: { start: flags.startOffset, ...(flags.startLine ? { startLine: flags.startLine } : {}) } }
         : {}),
     });
-    if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    if (log) logSummary(log, summary);
+    else if (flags.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     else if (summary.status === 'refused') {
       process.stderr.write('refused by the memory pre-flight: nothing was written (--force loads anyway)\n');
     } else process.stderr.write(`${formatSummary(summary)}\n`);
@@ -295,12 +318,36 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
   } catch (err) {
     const e = commandError(err);
     const exitCode = exitCodeFor(e);
-    if (flags.json) process.stdout.write(`${JSON.stringify(errorOutput(e, exitCode), null, 2)}\n`);
-    process.stderr.write(`redis-bulk-loader: ${e.message}\n`);
+    if (log) log.error(e.message, { error: { name: e.name, code: e.code }, exitCode });
+    else {
+      if (flags.json) process.stdout.write(`${JSON.stringify(errorOutput(e, exitCode), null, 2)}\n`);
+      process.stderr.write(`redis-bulk-loader: ${e.message}\n`);
+    }
     return exitCode;
   } finally {
     stop.dispose();
   }
+}
+
+/** What a `--log-json` progress line carries. */
+function progressFields(p: LoadProgress): Record<string, unknown> {
+  return {
+    ...(p.phase ? { phase: p.phase } : {}),
+    read: p.read,
+    written: p.written,
+    rejected: p.rejected,
+    bytes: p.bytes,
+    totalBytes: p.totalBytes,
+    confirmedOffset: p.confirmedOffset,
+  };
+}
+
+/** The `--log-json` summary line: info when the load completed, a warning when refused or stopped, else an error. */
+function logSummary(log: Logger, summary: ImportSummary): void {
+  const message = `import ${summary.status}`;
+  if (summary.status === 'completed') log.info(message, { summary });
+  else if (summary.status === 'failed') log.error(message, { summary });
+  else log.warn(message, { summary });
 }
 
 function errorOutput(error: LoaderError, exitCode: number): ImportErrorOutput {

@@ -60,6 +60,8 @@ export interface ImportRunOptions {
   range?: LoadRange;
   /** Show a progress bar/lines on stderr. */
   progress: boolean;
+  /** Told the load's progress as it goes (besides the progress bar): `--log-json` logs it. */
+  onProgress?: (progress: LoadProgress) => void;
   signal?: AbortSignal;
   /** Credentials for URLs that carry none (from REDIS_USERNAME / REDIS_PASSWORD). */
   credentials?: RedisCredentials;
@@ -221,6 +223,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       onProgress: (p: LoadProgress) => {
         view.update(p);
         recorder?.progress(p);
+        options.onProgress?.(p);
       },
     };
     const workers = options.partitionWorkers ?? defaultPartitionWorkers();

@@ -88,7 +88,7 @@ export async function consumerRuntime(source: Record<string, string | undefined>
       const s3 = await createS3Client(env.S3_ENDPOINT === undefined ? {} : { endpoint: env.S3_ENDPOINT });
       return createS3DeadLetterSink({ s3, ...env.DEAD_LETTER_S3, group: env.CONSUMER_GROUP_ID });
     }
-    return createLogDeadLetterSink();
+    return createLogDeadLetterSink((message, fields) => logger.warn(message, fields));
   };
   return {
     env,

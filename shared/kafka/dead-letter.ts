@@ -162,17 +162,26 @@ export function createS3DeadLetterSink(options: S3DeadLetterOptions): DeadLetter
   };
 }
 
+/** Writes one warning with its fields: a structured logger's `warn`. */
+export type WarnLog = (message: string, fields: Record<string, unknown>) => void;
+
+/** A JSON line on stderr: `{"level":"warn","message":…,"deadLetter":{…}}`. */
+const jsonLineWarn: WarnLog = (message, fields) =>
+  console.warn(JSON.stringify({ level: 'warn', message, deadLetter: fields }));
+
 /**
- * The fallback when no destination is configured: each dead letter is written to the log as one JSON line
- * (level `warn`, the whole record base64), so nothing is silently dropped. Configure `DEAD_LETTER_TOPIC` or
- * `DEAD_LETTER_S3` for anything that must be replayed.
+ * The fallback when no destination is configured: each dead letter is logged as one warning `dead letter`
+ * with the whole record (key, value and headers base64) as its fields, so nothing is silently dropped.
+ * Configure `DEAD_LETTER_TOPIC` or `DEAD_LETTER_S3` for anything that must be replayed.
+ *
+ * @example
+ * createLogDeadLetterSink((message, fields) => logger.warn(message, fields)); // a Powertools logger
  */
-export function createLogDeadLetterSink(write: (line: string) => void = console.warn): DeadLetterSink {
+export function createLogDeadLetterSink(warn: WarnLog = jsonLineWarn): DeadLetterSink {
   return {
     name: 'the log (no DEAD_LETTER_TOPIC or DEAD_LETTER_S3 set)',
     async send(letters) {
-      for (const l of letters)
-        write(JSON.stringify({ level: 'warn', message: 'dead letter', deadLetter: deadLetterJson(l) }));
+      for (const l of letters) warn('dead letter', deadLetterJson(l));
     },
     async close() {},
   };

@@ -90,6 +90,37 @@ describe('import into Upstash REST (the bridge, a real redis-server behind it)',
     expect(b.stats.requests).toBeGreaterThan(3);
   });
 
+  it('writes grouped buckets through REST: every field read back, about one HSET per bucket', async () => {
+    const b = await bridge();
+    const p = randomPrefix();
+    const file = await csv(p);
+    const result = await importVia(b, file, [
+      '--key',
+      `${p}:{id}`,
+      '--model',
+      'bucketed',
+      '--value',
+      'score',
+      '--group-buckets',
+      'on',
+      '--temp-dir',
+      tmp.dir,
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout);
+    expect(summary).toMatchObject({ counts: { read: ROWS, written: ROWS, rejected: 0 } });
+    const fields = await bucketFields(`${p}*`);
+    expect(fields.size).toBe(ROWS);
+    for (let i = 0; i < ROWS; i += 991) expect(fields.get(String(i))).toBe(String((i * 7) % 1000));
+    // Direct writes send one HSET per bucket a reader batch touches (about 40 per 100 keys at this size);
+    // grouped writes one per bucket.
+    const buckets = Number(
+      await redisCli(redis.server.port, 'EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', `${p}*`),
+    );
+    expect(summary.counts.commands).toBeLessThanOrEqual(buckets + 1);
+    expect(summary.commandsPer100Keys).toBeLessThan(2);
+  });
+
   it('retries HTTP 429 without losing or doubling a record', async () => {
     const b = await bridge({ status: 429, every: 3, retryAfterSeconds: 0 });
     const p = randomPrefix();

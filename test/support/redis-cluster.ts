@@ -104,7 +104,9 @@ export async function sumOverMasters(
   let a = 0;
   let b = 0;
   for (const node of cluster.nodes) {
-    const [x, y] = (await redisCli(node.port, 'EVAL', script, '0', ...args)).split('\n').map(Number);
+    const out = await redisCli(node.port, 'EVAL', script, '0', ...args);
+    const [x, y] = out.split('\n').map(Number);
+    if (!Number.isFinite(x) || !Number.isFinite(y)) throw new Error(`node ${node.port} answered ${out}`);
     a += x!;
     b += y!;
   }

@@ -8,7 +8,9 @@
  * - Requests: how many, their median and largest body against the 10 MiB request limit.
  * - keys/s through HTTP on loopback, for orientation only: a real Upstash database is a network away.
  *
- * The cases: bucketed without TTL, bucketed with TTL, flat `SET` with TTL (`SET … EX`, one command a key).
+ * The cases: bucketed without and with TTL, each written directly (an `HSET` per bucket a reader batch touches)
+ * and grouped (one `HSET` per bucket, `--group-buckets on`), and flat `SET` with TTL (`SET … EX`, one command a
+ * key).
  *
  *   npm run bench -- upstash [--records N]     (default 1,000,000 rows)
  */
@@ -26,13 +28,12 @@ import { cli, cliFlags, median, timed } from './support.js';
 const PRICE_PER_100K = 0.2;
 const REQUEST_LIMIT = 10 * 2 ** 20;
 
+const BUCKETED_TTL = ['--model', 'bucketed', '--ttl', '86400', '--ttl-jitter', '10'];
 const CASES = [
-  { name: 'upstash-bucketed', args: ['--model', 'bucketed'], target: 1.05 },
-  {
-    name: 'upstash-bucketed-ttl',
-    args: ['--model', 'bucketed', '--ttl', '86400', '--ttl-jitter', '10'],
-    target: 2.1,
-  },
+  { name: 'upstash-bucketed', args: ['--model', 'bucketed', '--group-buckets', 'off'], target: undefined },
+  { name: 'upstash-bucketed-ttl', args: [...BUCKETED_TTL, '--group-buckets', 'off'], target: undefined },
+  { name: 'upstash-bucketed-grouped', args: ['--model', 'bucketed', '--group-buckets', 'on'], target: 1.05 },
+  { name: 'upstash-bucketed-ttl-grouped', args: [...BUCKETED_TTL, '--group-buckets', 'on'], target: 2.1 },
   { name: 'upstash-flat-ttl', args: ['--model', 'string', '--ttl', '86400'], target: undefined },
 ] as const;
 

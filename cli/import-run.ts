@@ -184,6 +184,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       grouping: {
         tempDir: options.tempDir ?? tmpdir(),
         ...(options.groupBytes === undefined ? {} : { groupBytes: options.groupBytes }),
+        billedPerCommand: billPrice(options.redis, options.pricePer100k) !== undefined,
       },
       ...(options.range ? { range: options.range } : {}),
       ...(options.memoryLimit === undefined ? {} : { limit: options.memoryLimit }),

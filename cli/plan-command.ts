@@ -6,6 +6,7 @@ import {
   type CommandBill,
   commandBill,
   formatUsd,
+  chooseBucketWrites,
   planCommands,
   UPSTASH_PRICE_PER_100K,
 } from '../shared/import/index.js';
@@ -90,6 +91,8 @@ export interface ModelCommands {
     readonly commands: number;
     readonly commandsPer100Keys: number;
   };
+  /** `import` would write this model's buckets grouped (`groupBuckets`), one `HSET` per bucket. */
+  readonly grouped?: boolean;
   /** The estimated bill for `commands` (and `lambda.commands`), with an Upstash URL or `--price-per-100k`. */
   readonly bill?: CommandBill;
   readonly lambdaBill?: CommandBill;
@@ -104,10 +107,16 @@ export function modelCommands(
   pricePer100k: number | undefined,
 ): ModelCommands[] {
   return [report.model, ...report.alternatives].map((m) => {
-    const one = planCommands(m, sample, spec);
+    // The CLI groups bucket writes as `import` would decide; the Lambda import writes them directly.
+    const grouped =
+      m.type === 'bucketed' &&
+      chooseBucketWrites(m.scheme ?? 'hash', spec, sample, { billedPerCommand: pricePer100k !== undefined })
+        .path === 'grouped';
+    const one = planCommands(m, sample, spec, 1, grouped);
     const lambda = planCommands(m, sample, spec, chunks);
     return {
       model: m.label,
+      ...(grouped ? { grouped } : {}),
       commands: Math.round(one.commands),
       commandsPer100Keys: one.per100Keys,
       lambda: { chunks, commands: Math.round(lambda.commands), commandsPer100Keys: lambda.per100Keys },
@@ -124,7 +133,8 @@ export function modelCommands(
 /** One `commands` line of the human plan. */
 function describeCommands(c: ModelCommands): string {
   const bill = c.bill ? ` ≈ ${formatUsd(c.bill.usd)}` : '';
-  let text = `${c.model}: ${c.commandsPer100Keys.toFixed(1)} per 100 keys, ≈ ${int(c.commands)} commands${bill}`;
+  const grouped = c.grouped ? ' (grouped bucket writes)' : '';
+  let text = `${c.model}${grouped}: ${c.commandsPer100Keys.toFixed(1)} per 100 keys, ≈ ${int(c.commands)} commands${bill}`;
   // Only bucketed loads with a TTL differ: one EXPIRE per bucket per chunk.
   if (c.lambda.chunks > 1 && c.lambda.commands !== c.commands) {
     const lambdaBill = c.lambdaBill ? ` ≈ ${formatUsd(c.lambdaBill.usd)}` : '';

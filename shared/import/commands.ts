@@ -90,7 +90,7 @@ function batchRecords(bytesPerRecord: number): number {
  * the model's parameters come from the memory projection (bucket count or size after the listpack limit),
  * the batch size from the records' size, and — for range buckets — how often consecutive sampled keys change
  * bucket. `loads` is the number of independent loads (the Lambda import's chunks): each gives every bucket it
- * touches its own first `EXPIRE`.
+ * touches its own first `EXPIRE`. `grouped`: the load writes its buckets grouped (one `HSET` per bucket).
  *
  * @example
  * const report = assessPreflight({ spec, sample, readings });
@@ -101,6 +101,7 @@ export function planCommands(
   sample: SourceSample,
   spec: ImportSpec,
   loads = 1,
+  grouped = false,
 ): CommandEstimate {
   let commandModel: CommandModel;
   if (model.type !== 'bucketed') commandModel = { type: model.type };
@@ -125,5 +126,6 @@ export function planCommands(
     ttl: spec.ttl !== false,
     batchRecords: batchRecords(sample.bytesPerRecord),
     loads,
+    grouped,
   });
 }

@@ -66,6 +66,8 @@ export interface LoadPassResult {
   readonly rejected: number;
   readonly retries: number;
   readonly commandErrors: number;
+  /** Data commands sent to Redis in this pass, retries included (see `LoadCounts.commands`). */
+  readonly commands: number;
   /** Partitions settled, counting from 0 (so `from` when none was settled in this pass). */
   readonly settled: number;
   readonly error?: LoaderError;
@@ -322,6 +324,7 @@ export async function loadPartitions(options: LoadPassOptions): Promise<LoadPass
     rejected,
     retries,
     commandErrors,
+    commands: writers.reduce((n, w) => n + w.commandsSent, 0),
     settled,
     ...(error && status === 'failed' ? { error } : {}),
   };

@@ -283,6 +283,8 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
     await save({ completed: 0, written: 0, rejected: 0, servers: [] });
 
   let pass: Awaited<ReturnType<typeof loadPartitions>> | undefined;
+  // Every pass's commands count, a pass replayed after a server reset included: the server ran them all.
+  let commands = 0;
   while (error === undefined) {
     const passBase = base;
     pass = await loadPartitions({
@@ -331,6 +333,7 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
       },
     });
     retries += pass.retries;
+    commands += pass.commands;
     if (!(pass.error instanceof ServerResetError)) break;
     const replay = (options.onServerReset ?? 'replay') === 'replay' && resets.length < MAX_RESET_REPLAYS;
     const note: ServerResetNote = {
@@ -361,6 +364,7 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
     written: base.written + (pass?.written ?? 0),
     retries,
     commandErrors: pass?.commandErrors ?? 0,
+    commands,
     serverResets: resets.length,
   };
   const status = pass?.status ?? 'failed';

@@ -102,6 +102,7 @@ export {
 export { executionArnFor, SfnExecutionStarter } from './sfn-starter.js';
 export {
   chooseWritePath,
+  chooseBucketWrites,
   GROUP_AUTO_MIN_ROWS,
   localSpill,
   planWritePath,

@@ -41,7 +41,12 @@ export interface PrepareInput {
    * the spec and the sample ({@link planWritePath}), and a spill that would not fit is refused before the
    * first write. Without it the write path is left to the caller.
    */
-  readonly grouping?: { readonly tempDir: string; readonly groupBytes?: number };
+  readonly grouping?: {
+    readonly tempDir: string;
+    readonly groupBytes?: number;
+    /** Every command is billed (Upstash): `groupBuckets: auto` groups any bucketed load. */
+    readonly billedPerCommand?: boolean;
+  };
 }
 
 /** What a load needs to know before its first write. */

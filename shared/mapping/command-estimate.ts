@@ -5,7 +5,8 @@
  * - `hash`: one `HSET` per key, and an `EXPIRE` per key when a TTL is set.
  * - `bucketed`: per reader batch, one `HSET` per bucket the batch touches (all its fields at once), or one per
  *   key when the hash scheme has so many buckets that a batch almost never hits one twice (`bucketCount` ≥ 4 ×
- *   the batch); with a TTL, one `EXPIRE` per bucket the first time one load touches it.
+ *   the batch); with a TTL, one `EXPIRE` per bucket the first time one load touches it. Grouped bucket writes
+ *   (`grouped`) send one `HSET` per bucket with all its fields, and one `EXPIRE` with a TTL.
  */
 export type CommandModel =
   | { readonly type: 'string' }
@@ -35,6 +36,8 @@ export interface CommandLoad {
    * bucket: 1 for the CLI, the chunk count for the Lambda import. @default 1
    */
   readonly loads?: number;
+  /** Bucketed: grouped bucket writes, one `HSET` per bucket (see `groupBuckets`). @default false */
+  readonly grouped?: boolean;
 }
 
 /** Commands a load is expected to send. */
@@ -82,6 +85,9 @@ export function estimateCommands(model: CommandModel, load: CommandLoad): Comman
   let expires = 0;
   if (model.type === 'hash') {
     expires = load.ttl ? keys : 0;
+  } else if (model.type === 'bucketed' && load.grouped) {
+    writes = model.scheme === 'hash' ? occupied(model.bucketCount, keys) : Math.min(model.buckets, keys);
+    expires = load.ttl ? writes : 0;
   } else if (model.type === 'bucketed' && model.scheme === 'hash') {
     const n = model.bucketCount;
     if (n < DIRECT_BUCKETS_PER_RECORD * batch) writes = (keys / batch) * occupied(n, batch);

@@ -4,7 +4,7 @@ import { runCli } from '../support/cli.js';
 import { dataCommandCalls, resetCommandStats } from '../support/commandstats.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { idValueRows } from '../support/read-back.js';
-import { useRedis } from '../support/redis-server.js';
+import { redisCli, useRedis } from '../support/redis-server.js';
 import { putObject, s3Event, useS3 } from '../support/s3.js';
 import { useImportStacks } from '../support/stepfunctions.js';
 
@@ -82,6 +82,41 @@ describe('import (CLI): the commands in the summary are the commands the server 
     const plan = await runCli(['plan', file, '-r', redis.server.url, '-k', `${p}:{id}`, ...flags, '--json']);
     expect(plan.code).toBe(0);
     const [own] = (JSON.parse(plan.stdout) as Plan).commands;
+    const measured = summary.commandsPer100Keys!;
+    expect(Math.abs(own!.commandsPer100Keys - measured) / measured).toBeLessThan(0.05);
+  });
+
+  it('billed per command, a bucketed load is grouped: one HSET and one EXPIRE per bucket, as plan says', async () => {
+    const p = randomPrefix();
+    const file = await tmp.write(`${p}.csv`, idValueRows(ROWS));
+    const port = redis.server.port;
+    await resetCommandStats([port]);
+    const flags = ['--model', 'bucketed', '--value', 'v', ...TTL, '--price-per-100k', '0.2'];
+    const result = await runCli([
+      'import',
+      file,
+      '-r',
+      redis.server.url,
+      '-k',
+      `${p}:{id}`,
+      ...flags,
+      '--json',
+    ]);
+    expect(result.code, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout) as Summary & { writePath: { path: string } };
+    expect(summary.writePath.path).toBe('grouped');
+    const server = await dataCommandCalls([port]);
+    // The keys under the bucket prefix: the buckets and the dataset's meta hash.
+    const keys = Number(
+      await redisCli(port, 'EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', `${p}:bkt:*`),
+    );
+    const buckets = keys - 1;
+    expect(server.byCommand).toEqual({ hset: buckets + 1, expire: buckets });
+    expect(summary.counts.commands).toBe(server.total - 1);
+    const plan = await runCli(['plan', file, '-r', redis.server.url, '-k', `${p}:{id}`, ...flags, '--json']);
+    expect(plan.code, plan.stderr).toBe(0);
+    const [own] = (JSON.parse(plan.stdout) as Plan).commands;
+    expect(own).toMatchObject({ grouped: true });
     const measured = summary.commandsPer100Keys!;
     expect(Math.abs(own!.commandsPer100Keys - measured) / measured).toBeLessThan(0.05);
   });

@@ -46,6 +46,19 @@ describe('write path', () => {
     expect(chooseWritePath(spec({ type: 'string', value: 'score' }), sample(big, [])).path).toBe('direct');
   });
 
+  it('auto groups a small hash-scheme load too when every command is billed (Upstash), unless off', () => {
+    const billed = { billedPerCommand: true };
+    expect(chooseWritePath(bucketed('hash'), sample(20_000, [5, 1]), billed)).toMatchObject({
+      path: 'grouped',
+      reason: expect.stringMatching(/billed per command/),
+    });
+    expect(chooseWritePath(bucketed('hash', 'off'), sample(20_000, [5, 1]), billed).path).toBe('direct');
+    expect(chooseWritePath(bucketed('range'), sample(20_000, [1, 2, 3]), billed).path).toBe('direct');
+    expect(chooseWritePath(spec({ type: 'string', value: 'score' }), sample(20_000, []), billed).path).toBe(
+      'direct',
+    );
+  });
+
   it('groupBuckets is strict: on with a model without buckets, or an unknown mode, is refused', () => {
     expect(() => spec({ type: 'string', value: 'score' }, 'on')).toThrow(
       /groupBuckets: 'on' groups the buckets/,

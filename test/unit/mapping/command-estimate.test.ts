@@ -113,6 +113,23 @@ describe('estimateCommands', () => {
     expect(Math.abs(eight.commands - actual) / actual).toBeLessThan(0.02);
   });
 
+  it('grouped bucket writes: one HSET per bucket the load touches, and one EXPIRE each with a TTL', () => {
+    const model: CommandModel = { type: 'bucketed', scheme: 'hash', bucketCount: 10_000 };
+    const plain = estimateCommands(model, { keys: 1_000_000, ttl: false, batchRecords: 4096, grouped: true });
+    expect(plain.writes).toBeCloseTo(10_000, 0);
+    expect(plain.expires).toBe(0);
+    const ttl = estimateCommands(model, { keys: 1_000_000, ttl: true, batchRecords: 4096, grouped: true });
+    expect(ttl.commands).toBeCloseTo(20_000, 0);
+    // Fewer keys than buckets: only the buckets they land in.
+    const few = estimateCommands(model, { keys: 100, ttl: false, batchRecords: 4096, grouped: true });
+    expect(few.writes).toBeGreaterThan(99);
+    expect(few.writes).toBeLessThanOrEqual(100);
+    const range: CommandModel = { type: 'bucketed', scheme: 'range', buckets: 500, changeRate: 1 };
+    expect(
+      estimateCommands(range, { keys: 50_000, ttl: true, batchRecords: 4096, grouped: true }).commands,
+    ).toBe(1000);
+  });
+
   it.each([
     ['ids sorted in the file', sorted],
     ['ids shuffled', shuffled],

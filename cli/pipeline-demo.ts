@@ -91,15 +91,18 @@ async function serve(
   log: (line: string) => void,
 ): Promise<void> {
   const lambda = await stack.serveLambda({ service: 'redis-bulk-loader', stage: 'dev' });
+  const sfn = await stack.serveStepFunctions();
   const flags = `--lambda-endpoint ${lambda.url} --s3-endpoint ${s3Endpoint}`;
+  const sfnFlags = `--state-machine-arn ${stack.stateMachineArn} --sfn-endpoint ${sfn.url}`;
   log(
     [
-      `\n== serving: the three functions over Lambda Invoke at ${lambda.url} (as redis-bulk-loader-dev-import-*)`,
+      `\n== serving: the three functions over Lambda Invoke at ${lambda.url} (as redis-bulk-loader-dev-import-*),`,
+      `   DescribeExecution/RedriveExecution of the state machine at ${sfn.url}`,
       '  in another shell:',
       '  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1',
       `  node dist/cli/main.js trigger s3://${BUCKET}/${KEY} ${flags}              # already imported: nothing started`,
       `  node dist/cli/main.js trigger s3://${BUCKET}/${KEY} --force-new ${flags}  # a new import`,
-      `  node dist/cli/main.js redrive ${importId} --report-bucket ${BUCKET} ${flags}`,
+      `  node dist/cli/main.js redrive ${importId} --report-bucket ${BUCKET} ${flags} ${sfnFlags}`,
       'Ctrl-C stops and removes everything.',
     ].join('\n'),
   );

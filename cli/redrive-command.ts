@@ -143,13 +143,20 @@ async function viaStepFunctions(
 ): Promise<string | undefined> {
   if (flags.stateMachineArn === undefined) return undefined;
   const sdk: typeof SfnSdk = await import('@aws-sdk/client-sfn');
+  const region = flags.region ?? process.env.AWS_REGION;
   const client = new sdk.SFNClient({
     ...(flags.sfnEndpoint === undefined ? {} : { endpoint: flags.sfnEndpoint }),
-    ...(flags.region === undefined ? {} : { region: flags.region }),
+    // A local endpoint needs some region to sign for; AWS needs the real one (the SDK's chain finds it).
+    ...(region === undefined ? (flags.sfnEndpoint === undefined ? {} : { region: 'us-east-1' }) : { region }),
   });
   const executionArn = executionArnFor(flags.stateMachineArn, importId);
   try {
     const execution = await client.send(new sdk.DescribeExecutionCommand({ executionArn }));
+    if (execution.status === 'RUNNING' || execution.status === 'PENDING_REDRIVE') {
+      throw new NothingToRedrive(
+        `import ${importId} is running again (execution ${executionArn} is ${execution.status}): redrive it once it has ended`,
+      );
+    }
     const decision = sfnRedrive(execution);
     if (!decision.redrive) {
       log(`not redriving the execution: ${decision.why}; invoking the chunks instead`);
@@ -158,6 +165,7 @@ async function viaStepFunctions(
     await client.send(new sdk.RedriveExecutionCommand({ executionArn }));
     return executionArn;
   } catch (err) {
+    if (err instanceof NothingToRedrive) throw err;
     if (err instanceof Error && err.name === 'ExecutionDoesNotExist') {
       log(`no execution ${executionArn}; invoking the chunks instead`);
       return undefined;

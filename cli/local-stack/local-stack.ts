@@ -33,6 +33,7 @@ import {
   startLambdaEndpoint,
 } from './lambda-endpoint.js';
 import { LOCAL_S3_CREDENTIALS } from './local-s3.js';
+import { type LocalExecutionInfo, type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint.js';
 import { bindTasks, type FunctionName, readImportDefinition } from './state-machine.js';
 import { installWithResolvers } from './with-resolvers.js';
 
@@ -78,6 +79,8 @@ export interface LocalExecution {
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
+const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:redis-bulk-loader-import';
+
 /**
  * The import pipeline in one process: the three Lambda handlers (the real ones, configured through their
  * environment schemas) and the real ASL file run by aws-local-stepfunctions, against a local Redis and S3.
@@ -106,7 +109,11 @@ export class LocalImportStack {
     'import-finish': 0,
   };
   private readonly clients: Clients[] = [];
-  private readonly endpoints: LambdaEndpoint[] = [];
+  private readonly endpoints: (LambdaEndpoint | SfnEndpoint)[] = [];
+  private readonly outcomes = new Map<
+    string,
+    Pick<LocalExecutionInfo, 'status' | 'startDate' | 'stopDate'>
+  >();
   private readonly startHandler: Handler;
   private readonly chunkHandler: Handler;
   private readonly finishHandler: Handler;
@@ -125,7 +132,7 @@ export class LocalImportStack {
     };
     const startEnv = parseEnv(startEnvSchema, {
       ...base,
-      STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:redis-bulk-loader-import',
+      STATE_MACHINE_ARN,
       ALLOWED_SOURCES: options.allowedSources ?? `${options.reportBucket}/`,
       MAX_CONCURRENCY: String(options.maxConcurrency ?? 4),
       ...(options.chunkBytes === undefined ? {} : { CHUNK_BYTES: String(options.chunkBytes) }),
@@ -233,6 +240,29 @@ export class LocalImportStack {
     return endpoint;
   }
 
+  /** The ARN of the state machine this stack runs (import-start's `STATE_MACHINE_ARN`). */
+  get stateMachineArn(): string {
+    return STATE_MACHINE_ARN;
+  }
+
+  /**
+   * Serves `DescribeExecution` and `RedriveExecution` for this stack's executions over the Step Functions API
+   * (see {@link startSfnEndpoint}): executions say they cannot be redriven, as aws-local-stepfunctions cannot.
+   * Stopped by close().
+   */
+  async serveStepFunctions(): Promise<SfnEndpoint> {
+    const endpoint = await startSfnEndpoint({
+      stateMachineArn: STATE_MACHINE_ARN,
+      execution: (name) => {
+        const execution = this.executions.get(name);
+        const outcome = this.outcomes.get(name);
+        return execution && outcome ? { name, input: execution.plan, ...outcome } : undefined;
+      },
+    });
+    this.endpoints.push(endpoint);
+    return endpoint;
+  }
+
   /** The execution of an import, once import-start has started it. */
   execution(importId: string): LocalExecution | undefined {
     return this.executions.get(importId);
@@ -276,7 +306,7 @@ export class LocalImportStack {
   }
 
   private arn(name: string): string {
-    return `arn:aws:states:us-east-1:000000000000:execution:redis-bulk-loader-import:${name}`;
+    return `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
   }
 
   private async clientsFor(env: ClientSettings, s3: S3Client): Promise<Clients> {
@@ -307,7 +337,12 @@ export class LocalImportStack {
       context: { State: { RetryCount: 0 } },
     });
     this.executions.set(name, { name, plan, result: run.result });
-    run.result.catch(() => undefined);
+    const startDate = new Date();
+    this.outcomes.set(name, { status: 'RUNNING', startDate });
+    run.result.then(
+      () => this.outcomes.set(name, { status: 'SUCCEEDED', startDate, stopDate: new Date() }),
+      () => this.outcomes.set(name, { status: 'FAILED', startDate, stopDate: new Date() }),
+    );
     return { started: true, executionArn: this.arn(name) };
   }
 

@@ -69,6 +69,7 @@ describe('redis-bulk-loader redrive <importId>', () => {
       },
     });
     const lambda = await stack.serveLambda({ service: 'redis-bulk-loader', stage: STAGE });
+    const sfn = await stack.serveStepFunctions();
     try {
       const outcome = started((await stack.deliver(await s3Event(key, etag)))[0]);
       expect(outcome.chunks).toBeGreaterThanOrEqual(5);
@@ -83,9 +84,20 @@ describe('redis-bulk-loader redrive <importId>', () => {
       // The operator makes room, then redrives.
       await redisCli(redis.server.port, 'CONFIG', 'SET', 'maxmemory', '0');
       phase = 'redrive';
-      const result = await redrive(outcome.importId, lambda.url);
+      // Step Functions is asked first: the execution SUCCEEDED (the Map's failure was caught), so no redrive.
+      const result = await redrive(
+        outcome.importId,
+        lambda.url,
+        '--state-machine-arn',
+        stack.stateMachineArn,
+        '--sfn-endpoint',
+        sfn.url,
+      );
       expect(result.stderr).not.toContain('internal error');
       expect(result.code).toBe(0);
+      expect(result.stderr).toContain(
+        "not redriving the execution: its execution ended SUCCEEDED (the Map's failure was caught and reported), which Step Functions cannot redrive; invoking the chunks instead",
+      );
       const toRedo = Array.from({ length: outcome.chunks - 2 }, (_, i) => i + 2);
       expect(result.stdout.trim()).toBe(
         `import ${outcome.importId} SUCCEEDED after redrive of chunk(s) ${toRedo.join(', ')}: ${rows.toLocaleString('en-US')} written, 0 rejected, ${outcome.chunks}/${outcome.chunks} chunks; report s3://${TEST_BUCKET}/reports/${outcome.importId}.json`,

@@ -33,7 +33,7 @@ function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { sta
 
 /** Each chunk invocation that returned, per chunk index, with the phase it ran in. */
 interface ChunkRun {
-  readonly phase: 'first run' | 'redrive';
+  readonly phase: 'first run' | 'early redrive' | 'redrive';
   readonly status: string | undefined;
   readonly replayed: boolean;
 }
@@ -81,6 +81,26 @@ describe('redis-bulk-loader redrive <importId>', () => {
       expect([...runs.keys()].sort()).toEqual([0, 1, 2]);
       expect(runs.get(2)).toEqual([{ phase: 'first run', status: 'failed', replayed: false }]);
 
+      // Redriven before the cause is fixed: chunk 2 fails again at once, 3… do not start, exit 3.
+      phase = 'early redrive';
+      const early = await redrive(outcome.importId, lambda.url);
+      expect(early.code).toBe(3);
+      expect(early.stdout).toMatch(
+        new RegExp(
+          `^import ${outcome.importId} FAILED after redrive of chunk\\(s\\) 2, 3, .*: 4,[0-9]{3} written, 0 rejected, 2/${outcome.chunks} chunks — RedisOutOfMemoryError: .*OOM command not allowed`,
+        ),
+      );
+      expect([...runs.entries()].filter(([, list]) => list.some((r) => r.phase === 'early redrive'))).toEqual(
+        [
+          [
+            2,
+            expect.arrayContaining([
+              { phase: 'early redrive', status: 'failed', replayed: false },
+            ]) as unknown,
+          ],
+        ],
+      );
+
       // The operator makes room, then redrives.
       await redisCli(redis.server.port, 'CONFIG', 'SET', 'maxmemory', '0');
       phase = 'redrive';
@@ -108,6 +128,7 @@ describe('redis-bulk-loader redrive <importId>', () => {
         const loads = (runs.get(i) ?? []).filter((r) => r.status === 'done' && !r.replayed);
         expect(loads, `chunk ${i}`).toHaveLength(1);
         expect(loads[0]!.phase, `chunk ${i}`).toBe(i < 2 ? 'first run' : 'redrive');
+        expect(runs.get(i)!.filter((r) => r.status === 'failed')).toHaveLength(i === 2 ? 2 : 0);
         expect(
           runs.get(i)!.filter((r) => r.phase === 'redrive'),
           `chunk ${i}`,

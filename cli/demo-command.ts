@@ -20,6 +20,7 @@ interface DemoFlags {
   compareModels: boolean;
   chunkMib: number;
   concurrency: number;
+  serve: boolean;
 }
 
 /** Registers `demo`: the whole engine against a local redis-server it starts and stops itself. */
@@ -48,6 +49,11 @@ export function registerDemo(program: Command): void {
     .option('--chunk-mib <n>', 'pipeline: chunk size in MiB', (t) => Number(t), 2)
     .option('--concurrency <n>', 'pipeline: chunks loaded at once', (t) => Number.parseInt(t, 10), 4)
     .option('--compare-models', 'compare flat and bucketed memory per key instead', false)
+    .option(
+      '--serve',
+      'pipeline: then keep the stack running with a Lambda Invoke endpoint for `trigger` and `redrive` (until Ctrl-C)',
+      false,
+    )
     .option('--no-progress', 'no progress bar')
     .action(async (path: string, flags: DemoFlags) => {
       if (path === 'kafka') process.exitCode = await kafkaDemo(flags);
@@ -77,6 +83,7 @@ async function pipelineDemo(flags: DemoFlags): Promise<number> {
       chunkBytes: Math.max(1, Math.round(flags.chunkMib * 1024 * 1024)),
       concurrency: flags.concurrency,
       progress: flags.progress,
+      serve: flags.serve,
       log,
     });
   } catch (err) {

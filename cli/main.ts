@@ -10,6 +10,8 @@ import { ExitCode } from './exit-codes.js';
 import { registerImport } from './import-command.js';
 import { registerPlan } from './plan-command.js';
 import { registerProbe } from './probe-command.js';
+import { registerRedrive } from './redrive-command.js';
+import { registerTrigger } from './trigger-command.js';
 
 function version(): string {
   for (const rel of ['../package.json', '../../package.json']) {
@@ -43,6 +45,8 @@ registerConsume(program);
 registerDemo(program);
 registerPlan(program);
 registerProbe(program);
+registerTrigger(program);
+registerRedrive(program);
 for (const cmd of program.commands) cmd.exitOverride();
 
 try {

@@ -18,6 +18,11 @@ export interface PipelineDemoOptions {
   /** Chunks loaded at once. */
   concurrency: number;
   progress: boolean;
+  /**
+   * After the import, keep the stack running with its Lambda Invoke endpoint (functions named as deployed with
+   * stage `dev`) and print the `trigger`/`redrive` command lines that reach it, until SIGINT or SIGTERM.
+   */
+  serve?: boolean;
   log: (line: string) => void;
 }
 
@@ -76,6 +81,41 @@ export function formatReport(report: ImportReport, location: string): string {
     ['report', location],
   ];
   return rows.map(([k, v]) => `  ${k.padEnd(13)}${v}`).join('\n');
+}
+
+/** Serves the stack over Lambda Invoke and waits for SIGINT or SIGTERM. */
+async function serve(
+  stack: LocalImportStack,
+  s3Endpoint: string,
+  importId: string,
+  log: (line: string) => void,
+): Promise<void> {
+  const lambda = await stack.serveLambda({ service: 'redis-bulk-loader', stage: 'dev' });
+  const sfn = await stack.serveStepFunctions();
+  const flags = `--lambda-endpoint ${lambda.url} --s3-endpoint ${s3Endpoint}`;
+  const sfnFlags = `--state-machine-arn ${stack.stateMachineArn} --sfn-endpoint ${sfn.url}`;
+  log(
+    [
+      `\n== serving: the three functions over Lambda Invoke at ${lambda.url} (as redis-bulk-loader-dev-import-*),`,
+      `   DescribeExecution/RedriveExecution of the state machine at ${sfn.url}`,
+      '  in another shell:',
+      '  export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER AWS_REGION=us-east-1',
+      `  node dist/cli/main.js trigger s3://${BUCKET}/${KEY} ${flags}              # already imported: nothing started`,
+      `  node dist/cli/main.js trigger s3://${BUCKET}/${KEY} --force-new ${flags}  # a new import`,
+      `  node dist/cli/main.js redrive ${importId} --report-bucket ${BUCKET} ${flags} ${sfnFlags}`,
+      'Ctrl-C stops and removes everything.',
+    ].join('\n'),
+  );
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  log('stopping…');
 }
 
 /**
@@ -159,6 +199,7 @@ export async function runPipelineDemo(options: PipelineDemoOptions): Promise<num
     const html = join(tmpdir(), `${outcome.importId}.html`);
     await writeFile(html, await stack.reportHtml(outcome.importId));
     log(`  html report  ${html}  (open it in a browser)`);
+    if (options.serve) await serve(stack, s3.endpoint, outcome.importId, log);
     return report.status === 'SUCCEEDED' ? 0 : 1;
   } finally {
     await stack?.close();

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
 import type { StateMachine as LocalStateMachine } from 'aws-local-stepfunctions';
@@ -27,7 +26,14 @@ import {
   type StartOutcome,
 } from '../../shared/import/index.js';
 import { createS3Client } from '../../shared/records/index.js';
+import {
+  type LambdaEndpoint,
+  lambdaContext,
+  type LocalFunction,
+  startLambdaEndpoint,
+} from './lambda-endpoint.js';
 import { LOCAL_S3_CREDENTIALS } from './local-s3.js';
+import { type LocalExecutionInfo, type SfnEndpoint, startSfnEndpoint } from './sfn-endpoint.js';
 import { bindTasks, type FunctionName, readImportDefinition } from './state-machine.js';
 import { installWithResolvers } from './with-resolvers.js';
 
@@ -73,26 +79,7 @@ export interface LocalExecution {
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
-function lambdaContext(functionName: string, timeoutMs: number): Context {
-  const deadline = Date.now() + timeoutMs;
-  const unsupported = () => {
-    throw new Error('callback-style completion is not supported');
-  };
-  return {
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '1024',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: unsupported,
-    fail: unsupported,
-    succeed: unsupported,
-  };
-}
+const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:redis-bulk-loader-import';
 
 /**
  * The import pipeline in one process: the three Lambda handlers (the real ones, configured through their
@@ -122,6 +109,11 @@ export class LocalImportStack {
     'import-finish': 0,
   };
   private readonly clients: Clients[] = [];
+  private readonly endpoints: (LambdaEndpoint | SfnEndpoint)[] = [];
+  private readonly outcomes = new Map<
+    string,
+    Pick<LocalExecutionInfo, 'status' | 'startDate' | 'stopDate'>
+  >();
   private readonly startHandler: Handler;
   private readonly chunkHandler: Handler;
   private readonly finishHandler: Handler;
@@ -140,7 +132,7 @@ export class LocalImportStack {
     };
     const startEnv = parseEnv(startEnvSchema, {
       ...base,
-      STATE_MACHINE_ARN: 'arn:aws:states:us-east-1:000000000000:stateMachine:redis-bulk-loader-import',
+      STATE_MACHINE_ARN,
       ALLOWED_SOURCES: options.allowedSources ?? `${options.reportBucket}/`,
       MAX_CONCURRENCY: String(options.maxConcurrency ?? 4),
       ...(options.chunkBytes === undefined ? {} : { CHUNK_BYTES: String(options.chunkBytes) }),
@@ -215,6 +207,62 @@ export class LocalImportStack {
     return reply.outcomes;
   }
 
+  /**
+   * Runs one function in-process with a fresh Lambda context, as a Lambda `Invoke` would (not as a state
+   * machine task: no retry count is kept). import-chunk calls are counted and told to `onChunk` too.
+   */
+  async handle(fn: FunctionName, event: unknown): Promise<unknown> {
+    this.calls[fn]++;
+    if (fn === 'import-start') return this.startHandler(event, lambdaContext(fn, 900_000));
+    if (fn === 'import-finish') return this.finishHandler(event, lambdaContext(fn, 300_000));
+    const next = (await this.chunkHandler(
+      event,
+      lambdaContext(fn, this.options.chunkTimeoutMs ?? 900_000),
+    )) as ChunkState;
+    await this.options.onChunk?.(next);
+    return next;
+  }
+
+  /**
+   * Serves the three functions over the Lambda `Invoke` API (see {@link startLambdaEndpoint}), under their
+   * deployed names (`<service>-<stage>-<function>`, serverless.yml's naming) and their short names, so the
+   * CLI's `trigger` and `redrive` run against this stack with `--lambda-endpoint <url>`. Stopped by close().
+   */
+  async serveLambda(naming: { service: string; stage: string }): Promise<LambdaEndpoint> {
+    const functions: Record<string, LocalFunction> = {};
+    for (const fn of ['import-start', 'import-chunk', 'import-finish'] as const) {
+      const run: LocalFunction = (event) => this.handle(fn, event);
+      functions[fn] = run;
+      functions[`${naming.service}-${naming.stage}-${fn}`] = run;
+    }
+    const endpoint = await startLambdaEndpoint({ functions });
+    this.endpoints.push(endpoint);
+    return endpoint;
+  }
+
+  /** The ARN of the state machine this stack runs (import-start's `STATE_MACHINE_ARN`). */
+  get stateMachineArn(): string {
+    return STATE_MACHINE_ARN;
+  }
+
+  /**
+   * Serves `DescribeExecution` and `RedriveExecution` for this stack's executions over the Step Functions API
+   * (see {@link startSfnEndpoint}): executions say they cannot be redriven, as aws-local-stepfunctions cannot.
+   * Stopped by close().
+   */
+  async serveStepFunctions(): Promise<SfnEndpoint> {
+    const endpoint = await startSfnEndpoint({
+      stateMachineArn: STATE_MACHINE_ARN,
+      execution: (name) => {
+        const execution = this.executions.get(name);
+        const outcome = this.outcomes.get(name);
+        return execution && outcome ? { name, input: execution.plan, ...outcome } : undefined;
+      },
+    });
+    this.endpoints.push(endpoint);
+    return endpoint;
+  }
+
   /** The execution of an import, once import-start has started it. */
   execution(importId: string): LocalExecution | undefined {
     return this.executions.get(importId);
@@ -250,6 +298,7 @@ export class LocalImportStack {
 
   /** Waits for running executions and chunk invocations, and closes every client. */
   async close(): Promise<void> {
+    await Promise.allSettled(this.endpoints.splice(0).map((e) => e.stop()));
     await Promise.allSettled([...this.executions.values()].map((e) => e.result));
     await Promise.allSettled([...this.running.values()].flatMap((set) => [...set]));
     await Promise.allSettled(this.clients.flatMap((c) => c.targets.map((t) => t.close())));
@@ -257,7 +306,7 @@ export class LocalImportStack {
   }
 
   private arn(name: string): string {
-    return `arn:aws:states:us-east-1:000000000000:execution:redis-bulk-loader-import:${name}`;
+    return `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:${name}`;
   }
 
   private async clientsFor(env: ClientSettings, s3: S3Client): Promise<Clients> {
@@ -288,7 +337,12 @@ export class LocalImportStack {
       context: { State: { RetryCount: 0 } },
     });
     this.executions.set(name, { name, plan, result: run.result });
-    run.result.catch(() => undefined);
+    const startDate = new Date();
+    this.outcomes.set(name, { status: 'RUNNING', startDate });
+    run.result.then(
+      () => this.outcomes.set(name, { status: 'SUCCEEDED', startDate, stopDate: new Date() }),
+      () => this.outcomes.set(name, { status: 'FAILED', startDate, stopDate: new Date() }),
+    );
     return { started: true, executionArn: this.arn(name) };
   }
 

@@ -10,6 +10,13 @@ const s3Record = z.object({
     bucket: z.object({ name: z.string().min(1) }),
     object: z.object({ key: z.string().min(1), eTag: z.string().optional() }),
   }),
+  /**
+   * Not sent by S3: `redis-bulk-loader trigger --force-new` adds it to ask for a new execution of an object
+   * version that was imported before (the run token becomes part of the import id).
+   */
+  trigger: z
+    .strictObject({ run: z.string().regex(/^[a-z0-9]{1,12}$/, 'expected 1-12 of [a-z0-9]') })
+    .optional(),
 });
 
 /** An S3 notification: one or more records. */
@@ -127,6 +134,7 @@ export function requestsOf(event: S3CreatedEvent): StartRequest[] {
         bucket: r.s3.bucket.name,
         ...('key' in decoded ? { key: decoded.key } : { key: r.s3.object.key, invalid: decoded.invalid }),
         ...(r.s3.object.eTag ? { etag: r.s3.object.eTag } : {}),
+        ...(r.trigger ? { run: r.trigger.run } : {}),
         eventTime: r.eventTime,
       };
     });

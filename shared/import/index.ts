@@ -57,6 +57,20 @@ export { type ChunkPlan, type ChunkPlanResult, DEFAULT_CHUNK_BYTES, planChunks, 
 export { pingTargets } from './preflight.js';
 export { type PreparedImport, type PrepareInput, prepareImport } from './prepare.js';
 export {
+  CHUNK_RETRY,
+  type FunctionInvoker,
+  type InvokeOutcome,
+  planChunkList,
+  planInputKey,
+  readPlanInput,
+  type RedriveDeps,
+  type RedriveFunction,
+  redriveImport,
+  type RedriveResult,
+  type RedriveSelection,
+  redriveSelection,
+} from './redrive.js';
+export {
   buildReport,
   describeStateError,
   type ImportReport,

@@ -9,6 +9,7 @@ import type { ShardMemory } from './memory.js';
 import { planChunks } from './plan.js';
 import { pingTargets } from './preflight.js';
 import { type PreparedImport, prepareImport } from './prepare.js';
+import { planInputKey } from './redrive.js';
 import { buildReport, reportKey } from './report.js';
 import { getText, putJson } from './s3-objects.js';
 import type { ImportPlan } from './schemas.js';
@@ -22,6 +23,11 @@ export interface StartRequest {
   readonly etag?: string;
   /** ISO time of the event. */
   readonly eventTime: string;
+  /**
+   * A run token (`trigger --force-new`): a new import of the same object version, under the import id
+   * `<id>-<run>`, instead of finding the earlier execution.
+   */
+  readonly run?: string;
   /**
    * Why the event's record cannot name an object, when it cannot (its key is not valid URL encoding; `key`
    * is then the key as the event sent it). {@link startImport} refuses such a request with a FAILED report.
@@ -80,10 +86,11 @@ export const SIDECAR_SUFFIX = '.import.json';
  * @example
  * importIdFor('b', 'incoming/users.csv', '"9b2c…"'); // 'users-csv-3f9a0c1d2e4b5a69'
  */
-export function importIdFor(bucket: string, key: string, etag: string): string {
+export function importIdFor(bucket: string, key: string, etag: string, run?: string): string {
   const hash = createHash('sha256').update(`${bucket}\n${key}\n${etag}`).digest('hex').slice(0, 16);
   const base = (key.split('/').pop() ?? key).replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 48);
-  return `${base.replace(/^-+|-+$/g, '') || 'object'}-${hash}`;
+  // A run token of at most 12 characters keeps the name within Step Functions' 80.
+  return `${base.replace(/^-+|-+$/g, '') || 'object'}-${hash}${run === undefined ? '' : `-${run}`}`;
 }
 
 /** The format a key's extension implies, or undefined. */
@@ -178,7 +185,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
       reason: `s3://${bucket}/${key} was replaced since the event; its own event imports it`,
     };
   }
-  const importId = importIdFor(bucket, key, head.etag);
+  const importId = importIdFor(bucket, key, head.etag, request.run);
   const ref = { importId, bucket, key, etag: head.etag, size: head.size };
 
   const existing = await deps.starter.find(importId);
@@ -262,6 +269,8 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     notes,
     pass: 0,
   };
+  // Beside the report, for `redis-bulk-loader redrive`: the execution input is all a chunk needs.
+  await putJson(deps.s3, settings.REPORT_BUCKET, planInputKey(settings.PLAN_PREFIX, importId), plan);
   const { started, executionArn } = await deps.starter.start(importId, plan);
   if (!started) {
     log(

@@ -148,10 +148,8 @@ export async function finishImport(input: FinishInput, deps: FinishDeps): Promis
     memoryAfter,
     ...(deps.pricePer100k === undefined ? {} : { pricePer100k: deps.pricePer100k }),
   });
-  if (plan.dataset) {
-    report.dataset = await cutoverOf(plan.dataset, report, deps);
-    log(`import ${plan.importId}: ${report.dataset.message}`);
-  }
+  // The summary line below says what the cutover did.
+  if (plan.dataset) report.dataset = await cutoverOf(plan.dataset, report, deps);
   const key = reportKey(deps.reports.prefix, plan.importId);
   await putJson(deps.s3, deps.reports.bucket, key, report);
   const location = `s3://${deps.reports.bucket}/${key}`;

@@ -86,6 +86,8 @@ describe('dataset cutover', () => {
     await target.close();
     expect(second.status).toBe('completed');
     expect(second.dataset).toMatchObject({ version: 2, flipped: true, previous: 1, current: 2 });
+    // The pre-flight projected v2 on top of a used_memory that holds the live v1.
+    expect(second.preflight?.warnings.join('\n')).toMatch(`dataset ${p}: v2 loads beside the live v1`);
     expect(readsWhileLoading).toBeGreaterThan(10);
     expect(seen).toContain(1);
     expect(seen).toContain(2);

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ImportSummary, runImport } from '../../../cli/import-run.js';
@@ -27,6 +28,7 @@ async function load(
   tag: string,
   text: string,
   spec: Partial<ImportSpecInput> = {},
+  reportHtml?: string,
 ): Promise<ImportSummary> {
   const source = await tmp.write(`${p}-${tag}.csv`, text);
   return runImport({
@@ -41,6 +43,7 @@ async function load(
     }),
     rejectsPath: join(tmp.dir, `${p}-${tag}.rejects.jsonl`),
     progress: false,
+    ...(reportHtml === undefined ? {} : { reportHtml }),
   });
 }
 
@@ -131,10 +134,14 @@ describe('dataset cutover', () => {
     await load(p, 'v1', rows(100, 'v1'));
     // Every other value is too long: far over the 1 % budget.
     const bad = `id,v\n${Array.from({ length: 100 }, (_, i) => `${i},${i % 2 ? 'x'.repeat(50) : `v2:${i}`}`).join('\n')}\n`;
-    const failed = await load(p, 'v2', bad, {
-      limits: { maxValueBytes: 20 },
-      rejectBudget: { fraction: 0.01, minRecords: 0 },
-    });
+    const html = join(tmp.dir, `${p}-v2.html`);
+    const failed = await load(
+      p,
+      'v2',
+      bad,
+      { limits: { maxValueBytes: 20 }, rejectBudget: { fraction: 0.01, minRecords: 0 } },
+      html,
+    );
     expect(failed.status).toBe('failed');
     expect(failed.error?.name).toBe('RejectBudgetExceededError');
     expect(failed.dataset).toMatchObject({
@@ -144,6 +151,7 @@ describe('dataset cutover', () => {
       message: 'cutover skipped: import FAILED; current stays at v1',
     });
     expect(await cli('GET', `${p}:current`)).toBe('1');
+    expect(await readFile(html, 'utf8')).toContain('cutover skipped: import FAILED; current stays at v1');
     const t = new TcpTarget(redis.server.url);
     expect(await readCurrent(t, p, 'user:0')).toBe('v1:0');
     await t.close();

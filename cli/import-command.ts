@@ -39,6 +39,7 @@ interface ImportFlags extends SpecFlags, TlsFlags, ClusterFlags, BillFlags {
   tempDir?: string;
   groupMemory?: number;
   partitionWorkers?: number;
+  datasetVersion?: number;
 }
 
 /** A commander parser for an integer option of at least `min`; the message names the option. */
@@ -185,6 +186,21 @@ export function registerImport(program: Command): void {
     )
     .option('--start-line <n>', 'resume: line number at --start-offset', integer('--start-line', 1))
     .option(
+      '--dataset <name>',
+      'atomic cutover: load into a fresh version <name>:v<n>:… and flip <name>:current to it at the end, ' +
+        'only if the load succeeded (see README "Atomic dataset cutover")',
+    )
+    .option(
+      '--dataset-keep <n>',
+      'with --dataset: versions kept after a cutover, the new one included (default 2)',
+      integer('--dataset-keep', 1),
+    )
+    .option(
+      '--dataset-version <n>',
+      'with --dataset: resume a stopped load into the version it started (the summary prints it)',
+      integer('--dataset-version', 1),
+    )
+    .option(
       '--memory-limit <percent>',
       'pre-flight: refuse when a shard would pass this share of maxmemory (default 85)',
       memoryLimitOption,
@@ -214,6 +230,10 @@ Commands: the summary counts the data commands sent to Redis (SET, HSET, EXPIRE,
 after a lost connection counts again) and how many per 100 keys; with an http(s):// URL (Upstash REST) or
 --price-per-100k it also estimates the bill (Upstash lists $0.20 per 100,000 commands).
 
+Dataset cutover (--dataset users): every load writes a fresh version users:v<n>:…; at the end of a load
+that succeeded users:current is flipped to it and versions past --dataset-keep expire (60 s grace). A
+stopped or failed load leaves users:current alone; its resume line carries --dataset-version <n>.
+
 Grouped writes (--group-buckets) stop at the next bucket and keep their spill in --temp-dir: running the same
 command again continues after the last partition Redis confirmed.
 
@@ -238,6 +258,8 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
   const human = !flags.json && log === undefined;
   try {
     const spec = await resolveSpec(file, flags);
+    if (flags.datasetVersion !== undefined && spec.dataset === undefined)
+      throw new ConfigError('--dataset-version needs --dataset (or dataset in the spec)');
     if (spec.format.type === 'csv' && spec.format.columns) {
       checkColumns(spec, spec.format.columns, flags.columns ? '--columns' : 'format.columns');
     }
@@ -264,6 +286,7 @@ async function importAction(file: string, flags: ImportFlags): Promise<number> {
       ...(flags.tempDir === undefined ? {} : { tempDir: flags.tempDir }),
       ...(flags.groupMemory === undefined ? {} : { groupBytes: flags.groupMemory * 1024 * 1024 }),
       ...(flags.partitionWorkers === undefined ? {} : { partitionWorkers: flags.partitionWorkers }),
+      ...(flags.datasetVersion === undefined ? {} : { datasetVersion: flags.datasetVersion }),
       onReset: (note) => {
         if (log) log.warn('server reset', { shard: note.shard, action: note.action, detail: note.message });
         else if (human) process.stderr.write(`\nserver reset: ${note.message}\n`);

@@ -2,6 +2,8 @@ import { tmpdir } from 'node:os';
 import { basename } from 'node:path';
 import type tls from 'node:tls';
 import type { ImportSpec } from '../shared/config/index.js';
+import { type CutoverOutcome, cutover, type DatasetPlan, failedCutover } from '../shared/dataset/index.js';
+import { classifyError } from '../shared/errors/index.js';
 import {
   billPrice,
   bytesPerKey,
@@ -95,6 +97,11 @@ export interface ImportRunOptions {
   groupBytes?: number;
   /** Worker threads of the partition pass (local files). @default the CPU's, at most 4 */
   partitionWorkers?: number;
+  /**
+   * A spec with a `dataset`: continue this version (`--dataset-version`, from a stopped load's summary)
+   * instead of allocating a fresh one.
+   */
+  datasetVersion?: number;
 }
 
 /** How the import wrote (see `groupBuckets`), and for grouped writes what the spill took and where it stands. */
@@ -140,6 +147,11 @@ export interface ImportSummary {
   encodings?: EncodingCheck;
   /** Direct or grouped writes (absent when the pre-flight refused). */
   writePath?: WritePathSummary;
+  /**
+   * A `dataset` spec: the version loaded, whether `current` was flipped to it (or why not) and the versions
+   * expired. A stopped load continues its version with `--dataset-version <version>`.
+   */
+  dataset?: CutoverOutcome;
 }
 
 /**
@@ -176,9 +188,11 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(options.maxRequestBytes === undefined ? {} : { maxRequestBytes: options.maxRequestBytes }),
     });
     const start = options.range?.start ?? 0;
-    const { memoryBefore, sample, preflight, buckets, writePath } = await prepareImport({
+    const prepared = await prepareImport({
       source,
       spec: options.spec,
+      origin: options.source,
+      ...(options.datasetVersion === undefined ? {} : { datasetVersion: options.datasetVersion }),
       targets,
       ping: checkTargets,
       grouping: {
@@ -191,6 +205,8 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       ...(options.force === undefined ? {} : { force: options.force }),
       ...(options.onPreflight ? { onPreflight: options.onPreflight } : {}),
     });
+    // A dataset load writes into its own version: `spec` is the versioned one from here on.
+    const { memoryBefore, sample, preflight, buckets, writePath, spec, dataset } = prepared;
     if (preflight.decision === 'refuse') return refusedSummary(options, targets, memoryBefore, preflight);
     const size = await source.size();
     const view: ProgressView = options.progress
@@ -200,7 +216,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       writePath?.plan && writePath.tempDir && buckets
         ? await openGroupedRun({
             source,
-            spec: options.spec,
+            spec,
             range: options.range,
             buckets,
             targets,
@@ -214,7 +230,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     recorder?.start();
     const load = {
       source,
-      spec: options.spec,
+      spec,
       targets,
       rejects,
       ...(options.range ? { range: options.range } : {}),
@@ -238,9 +254,10 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
       rejected: result.counts.rejected,
       bytesRead: result.nextOffset - start,
     });
+    const cutoverOutcome = dataset ? await cutoverAfter(targets, dataset, result) : undefined;
     const memoryAfter = await memorySnapshot(targets).catch(() => undefined);
     const encodings =
-      options.spec.model.type === 'string'
+      spec.model.type === 'string'
         ? undefined
         : await checkEncodings(
             targets,
@@ -250,7 +267,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     const summary: ImportSummary = {
       source: options.source,
       shards: targets.map((t) => t.name),
-      model: options.spec.model.type,
+      model: spec.model.type,
       status: result.status,
       counts: result.counts,
       bytesRead: result.nextOffset - start,
@@ -281,11 +298,37 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
             },
           }
         : {}),
+      ...(cutoverOutcome ? { dataset: cutoverOutcome } : {}),
     };
     if (recorder && options.reportHtml !== undefined) await recorder.write(options.reportHtml, summary);
     return summary;
   } finally {
     await Promise.allSettled(targets.map((t) => t.close()));
+  }
+}
+
+/**
+ * The cutover at the end of a dataset load: a completed load is SUCCEEDED (PARTIAL with rejects), a stopped
+ * one INTERRUPTED, a failed one FAILED; only the first (or a PARTIAL the dataset allows) flips `current`.
+ */
+async function cutoverAfter(
+  targets: readonly Target[],
+  plan: DatasetPlan,
+  result: { status: 'completed' | 'interrupted' | 'failed'; counts: LoadCounts },
+): Promise<CutoverOutcome> {
+  const { read, rejected } = result.counts;
+  const status =
+    result.status === 'completed'
+      ? rejected > 0
+        ? 'PARTIAL'
+        : 'SUCCEEDED'
+      : result.status === 'interrupted'
+        ? 'INTERRUPTED'
+        : 'FAILED';
+  try {
+    return await cutover(targets, plan, { status, read, rejected });
+  } catch (err) {
+    return failedCutover(plan, classifyError(err));
   }
 }
 

@@ -134,6 +134,7 @@ function importReportOf(summary: ImportSummary, startedAt: Date): ImportReport {
       ...(summary.preflight?.warnings ?? []),
     ],
     perChunk: [],
+    ...(summary.dataset ? { dataset: summary.dataset } : {}),
   };
 }
 

@@ -28,6 +28,8 @@ export interface SpecFlags {
   inFlight?: number;
   retries?: number;
   groupBuckets?: string;
+  dataset?: string;
+  datasetKeep?: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -130,6 +132,13 @@ export async function resolveSpec(sourcePath: string, flags: SpecFlags): Promise
     raw.retry = flags.retries === 0 ? false : { ...obj(raw.retry), retries: flags.retries };
 
   if (flags.groupBuckets) raw.groupBuckets = flags.groupBuckets;
+
+  if (flags.dataset) raw.dataset = { ...obj(raw.dataset), name: flags.dataset };
+  if (flags.datasetKeep !== undefined) {
+    if (raw.dataset === undefined)
+      throw new ConfigError('--dataset-keep needs --dataset (or dataset in the spec)');
+    raw.dataset = { ...obj(raw.dataset), keep: flags.datasetKeep };
+  }
 
   return parseImportSpec(raw, origin);
 }

@@ -12,6 +12,7 @@ export function formatSummary(s: ImportSummary): string {
     ['model', s.model + (s.buckets ? ` (${describeBuckets(s)})` : '')],
     ...(s.writePath ? [['write path', describeWritePath(s)] as [string, string]] : []),
     ...memoryRows(s),
+    ...(s.dataset ? [['dataset', describeDataset(s)] as [string, string]] : []),
     ['read', int(c.read)],
     ['written', int(c.written)],
     ['rejected', int(c.rejected) + (s.rejectsFile ? `  → ${s.rejectsFile}` : '')],
@@ -49,19 +50,21 @@ export function formatSummary(s: ImportSummary): string {
   }
   rows.push(['loader memory', `${bytes(s.peakRssBytes)} peak RSS`]);
   const grouped = s.writePath?.grouped;
+  // A stopped dataset load continues the version it started, never a fresh one.
+  const version = s.dataset && !s.dataset.flipped ? ` --dataset-version ${s.dataset.version}` : '';
   if (s.status !== 'completed' && grouped?.kept) {
     const line = s.nextLine === undefined ? '' : ` --start-line ${s.nextLine}`;
     rows.push([
       'resume',
-      `run the same command again (same --temp-dir) to continue after partition ${grouped.settled} of ` +
+      `run the same command again (same --temp-dir${version ? `, with${version}` : ''}) to continue after partition ${grouped.settled} of ` +
         `${grouped.partitions}, confirmed by Redis; the spill stays in ${grouped.spill}. ` +
-        `Or --start-offset ${s.nextOffset}${line} to load the range again (grouped writes confirm no earlier offset)`,
+        `Or --start-offset ${s.nextOffset}${line}${version} to load the range again (grouped writes confirm no earlier offset)`,
     ]);
   } else if (s.status !== 'completed') {
     const line = s.nextLine === undefined ? '' : ` --start-line ${s.nextLine}`;
     rows.push([
       'resume',
-      `--start-offset ${s.nextOffset}${line}  (every record before it is confirmed by Redis or rejected)`,
+      `--start-offset ${s.nextOffset}${line}${version}  (every record before it is confirmed by Redis or rejected)`,
     ]);
   }
   const width = Math.max(...rows.map(([k]) => k.length));
@@ -120,6 +123,13 @@ function describeWritePath(s: ImportSummary): string {
   parts.push(`load pass ${duration(g.loadMs)}`);
   if (g.resumedAt > 0) parts.push(`continued at partition ${int(g.resumedAt + 1)}`);
   return parts.join('; ');
+}
+
+/** `users v4 loaded into users:v4:…; users v4 is current (was v3); v2 expires in 60 s`, or why not. */
+function describeDataset(s: ImportSummary): string {
+  const d = s.dataset!;
+  const keys = d.expiredKeys > 0 ? ` (${int(d.expiredKeys)} keys)` : '';
+  return `v${d.version} loaded into ${d.name}:v${d.version}:…; ${d.message}${keys}`;
 }
 
 function describeBuckets(s: ImportSummary): string {

@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { type FinishEnv, finishEnvSchema, parseEnv } from '../../shared/config/index.js';
 import {
   billPrice,
@@ -41,7 +42,7 @@ const lambdaRuntime = secretsRuntime(
 
 /** The import-finish handler over a runtime (the local runner passes its own). */
 export function createFinishHandler(runtime: () => FinishRuntime | Promise<FinishRuntime> = lambdaRuntime) {
-  return middy(async (input: FinishInput): Promise<FinishOutput> => {
+  return middy(async (input: FinishInput, context: Context): Promise<FinishOutput> => {
     const { env, clients } = await runtime();
     logger.appendKeys({ importId: input.importId });
     const result = await finishImport(input, {
@@ -51,6 +52,7 @@ export function createFinishHandler(runtime: () => FinishRuntime | Promise<Finis
       markerPrefix: env.MARKER_PREFIX,
       log: (line) => logger.info(line),
       html: (report) => renderReportHtml(report, reportTimeline(report)),
+      remainingMs: () => context.getRemainingTimeInMillis(),
       ...priceOf(env),
     });
     if (result.next === undefined) {

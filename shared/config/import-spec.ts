@@ -172,6 +172,70 @@ export const retry = z.union([
   }),
 ]);
 
+/** One part of a dataset name: letters, digits, `_`, `.`, `-`. */
+const DATASET_NAME_PART = /^[A-Za-z0-9_.-]+$/;
+
+/**
+ * What is wrong with a dataset name, or undefined. The name starts every key of the dataset (`<name>:v3:…`) and
+ * is matched by `SCAN MATCH <name>:v3:*` when a version expires, so it may not hold glob characters, spaces or
+ * braces (a `{…}` would be a Redis Cluster hash tag and pin the whole dataset to one slot), and no part of it
+ * may read as a version (`v3`), or one dataset's versions would match another's.
+ */
+function datasetNameProblem(name: string): string | undefined {
+  const rule = "letters, digits, '_', '.' and '-', in parts separated by single ':'";
+  for (const part of name.split(':')) {
+    if (part === '') return `a dataset name has no empty parts (leading, trailing or double ':'): ${rule}`;
+    if (!DATASET_NAME_PART.test(part)) {
+      const bad = [...part].find((c) => !/[A-Za-z0-9_.-]/.test(c))!;
+      const why = /[{}]/.test(bad)
+        ? ' (a brace would make a Redis Cluster hash tag, pinning the whole dataset to one slot)'
+        : '';
+      return `a dataset name is ${rule}; ${JSON.stringify(bad)} is not allowed${why}`;
+    }
+    if (/^v[0-9]+$/.test(part)) return `no part of a dataset name may look like a version ("${part}")`;
+  }
+  return undefined;
+}
+
+/**
+ * Atomic dataset cutover: every load goes into a fresh version `<name>:v<n>:…` (the string and hash models'
+ * keys, the bucketed model's buckets and their meta hash), and `<name>:current` is flipped to it only at the
+ * end of a load that succeeded; then the versions older than the `keep` newest are expired.
+ */
+export const datasetSpec = z.strictObject({
+  /** The dataset's name, the first part of all its keys (`users`, `app:users`). */
+  name: z
+    .string()
+    .min(1, 'a dataset name cannot be empty')
+    .max(100, 'a dataset name has at most 100 characters')
+    .superRefine((name, ctx) => {
+      const problem = datasetNameProblem(name);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+  /** Versions kept after a cutover, the new current one included (2: the previous one stays for a rollback). @default 2 */
+  keep: z.number().int().min(1).max(100).default(2),
+  /**
+   * Whether a load that rejected records (PARTIAL; it stayed within `rejectBudget`, or it would have failed)
+   * still flips `current`. @default false
+   */
+  allowPartial: z.boolean().default(false),
+  /**
+   * With `allowPartial`: the largest share of records read that may have been rejected for the cutover to
+   * happen. @default rejectBudget.fraction
+   */
+  maxRejectedFraction: z.number().min(0).max(1).optional(),
+  /**
+   * Versions past `keep` get this many seconds to live (`EXPIRE`), so a reader that resolved the old version a
+   * moment before the cutover still finishes its read; 0 removes them at once (`UNLINK`). @default 60
+   */
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(7 * 86_400)
+    .default(60),
+});
+
 /** The import spec: what to read, how to turn records into Redis data, and the safety limits. */
 export const importSpecSchema = z.strictObject({
   format: z.discriminatedUnion('type', [csvFormat, jsonlFormat]),
@@ -190,6 +254,8 @@ export const importSpecSchema = z.strictObject({
    * sorted by id; `on` always groups a bucketed load; `off` never does. @default 'auto'
    */
   groupBuckets: z.enum(['auto', 'on', 'off']).default('auto'),
+  /** Load into a fresh version of a named dataset and cut over at the end (see {@link datasetSpec}). */
+  dataset: datasetSpec.optional(),
 });
 
 /** A validated import spec with every default filled in. */
@@ -200,6 +266,8 @@ export type ModelSpec = ImportSpec['model'];
 export type TtlSpec = ImportSpec['ttl'];
 export type LimitsSpec = ImportSpec['limits'];
 export type BatchSpec = ImportSpec['batch'];
+/** The `dataset` option of a spec, defaults filled in. */
+export type DatasetSpec = z.output<typeof datasetSpec>;
 /** Whether a bucketed load writes grouped: see `groupBuckets` of {@link importSpecSchema}. */
 export type GroupBucketsMode = ImportSpec['groupBuckets'];
 
@@ -228,6 +296,11 @@ export function parseImportSpec(input: unknown, origin = 'import spec'): ImportS
   if (spec.groupBuckets === 'on' && spec.model.type !== 'bucketed') {
     throw new ConfigError(
       `${origin} is invalid: groupBuckets: 'on' groups the buckets of the bucketed model; the ${spec.model.type} model has none`,
+    );
+  }
+  if (spec.dataset?.maxRejectedFraction !== undefined && !spec.dataset.allowPartial) {
+    throw new ConfigError(
+      `${origin} is invalid: dataset.maxRejectedFraction: applies only with dataset.allowPartial: true`,
     );
   }
   return spec;

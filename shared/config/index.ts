@@ -1,5 +1,7 @@
 export {
   type BatchSpec,
+  type DatasetSpec,
+  datasetSpec,
   type GroupBucketsMode,
   type ImportSpec,
   type ImportSpecInput,

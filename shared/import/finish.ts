@@ -1,4 +1,5 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { type CutoverOutcome, cutover, type DatasetPlan, failedCutover } from '../dataset/index.js';
 import { classifyError, classifyReplyError } from '../errors/index.js';
 import { ReplyError, type Target } from '../redis/index.js';
 import { markerKey, readMarkers } from './marker.js';
@@ -32,6 +33,11 @@ export interface FinishDeps {
    * `reports/<importId>.html` beside the JSON. A failure to write it is a note, never the import's failure.
    */
   readonly html?: (report: ImportReport) => string;
+  /**
+   * Milliseconds left before the function is stopped: the expiry of old dataset versions stops 30 s before
+   * (the next cutover continues it). @default no limit
+   */
+  readonly remainingMs?: () => number;
 }
 
 /** The report and where it was written, or the plan of a re-run when chunks must be loaded again. */
@@ -142,6 +148,8 @@ export async function finishImport(input: FinishInput, deps: FinishDeps): Promis
     memoryAfter,
     ...(deps.pricePer100k === undefined ? {} : { pricePer100k: deps.pricePer100k }),
   });
+  // The summary line below says what the cutover did.
+  if (plan.dataset) report.dataset = await cutoverOf(plan.dataset, report, deps);
   const key = reportKey(deps.reports.prefix, plan.importId);
   await putJson(deps.s3, deps.reports.bucket, key, report);
   const location = `s3://${deps.reports.bucket}/${key}`;
@@ -156,6 +164,25 @@ export async function finishImport(input: FinishInput, deps: FinishDeps): Promis
     }
   }
   return { report, location };
+}
+
+/**
+ * The dataset's cutover at the end of an import: `current` flips only for a SUCCEEDED import (or a PARTIAL one
+ * the dataset allows). Redis failing here does not fail the report: it says the cutover did not happen, and
+ * `current` is as it was (the flip is one atomic command).
+ */
+async function cutoverOf(plan: DatasetPlan, report: ImportReport, deps: FinishDeps): Promise<CutoverOutcome> {
+  const remaining = deps.remainingMs?.();
+  try {
+    return await cutover(
+      deps.targets,
+      plan,
+      { status: report.status, read: report.counts.read, rejected: report.counts.rejected },
+      remaining === undefined ? {} : { deadline: Date.now() + remaining - 30_000 },
+    );
+  } catch (err) {
+    return failedCutover(plan, classifyError(err));
+  }
 }
 
 /**

@@ -1,4 +1,5 @@
 export { bucketPrefix, resolveBucketParams } from './buckets.js';
+export { versionedSpec } from './dataset.js';
 export {
   billPrice,
   type CommandBill,

@@ -9,7 +9,9 @@ import {
 } from '../memory/index.js';
 import type { ByteSource } from '../records/index.js';
 import type { Target } from '../redis/index.js';
+import type { DatasetPlan } from '../dataset/index.js';
 import { resolveBucketParams } from './buckets.js';
+import { fixDatasetVersion, recordBuckets, sideBySideNote, startDataset } from './dataset.js';
 import { memorySnapshot, type ShardMemory } from './memory.js';
 import { pingTargets } from './preflight.js';
 import { planWritePath, type WritePath } from './write-path.js';
@@ -47,6 +49,13 @@ export interface PrepareInput {
     /** Every command is billed (Upstash): `groupBuckets: auto` groups any bucketed load. */
     readonly billedPerCommand?: boolean;
   };
+  /**
+   * A spec with a `dataset`: continue this version (a resumed load, checked to be allocated, alive and never
+   * current) instead of allocating a fresh one.
+   */
+  readonly datasetVersion?: number;
+  /** Shown in a dataset version's hash: where the load comes from. @default the source's name */
+  readonly origin?: string;
 }
 
 /** What a load needs to know before its first write. */
@@ -63,6 +72,13 @@ export interface PreparedImport {
   readonly buckets: BucketParams | undefined;
   /** With `grouping`: how the load writes (direct, or grouped with its partitions). */
   readonly writePath?: WritePath;
+  /**
+   * The spec to load with: the input spec, or for a `dataset` spec the one writing into the load's version
+   * (`versionedSpec`). Loads must use this one.
+   */
+  readonly spec: ImportSpec;
+  /** A `dataset` spec that was not refused: the version this load writes and how it cuts over. */
+  readonly dataset?: DatasetPlan;
 }
 
 /**
@@ -77,31 +93,52 @@ export interface PreparedImport {
  * await loadRange({ source, spec, targets, rejects, ...(prepared.buckets ? { buckets: prepared.buckets } : {}) });
  */
 export async function prepareImport(input: PrepareInput): Promise<PreparedImport> {
-  const { source, spec, targets, range } = input;
+  const { source, targets, range } = input;
   await (input.ping ?? pingTargets)(targets);
+  // A dataset load writes into a version of its own: planned with the next one, fixed after the pre-flight.
+  const start0 = input.spec.dataset
+    ? await startDataset(input.spec, targets, input.datasetVersion)
+    : undefined;
+  let spec = start0?.spec ?? input.spec;
   // INFO may be disabled (managed Redis): the pre-flight says so, and the reports show memory as unreadable.
   const memoryBefore = await memorySnapshot(targets).catch((): ShardMemory[] => []);
   const start = range?.start ?? 0;
-  const sample = await sampleSource(source, spec, {
+  let sample = await sampleSource(source, spec, {
     start,
     ...(range?.startLine === undefined ? {} : { startLine: range.startLine }),
     ...(range?.inQuoteAtStart === undefined ? {} : { inQuoteAtStart: range.inQuoteAtStart }),
   });
-  const preflight = await runPreflight({
+  const assessed = await runPreflight({
     spec,
     sample,
     targets,
     limit: input.limit ?? DEFAULT_MEMORY_LIMIT,
     force: input.force ?? false,
   });
+  const note =
+    start0 &&
+    sideBySideNote(input.spec.dataset!.name, start0.state, start0.provisional, input.spec.dataset!.keep);
+  const preflight = note ? { ...assessed, warnings: [...assessed.warnings, note] } : assessed;
   input.onPreflight?.(preflight);
-  if (preflight.decision === 'refuse') return { memoryBefore, sample, preflight, buckets: undefined };
+  if (preflight.decision === 'refuse') return { memoryBefore, sample, preflight, buckets: undefined, spec };
   // Before the meta hash (the first write): a spill that does not fit is refused with nothing written.
   const writePath = input.grouping ? await planWritePath({ spec, sample, ...input.grouping }) : undefined;
   const path = writePath ? { writePath } : {};
-  if (spec.model.type !== 'bucketed') return { memoryBefore, sample, preflight, buckets: undefined, ...path };
+  let dataset: DatasetPlan | undefined;
+  if (start0) {
+    const fixed = await fixDatasetVersion(input.spec, targets, start0, sample, {
+      ...(input.datasetVersion === undefined ? {} : { resume: input.datasetVersion }),
+      source: input.origin ?? source.name,
+    });
+    ({ spec, sample } = fixed);
+    dataset = fixed.plan;
+  }
+  const version = dataset ? { dataset } : {};
+  if (spec.model.type !== 'bucketed')
+    return { memoryBefore, sample, preflight, buckets: undefined, spec, ...path, ...version };
   // The bucket count is the whole dataset's: a resumed load samples the whole source, not just what is left.
   const records = start === 0 ? sample.records : (await sampleSource(source, spec)).records;
   const buckets = await resolveBucketParams(spec, targets, records, preflight.listpack);
-  return { memoryBefore, sample, preflight, buckets, ...path };
+  if (dataset) await recordBuckets(targets, dataset, buckets);
+  return { memoryBefore, sample, preflight, buckets, spec, ...path, ...version };
 }

@@ -1,3 +1,4 @@
+import type { CutoverOutcome } from '../dataset/index.js';
 import { type CommandBill, commandBill, commandsPer100Keys, describeBill } from './commands.js';
 import type { ShardMemory } from './memory.js';
 import type { ChunkStats, StateError } from './schemas.js';
@@ -51,6 +52,11 @@ export interface ImportReport {
   errors: { name: string; message: string; chunk?: number }[];
   notes: string[];
   perChunk: (ChunkStats | MissingChunk)[];
+  /**
+   * A `dataset` import: the version it loaded, whether `current` was flipped to it and, if not, why
+   * (`cutover skipped: import FAILED; current stays at v3`), and the old versions expired.
+   */
+  dataset?: CutoverOutcome;
 }
 
 const ZERO: ReportCounts = { ...emptyCounts(), taskRetries: 0 };
@@ -198,5 +204,6 @@ export function summaryLine(report: ImportReport, location: string): string {
     `${c.retries + c.taskRetries} retries, ${n(c.commands)} commands` +
     (report.commandsPer100Keys === null ? '' : ` (${report.commandsPer100Keys.toFixed(1)} per 100 keys)`) +
     (report.bill ? ` ${describeBill(report.bill)}` : '');
-  return `${base}${report.reason ? ` — ${report.reason}` : ''}; report ${location}`;
+  const dataset = report.dataset ? `; dataset: ${report.dataset.message}` : '';
+  return `${base}${report.reason ? ` — ${report.reason}` : ''}${dataset}; report ${location}`;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { importSpecSchema } from '../config/index.js';
+import { datasetPlanSchema } from '../dataset/index.js';
 
 /**
  * The data that flows between import-start, the state machine, import-chunk and import-finish. Every shape is
@@ -80,6 +81,11 @@ export const importPlanSchema = z.strictObject({
    * the chunks to load again) when a shard restarted after confirming chunks. @default 0
    */
   pass: z.number().int().min(0).default(0),
+  /**
+   * A `dataset` spec: the version the chunks write (`spec` already writes into it) and how import-finish cuts
+   * over; a redrive or a re-run pass keeps it. @default null
+   */
+  dataset: datasetPlanSchema.nullable().default(null),
 });
 export type ImportPlan = z.output<typeof importPlanSchema>;
 

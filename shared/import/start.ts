@@ -213,7 +213,9 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
       limit: settings.MEMORY_LIMIT,
       force: settings.PREFLIGHT_FORCE,
       ping: refuseUnlessRetryable,
+      origin: `s3://${bucket}/${key} (import ${importId})`,
     });
+    spec = prepared.spec;
   } catch (err) {
     // A Refusal (the object, its spec, or Redis refusing the credentials) or a ConfigError (e.g. bucket
     // parameters that clash with the dataset's) cannot be fixed by a retry: a FAILED report says why.
@@ -221,7 +223,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     if (err instanceof ConfigError) return refuse(deps, ref, err.message, log);
     throw err;
   }
-  const { memoryBefore, sample, preflight, buckets } = prepared;
+  const { memoryBefore, sample, preflight, buckets, dataset } = prepared;
   const preflightNotes = preflight.warnings.map((w) => `memory pre-flight: ${w}`);
   for (const note of preflightNotes) log(`import ${importId}: ${note}`);
   if (preflight.decision === 'refuse') {
@@ -247,6 +249,10 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
         : `bucketed: range scheme, ${buckets.bucketSize} ids per bucket`,
     );
   }
+  if (dataset !== undefined) {
+    const was = dataset.previous === null ? 'none yet' : `v${dataset.previous}`;
+    notes.push(`dataset ${dataset.name}: loading v${dataset.version} (current: ${was})`);
+  }
   const distributed = chunks.length >= settings.DISTRIBUTED_MIN_CHUNKS;
   const planObject = distributed
     ? { bucket: settings.REPORT_BUCKET, key: `${settings.PLAN_PREFIX}${importId}.json` }
@@ -268,6 +274,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     memoryBefore,
     notes,
     pass: 0,
+    dataset: dataset ?? null,
   };
   // Beside the report, for `redis-bulk-loader redrive`: the execution input is all a chunk needs.
   await putJson(deps.s3, settings.REPORT_BUCKET, planInputKey(settings.PLAN_PREFIX, importId), plan);

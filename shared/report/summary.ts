@@ -34,6 +34,9 @@ export function headerSection({ report }: RenderContext): SafeHtml {
   if (report.source?.etag) meta.push(['etag', report.source.etag]);
   if (typeof report.source?.size === 'number') meta.push(['size', formatBytes(report.source.size)]);
   if (report.model) meta.push(['model', report.model]);
+  // The cutover: which version was loaded, and whether readers see it now (or why not).
+  if (report.dataset)
+    meta.push([`dataset ${report.dataset.name} v${report.dataset.version}`, report.dataset.message]);
   if (report.requestedAt) meta.push(['requested', formatTimestamp(report.requestedAt)]);
   if (report.startedAt) meta.push(['started', formatTimestamp(report.startedAt)]);
   meta.push(['finished', formatTimestamp(report.finishedAt)]);

@@ -84,10 +84,11 @@ describe('redis-bulk-loader redrive <importId>', () => {
       // Redriven before the cause is fixed: chunk 2 fails again at once, 3… do not start, exit 3.
       phase = 'early redrive';
       const early = await redrive(outcome.importId, lambda.url);
-      expect(early.code).toBe(3);
+      expect(early.code, early.stdout + early.stderr).toBe(3);
+      // How much of chunk 2 fits under the limit depends on what Redis held when the limit was set.
       expect(early.stdout).toMatch(
         new RegExp(
-          `^import ${outcome.importId} FAILED after redrive of chunk\\(s\\) 2, 3, .*: 4,[0-9]{3} written, 0 rejected, 2/${outcome.chunks} chunks — RedisOutOfMemoryError: .*OOM command not allowed`,
+          `^import ${outcome.importId} FAILED after redrive of chunk\\(s\\) 2, 3, .*: [0-9,]+ written, 0 rejected, 2/${outcome.chunks} chunks — RedisOutOfMemoryError: .*OOM command not allowed`,
         ),
       );
       expect([...runs.entries()].filter(([, list]) => list.some((r) => r.phase === 'early redrive'))).toEqual(

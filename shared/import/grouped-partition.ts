@@ -6,18 +6,20 @@ import { type ByteSource, readRecords } from '../records/index.js';
 import { budgetError, emptyCounts, type LoadCounts, overBudget, REJECT_DEDUPE_LIMIT } from './load.js';
 import type { RejectSink } from './rejects.js';
 
+/** The bytes a partition pass reads: records that start in `[start, end)`, as `loadRange` reads them. */
+export interface PassRange {
+  readonly start: number;
+  readonly end: number;
+  readonly startLine?: number | undefined;
+  readonly inQuoteAtStart?: boolean | undefined;
+}
+
 /** What one partition pass reads and where it spills. */
 export interface PartitionPassOptions {
   readonly source: ByteSource;
   readonly spec: ImportSpec;
   readonly buckets: BucketParams;
-  /** Records that start in `[start, end)`, as `loadRange` reads them. */
-  readonly range: {
-    readonly start: number;
-    readonly end: number;
-    readonly startLine?: number | undefined;
-    readonly inQuoteAtStart?: boolean | undefined;
-  };
+  readonly range: PassRange;
   readonly store: SpillStore;
   /** This range's number among the segments of the load (0 for a whole file). */
   readonly segment: number;

@@ -15,7 +15,7 @@ import {
 import { LocalSpillStore, MAX_PARTITIONS, type PartitionStats, type SpillStore } from '../grouping/index.js';
 import type { BucketParams } from '../mapping/index.js';
 import { type ByteSource, FileSource, scanQuoteParity } from '../records/index.js';
-import { partitionRange, type PartitionPassResult } from './grouped-partition.js';
+import { partitionRange, type PartitionPassResult, type PassRange } from './grouped-partition.js';
 import { budgetError, emptyCounts, type LoadCounts, overBudget, REJECT_DEDUPE_LIMIT } from './load.js';
 import type { RejectEntry, RejectSink } from './rejects.js';
 
@@ -63,12 +63,7 @@ export interface SegmentsOptions {
   readonly source: ByteSource;
   readonly spec: ImportSpec;
   readonly buckets: BucketParams;
-  readonly range: {
-    readonly start: number;
-    readonly end: number;
-    readonly startLine?: number | undefined;
-    readonly inQuoteAtStart?: boolean | undefined;
-  };
+  readonly range: PassRange;
   readonly store: SpillStore;
   readonly partitions: number;
   /** Worker threads, one segment each; 1 partitions in this thread. Only local files use workers. */

@@ -10,3 +10,7 @@ export const userLogLevel: string | undefined = process.env.POWERTOOLS_LOG_LEVEL
 
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+// The AWS SDK warns on Node 20 that its releases after January 2027 will need Node 22. The CLI supports Node 20
+// with the SDK versions package-lock.json pins, so the warning tells a CLI user nothing to do: silenced unless set.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';

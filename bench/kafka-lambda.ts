@@ -16,7 +16,10 @@
  * - Then the handler's peak RSS on one event of Lambda's 6 MiB payload limit in a fresh process, with no
  *   node flags and with Lambda's.
  *
- *   npm run bench -- kafka-lambda [--records N] [--pairs P]     (run from dist/: the children are built files)
+ * - `--pin`: redis-server on CPU 1 and the handler (or `redis-cli`) on CPU 0, so Redis' time does not come out of
+ *   the handler's core: as on Lambda, where the function and its Redis run on different machines.
+ *
+ *   npm run bench -- kafka-lambda [--records N] [--pairs P] [--pin]     (run from dist/: the children are built files)
  */
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -60,10 +63,22 @@ function lambdaFlags(): string[] {
   return [`--max-semi-space-size=${Math.floor(young / 2)}`, `--max-old-space-size=${memory - young}`];
 }
 
-async function child(flags: readonly string[], job: ChildJob): Promise<ChildResult> {
-  const proc = spawn(process.execPath, [...flags, CHILD, JSON.stringify(job)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+/**
+ * `--pin`: Redis on one CPU and the client (the handler, or `redis-cli`) on the other, as on Lambda where the
+ * function and its Redis never share a core; without it both float over the 2 cores and Redis' work in the
+ * scripts is taken from the handler too.
+ */
+const CLIENT_CPU = '0';
+const REDIS_CPU = '1';
+
+/** The command line of a client process, under `taskset` when pinned. */
+function clientCommand(pin: boolean, command: string, args: readonly string[]): [string, string[]] {
+  return pin ? ['taskset', ['-c', CLIENT_CPU, command, ...args]] : [command, [...args]];
+}
+
+async function child(flags: readonly string[], job: ChildJob, pin = false): Promise<ChildResult> {
+  const [command, args] = clientCommand(pin, process.execPath, [...flags, CHILD, JSON.stringify(job)]);
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = await once(proc, 'close');
@@ -107,20 +122,29 @@ interface Sample {
 }
 
 /** One timed run of a variant on a fresh redis-server, checked. */
-async function runVariant(v: Variant, records: number, dir: string, flags: string[]): Promise<Sample> {
+async function runVariant(
+  v: Variant,
+  records: number,
+  dir: string,
+  flags: string[],
+  pin: boolean,
+): Promise<Sample> {
   const redis = await startLocalRedis();
   try {
+    // Every thread of the server (its I/O and background threads too).
+    if (pin) await run('taskset', ['-a', '-p', '-c', REDIS_CPU, String(redis.pid)]);
     let seconds: number;
     let nodeUs: number | undefined;
     const cpuBefore = await redisCpu(redis.port);
     if (v.watermarks === undefined) {
       const resp = join(dir, `${v.model}.resp`);
       const t = performance.now();
-      await run('sh', ['-c', `redis-cli -p ${redis.port} --pipe < "${resp}" > /dev/null`]);
+      const cli = pin ? `taskset -c ${CLIENT_CPU} redis-cli` : 'redis-cli';
+      await run('sh', ['-c', `${cli} -p ${redis.port} --pipe < "${resp}" > /dev/null`]);
       seconds = (performance.now() - t) / 1000;
     } else {
       const spec = { ...MODELS[v.model], watermarks: v.watermarks };
-      const r = await child(flags, { url: redis.url, spec, records, replay: v.watermarks });
+      const r = await child(flags, { url: redis.url, spec, records, replay: v.watermarks }, pin);
       expectCounts(v.name, r.counts, { received: records, applied: records });
       if (v.watermarks) {
         const last = records - Math.floor((records - 1) / BATCH) * BATCH;
@@ -181,8 +205,13 @@ function printTable(rows: readonly (readonly string[])[]): void {
     );
 }
 
-export async function kafkaLambdaBench(options: { records: number; pairs: number }): Promise<string[]> {
+export async function kafkaLambdaBench(options: {
+  records: number;
+  pairs: number;
+  pin?: boolean;
+}): Promise<string[]> {
   const { records, pairs } = options;
+  const pin = options.pin === true;
   const flags = lambdaFlags();
   const dir = await mkdtemp(join(tmpdir(), 'rbl-bench-kafka-'));
   try {
@@ -195,12 +224,12 @@ export async function kafkaLambdaBench(options: { records: number; pairs: number
     const { stdout: version } = await run('redis-server', ['--version']);
     process.stderr.write(
       `kafka-lambda: ${records} records (${valueBytes.toFixed(0)}-byte JSON values) in events of ${BATCH} over ` +
-        `${PARTITIONS} partitions, ${pairs} pairs; handler: node ${flags.join(' ')}; ${version.trim()}\n`,
+        `${PARTITIONS} partitions, ${pairs} pairs${pin ? `, pinned (redis-server on CPU ${REDIS_CPU}, clients on CPU ${CLIENT_CPU})` : ''}; handler: node ${flags.join(' ')}; ${version.trim()}\n`,
     );
 
     const samples = new Map<string, Sample[]>(VARIANTS.map((v) => [v.name, []]));
     for (let i = 0; i < pairs; i++) {
-      for (const v of VARIANTS) samples.get(v.name)!.push(await runVariant(v, records, dir, flags));
+      for (const v of VARIANTS) samples.get(v.name)!.push(await runVariant(v, records, dir, flags, pin));
       const line = VARIANTS.map((v) => `${v.name} ${fmt(samples.get(v.name)![i]!.rps)}`).join(', ');
       process.stderr.write(`  pair ${i + 1}: ${line} records/s\n`);
     }
@@ -253,7 +282,7 @@ export async function kafkaLambdaBench(options: { records: number; pairs: number
     const plain = 'hash, no watermarks';
     return [
       [
-        `BENCH case=kafka-lambda records=${records} batch=${BATCH}`,
+        `BENCH case=kafka-lambda records=${records} batch=${BATCH}${pin ? ' pinned=1' : ''}`,
         `rps=${int(median(rps(wm)))} rps_no_watermarks=${int(median(rps(plain)))}`,
         `watermark_overhead_pct=${overhead}`,
         `ref=pipe ref_rps=${int(median(rps('pipe HSET')))} ratio=${ratio(wm, 'pipe HSET')}`,

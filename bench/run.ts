@@ -41,6 +41,8 @@ interface Args {
   pairs: number;
   /** Records of the Kafka cases. */
   records: number;
+  /** kafka-lambda: redis-server and the client on separate CPUs. */
+  pin?: boolean;
   cases: string[];
 }
 
@@ -55,6 +57,8 @@ const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--r
   --keys N              rows of the CSV cases (default 5000000)
   --records N           records of kafka-lambda and kafka, rows of upstash (default 1000000)
   --pairs P             alternated runs per case (default 3)
+  --pin                 kafka-lambda: redis-server on CPU 1, the handler (or redis-cli) on CPU 0, as on Lambda
+                        with a Redis of its own; needs 2 cores and taskset
   --help                this text`;
 
 /** A command line the bench does not understand: printed with {@link USAGE}, exit code 2. */
@@ -80,7 +84,10 @@ function parseArgs(argv: string[]): Args | 'help' {
     if (flag === '--keys') args.keys = count(flag, value);
     else if (flag === '--pairs') args.pairs = count(flag, value);
     else if (flag === '--records') args.records = count(flag, value);
-    else if (flag === '--cases') {
+    else if (flag === '--pin') {
+      args.pin = true;
+      continue;
+    } else if (flag === '--cases') {
       if (value === undefined || value.startsWith('-'))
         throw new UsageError('--cases needs a list: --cases a,b');
       args.cases.push(...value.split(',').filter(Boolean));
@@ -314,7 +321,9 @@ async function measure(runner: Runner, keys: number): Promise<Sample> {
 async function main(args: Args): Promise<void> {
   const lines: string[] = [];
   if (args.cases.includes('kafka-lambda')) {
-    lines.push(...(await kafkaLambdaBench({ records: args.records, pairs: args.pairs })));
+    lines.push(
+      ...(await kafkaLambdaBench({ records: args.records, pairs: args.pairs, pin: args.pin === true })),
+    );
   }
   if (args.cases.includes('kafka')) {
     lines.push(...(await kafkaConsumeBench({ records: args.records, pairs: args.pairs })));

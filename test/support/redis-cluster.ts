@@ -26,7 +26,10 @@ export {
 export function useCluster(options: LocalClusterOptions = {}): { readonly server: LocalCluster } {
   let server: LocalCluster | undefined;
   beforeAll(async () => {
-    server = await startLocalCluster(options);
+    // The tests check a load with one Lua script per master over all its keys, which blocks that master for
+    // seconds on a loaded machine: with the 2 s default its peers marked it failed and the cluster went down
+    // (`CLUSTERDOWN`) under CI. No test here waits for a failover, so failure detection may be slow.
+    server = await startLocalCluster({ nodeTimeoutMs: 15_000, ...options });
   });
   afterAll(async () => {
     await server?.stop();

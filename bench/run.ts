@@ -43,6 +43,8 @@ interface Args {
   records: number;
   /** kafka-lambda: redis-server and the client on separate CPUs. */
   pin?: boolean;
+  /** scale: the loader's `--bucket-write` (default: the loader's own, auto). */
+  bucketWrite?: string;
   cases: string[];
 }
 
@@ -59,6 +61,7 @@ const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--r
   --pairs P             alternated runs per case (default 3)
   --pin                 kafka-lambda: redis-server on CPU 1, the handler (or redis-cli) on CPU 0, as on Lambda
                         with a Redis of its own; needs 2 cores and taskset
+  --bucket-write M      scale: the loader's --bucket-write (hset, restore or auto; default auto)
   --help                this text`;
 
 /** A command line the bench does not understand: printed with {@link USAGE}, exit code 2. */
@@ -84,7 +87,11 @@ function parseArgs(argv: string[]): Args | 'help' {
     if (flag === '--keys') args.keys = count(flag, value);
     else if (flag === '--pairs') args.pairs = count(flag, value);
     else if (flag === '--records') args.records = count(flag, value);
-    else if (flag === '--pin') {
+    else if (flag === '--bucket-write') {
+      if (value !== 'hset' && value !== 'restore' && value !== 'auto')
+        throw new UsageError(`--bucket-write is hset, restore or auto, got ${JSON.stringify(value ?? null)}`);
+      args.bucketWrite = value;
+    } else if (flag === '--pin') {
       args.pin = true;
       continue;
     } else if (flag === '--cases') {

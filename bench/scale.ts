@@ -120,7 +120,13 @@ async function onFreshRedis(
 }
 
 /** The built CLI, as installed, with the default write path (grouped at scale); its JSON summary. */
-async function loader(csv: string, url: string, keys: number, expected: BucketParams) {
+async function loader(
+  csv: string,
+  url: string,
+  keys: number,
+  expected: BucketParams,
+  bucketWrite: string | undefined,
+) {
   let stdout = '';
   const seconds = await timed(async () => {
     const child = spawn(
@@ -140,6 +146,7 @@ async function loader(csv: string, url: string, keys: number, expected: BucketPa
         'bucketed',
         '--json',
         '--no-progress',
+        ...(bucketWrite ? ['--bucket-write', bucketWrite] : []),
       ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -162,7 +169,11 @@ function secondsOf(ms: number | undefined): string {
 }
 
 /** The `scale` group: one BENCH line per run of it. */
-export async function scaleBench(args: { keys: number; pairs: number }): Promise<string[]> {
+export async function scaleBench(args: {
+  keys: number;
+  pairs: number;
+  bucketWrite?: string;
+}): Promise<string[]> {
   const dir = await mkdtemp(join(tmpdir(), 'rbl-bench-scale-'));
   try {
     const csv = join(dir, 'data.csv');
@@ -177,7 +188,7 @@ export async function scaleBench(args: { keys: number; pairs: number }): Promise
     const a: Sample[] = [];
     const b: Sample[] = [];
     for (let i = 0; i < args.pairs; i++) {
-      a.push(await onFreshRedis(args.keys, (url) => loader(csv, url, args.keys, buckets)));
+      a.push(await onFreshRedis(args.keys, (url) => loader(csv, url, args.keys, buckets, args.bucketWrite)));
       b.push(
         await onFreshRedis(args.keys, async (_url, port) => ({
           seconds: await timed(() =>
@@ -188,7 +199,7 @@ export async function scaleBench(args: { keys: number; pairs: number }): Promise
       const g = a[i]!.summary?.writePath?.grouped;
       process.stderr.write(
         `  scale pair ${i + 1}: ${Math.round(a[i]!.kps)} vs ${Math.round(b[i]!.kps)} keys/s` +
-          ` (${a[i]!.summary?.writePath?.path ?? '?'}; partition ${secondsOf(g?.partitionMs)} s, load ${secondsOf(g?.loadMs)} s)\n`,
+          ` (${a[i]!.summary?.writePath?.path ?? '?'}, ${a[i]!.summary?.writePath?.bucketWrite?.write ?? '-'}; partition ${secondsOf(g?.partitionMs)} s, load ${secondsOf(g?.loadMs)} s)\n`,
       );
     }
     const ratio = median(a.map((x, i) => x.kps / b[i]!.kps));
@@ -227,7 +238,7 @@ export async function scaleBench(args: { keys: number; pairs: number }): Promise
     const widths = table[0]!.map((_, i) => Math.max(...table.map((r) => r[i]!.length)));
     for (const row of table) console.log(row.map((cell, i) => cell.padEnd(widths[i]!)).join('  '));
     return [
-      `BENCH case=bucketed-scale keys=${args.keys} loader_kps=${Math.round(kps)} ref=pipe-grouped ref_kps=${Math.round(refKps)} ratio=${ratio.toFixed(2)} bytes_per_key=${bpk.toFixed(1)} loader_rss_mib=${rss.toFixed(0)} temp_disk_ratio=${temp.toFixed(2)}`,
+      `BENCH case=bucketed-scale keys=${args.keys} bucket_write=${g?.bucketWrite?.write ?? '-'} loader_kps=${Math.round(kps)} ref=pipe-grouped ref_kps=${Math.round(refKps)} ratio=${ratio.toFixed(2)} bytes_per_key=${bpk.toFixed(1)} loader_rss_mib=${rss.toFixed(0)} temp_disk_ratio=${temp.toFixed(2)}`,
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });

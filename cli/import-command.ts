@@ -151,6 +151,15 @@ export function registerImport(program: Command): void {
           '(default auto)',
       ).choices(['auto', 'on', 'off']),
     )
+    .addOption(
+      new Option(
+        '--bucket-write <mode>',
+        'grouped writes: hset merges each bucket into what the key holds with one HSET; restore writes the ' +
+          'whole bucket as the listpack Redis would build, with RESTORE … REPLACE (Redis 7.0+, probed first; ' +
+          'the key ends with exactly this load’s fields); auto: restore into a fresh --dataset version, else ' +
+          'hset (default auto)',
+      ).choices(['auto', 'hset', 'restore']),
+    )
     .option(
       '--temp-dir <dir>',
       'grouped writes: where the spill goes (default: the OS temp dir); the same command with the same dir ' +

@@ -17,6 +17,7 @@ import {
   type LoadCounts,
   type LoadProgress,
   type LoadRange,
+  chooseBucketWrite,
   loadGrouped,
   loadRange,
   localSpill,
@@ -110,6 +111,8 @@ export interface WritePathSummary {
   reason: string;
   /** Grouped writes only. */
   grouped?: GroupedOutcome;
+  /** Grouped writes only: each bucket one `HSET` or one `RESTORE` of its listpack, and why. */
+  bucketWrite?: { write: 'hset' | 'restore'; reason: string; fallback?: boolean };
 }
 
 /** The outcome of an import, as printed by the CLI (and as `--json`). */
@@ -224,6 +227,18 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
             store: localSpill(writePath.tempDir),
           })
         : undefined;
+    // Whole buckets with RESTORE only where nothing else writes the keys (or when asked), after a probe.
+    const bucketWrite =
+      grouped && buckets
+        ? await chooseBucketWrite({
+            mode: spec.bucketWrite,
+            freshKeys: dataset !== undefined,
+            targets,
+            listpack: preflight.listpack,
+            billedPerCommand: billPrice(options.redis, options.pricePer100k) !== undefined,
+            prefix: buckets.prefix,
+          })
+        : undefined;
     // A grouped load that continues a stopped run adds to that run's rejects file.
     const rejects = new FileRejectSink(options.rejectsPath, { append: grouped?.manifest !== undefined });
     const recorder = options.reportHtml === undefined ? undefined : new ReportRecorder(targets);
@@ -245,7 +260,9 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
     };
     const workers = options.partitionWorkers ?? defaultPartitionWorkers();
     const groupedResult =
-      grouped && buckets ? await loadGrouped({ ...load, buckets, grouped, workers }) : undefined;
+      grouped && buckets
+        ? await loadGrouped({ ...load, buckets, grouped, workers, restore: bucketWrite?.fit })
+        : undefined;
     const result = groupedResult ?? (await loadRange({ ...load, ...(buckets ? { buckets } : {}) }));
     view.stop();
     await rejects.close();
@@ -295,6 +312,15 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
               path: writePath.path,
               reason: writePath.reason,
               ...(groupedResult ? { grouped: groupedResult.grouped } : {}),
+              ...(bucketWrite
+                ? {
+                    bucketWrite: {
+                      write: bucketWrite.write,
+                      reason: bucketWrite.reason,
+                      ...(bucketWrite.fallback ? { fallback: true } : {}),
+                    },
+                  }
+                : {}),
             },
           }
         : {}),

@@ -28,6 +28,7 @@ export interface SpecFlags {
   inFlight?: number;
   retries?: number;
   groupBuckets?: string;
+  bucketWrite?: string;
   dataset?: string;
   datasetKeep?: number;
 }
@@ -132,6 +133,7 @@ export async function resolveSpec(sourcePath: string, flags: SpecFlags): Promise
     raw.retry = flags.retries === 0 ? false : { ...obj(raw.retry), retries: flags.retries };
 
   if (flags.groupBuckets) raw.groupBuckets = flags.groupBuckets;
+  if (flags.bucketWrite) raw.bucketWrite = flags.bucketWrite;
 
   if (flags.dataset) raw.dataset = { ...obj(raw.dataset), name: flags.dataset };
   if (flags.datasetKeep !== undefined) {

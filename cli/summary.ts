@@ -112,7 +112,12 @@ function describeWritePath(s: ImportSummary): string {
   const w = s.writePath!;
   const g = w.grouped;
   if (w.path === 'direct' || g === undefined) return `${w.path} (${w.reason})`;
-  const parts = [`grouped, one HSET per bucket (${w.reason})`, `${int(g.partitions)} partitions`];
+  const b = w.bucketWrite;
+  const each =
+    b?.write === 'restore'
+      ? `one RESTORE of its listpack per bucket (${b.reason})`
+      : `one HSET per bucket${b?.fallback ? ` (${b.reason})` : ''}`;
+  const parts = [`grouped (${w.reason}), ${each}`, `${int(g.partitions)} partitions`];
   const disk = `temp disk ${bytes(g.tempBytes)} in ${g.spill}`;
   parts.push(g.kept ? `${disk}, kept for a rerun` : `${disk}, removed`);
   if (g.reusedSpill) parts.push('partition pass done by an earlier run');

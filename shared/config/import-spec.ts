@@ -254,6 +254,15 @@ export const importSpecSchema = z.strictObject({
    * sorted by id; `on` always groups a bucketed load; `off` never does. @default 'auto'
    */
   groupBuckets: z.enum(['auto', 'on', 'off']).default('auto'),
+  /**
+   * How grouped writes write a bucket. `hset`: one multi-field `HSET` (merged into whatever the key holds).
+   * `restore`: the whole bucket built client-side as the listpack Redis itself would build, written with
+   * `RESTORE key ttl payload REPLACE` (Redis 7.0 or later, checked before the first write; the bucket key ends
+   * with exactly this load's fields, whatever it held before). `auto`: `restore` when the load writes a fresh
+   * dataset version (no other writer has its keys), else `hset`. A server that cannot take the payload gets
+   * `HSET`, with the reason in the summary. @default 'auto'
+   */
+  bucketWrite: z.enum(['auto', 'hset', 'restore']).default('auto'),
   /** Load into a fresh version of a named dataset and cut over at the end (see {@link datasetSpec}). */
   dataset: datasetSpec.optional(),
 });
@@ -270,6 +279,8 @@ export type BatchSpec = ImportSpec['batch'];
 export type DatasetSpec = z.output<typeof datasetSpec>;
 /** Whether a bucketed load writes grouped: see `groupBuckets` of {@link importSpecSchema}. */
 export type GroupBucketsMode = ImportSpec['groupBuckets'];
+/** How grouped writes write a bucket: see `bucketWrite` of {@link importSpecSchema}. */
+export type BucketWriteMode = ImportSpec['bucketWrite'];
 
 /**
  * Validates an import spec (unknown keys are errors, so typos fail loudly) and fills in the defaults.
@@ -291,6 +302,11 @@ export function parseImportSpec(input: unknown, origin = 'import spec'): ImportS
   ) {
     throw new ConfigError(
       `${origin} is invalid: model.bucketCount: only the hash scheme takes a bucket count`,
+    );
+  }
+  if (spec.bucketWrite === 'restore' && (spec.model.type !== 'bucketed' || spec.groupBuckets === 'off')) {
+    throw new ConfigError(
+      `${origin} is invalid: bucketWrite: 'restore' writes whole buckets of grouped writes; it needs the bucketed model and groupBuckets 'auto' or 'on'`,
     );
   }
   if (spec.groupBuckets === 'on' && spec.model.type !== 'bucketed') {

@@ -2,6 +2,7 @@ export {
   type BatchSpec,
   type DatasetSpec,
   datasetSpec,
+  type BucketWriteMode,
   type GroupBucketsMode,
   type ImportSpec,
   type ImportSpecInput,

@@ -4,7 +4,9 @@ import { classifyError, FatalError, type LoaderError, ServerResetError } from '.
 import {
   EncodedCommand,
   HsetEncoder,
+  type ListpackFit,
   PartitionIndexer,
+  RestoreEncoder,
   type SpillLocator,
   type SpillStore,
   spillFileName,
@@ -55,6 +57,11 @@ export interface LoadPassOptions {
   ) => Promise<void>;
   /** Stop when the rejects (with those of the partition pass) pass the budget: told the rejects so far. */
   readonly overBudget: (rejected: number) => LoaderError | undefined;
+  /**
+   * Write each bucket whole with `RESTORE … REPLACE` of a client-built listpack (see `bucketWrite`): what a
+   * listpack may hold on the server. A bucket past it gets `DEL` and `HSET`s instead. Unset: `HSET`s.
+   */
+  readonly restore?: ListpackFit | undefined;
 }
 
 /** How a load pass ended. */
@@ -172,7 +179,9 @@ export async function loadPartitions(options: LoadPassOptions): Promise<LoadPass
   const ttl = createTtl(spec.ttl);
   const locate = spillLocator(buckets);
   const prefix = buckets.prefix;
-  const encoder = new HsetEncoder(prefix, buckets.scheme === 'range' ? buckets.bucketSize : 0);
+  const rangeSize = buckets.scheme === 'range' ? buckets.bucketSize : 0;
+  const encoder = new HsetEncoder(prefix, rangeSize);
+  const restorer = options.restore ? new RestoreEncoder(prefix, rangeSize, options.restore) : undefined;
 
   let settled = options.from;
   let settledWritten = 0;
@@ -274,6 +283,20 @@ export async function loadPartitions(options: LoadPassOptions): Promise<LoadPass
         const bucket = index.buckets[order[i]!]!;
         const key = prefix + bucket;
         const writer = single ?? writers[router.route(key)]!;
+        if (restorer) {
+          // The whole bucket, its TTL included, in one RESTORE; one past a listpack's limits is replaced by DEL
+          // and HSETs below, so the key ends with exactly this load's fields either way.
+          const end = restorer.encode(index, order, i, bucket, ttl ? `${ttl(key)}000` : '0');
+          if (end > i) {
+            const records: SpilledRecord[] = [];
+            for (; i < end; i++) records.push(new SpilledRecord(index.offsets[order[i]!]!, p));
+            const wait = writer.add(new EncodedCommand(key, restorer.bytes, records));
+            if (wait) await idle(wait);
+            continue;
+          }
+          const wait = writer.add({ key, args: ['DEL', key], records: [] });
+          if (wait) await idle(wait);
+        }
         // One HSET per bucket, or a few for a bucket past the command limits; in source order either way.
         while (i < index.count && index.buckets[order[i]!] === bucket) {
           const next = encoder.encode(index, order, i, bucket);

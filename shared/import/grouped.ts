@@ -3,6 +3,7 @@ import type { ImportSpec } from '../config/index.js';
 import { classifyError, type LoaderError, ServerResetError } from '../errors/index.js';
 import {
   type GroupedManifest,
+  type ListpackFit,
   type GroupingPlan,
   parseManifest,
   type SpillStore,
@@ -118,6 +119,11 @@ export interface GroupedLoadOptions extends LoadOptions {
   readonly workers?: number;
   /** Source bytes a worker's segment takes at least. @default 16 MiB (`MIN_SEGMENT_BYTES`) */
   readonly minSegmentBytes?: number;
+  /**
+   * Write whole buckets with `RESTORE` (see `chooseBucketWrite`): what a listpack may hold on the servers.
+   * Unset: `HSET`.
+   */
+  readonly restore?: ListpackFit | undefined;
 }
 
 /** {@link LoadResult} of a grouped load. */
@@ -288,6 +294,7 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
   while (error === undefined) {
     const passBase = base;
     pass = await loadPartitions({
+      restore: options.restore,
       source,
       spec,
       buckets,

@@ -35,6 +35,12 @@ export { loadPartitions, type LoadPassOptions, type LoadPassResult, spillLocator
 export { partitionRange, type PartitionPassOptions, type PartitionPassResult } from './grouped-partition.js';
 export { type LateReject, resolveRejects } from './grouped-rejects.js';
 export {
+  type BucketWriteChoice,
+  type BucketWriteInput,
+  chooseBucketWrite,
+  probeRestore,
+} from './restore-path.js';
+export {
   defaultPartitionWorkers,
   MIN_SEGMENT_BYTES,
   partitionSegments,

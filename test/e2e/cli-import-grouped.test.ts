@@ -96,7 +96,7 @@ describe('redis-bulk-loader import with grouped bucket writes', () => {
     );
     expect(human.code).toBe(0);
     expect(human.stderr).toMatch(
-      /write path\s+grouped, one HSET per bucket \(groupBuckets on\); \d+ partitions?; temp disk/,
+      /write path\s+grouped \(groupBuckets on\), one HSET per bucket; \d+ partitions?; temp disk/,
     );
     const direct = await runCli(args(file, p, '--no-progress', '--rejects', rejectsFile));
     expect(direct.stderr).toMatch(

@@ -1,8 +1,9 @@
 import { access } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type ImportSpec, type ImportSpecInput, parseImportSpec } from '../../../shared/config/index.js';
-import type { GroupingPlan } from '../../../shared/grouping/index.js';
+import type { GroupingPlan, ListpackFit } from '../../../shared/grouping/index.js';
 import {
+  chooseBucketWrite,
   type GroupedLoadResult,
   type LoadProgress,
   loadGrouped,
@@ -95,6 +96,7 @@ async function grouped(
     records: number;
     signal?: AbortSignal;
     onProgress?: (p: LoadProgress) => void;
+    restore?: ListpackFit;
   },
 ): Promise<{
   result: GroupedLoadResult;
@@ -122,6 +124,7 @@ async function grouped(
     rejects,
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    restore: options.restore,
   });
   return { result, rejects, buckets, resumed: run.manifest !== undefined };
 }
@@ -344,6 +347,139 @@ async function startExtra(): Promise<RedisServer> {
 }
 afterAll(async () => {
   await Promise.all(extras.map((s) => s.stop()));
+});
+
+/** One hex digest of every bucket's `DUMP` (`rdbcompression no`): equal digests, byte-identical buckets. */
+async function bucketsDigest(port: number, prefix: string, count: number): Promise<string> {
+  await redisCli(port, 'CONFIG', 'SET', 'rdbcompression', 'no');
+  const script = `local t = {} for i = 0, tonumber(ARGV[2]) - 1 do t[#t + 1] = redis.call('DUMP', ARGV[1] .. i) or '-' end return redis.sha1hex(table.concat(t, '|'))`;
+  return redisCli(port, 'EVAL', script, '0', prefix, String(count));
+}
+
+async function encodings(port: number, prefix: string, count: number): Promise<Record<string, number>> {
+  const script = `local c = {} for i = 0, tonumber(ARGV[2]) - 1 do local e = redis.call('OBJECT', 'ENCODING', ARGV[1] .. i) c[#c + 1] = e end return c`;
+  const out = (await redisCli(port, 'EVAL', script, '0', prefix, String(count))).split('\n');
+  const counts: Record<string, number> = {};
+  for (const e of out) counts[e] = (counts[e] ?? 0) + 1;
+  return counts;
+}
+
+describe('whole buckets with RESTORE (bucketWrite restore)', () => {
+  const FIT = { entries: 128, value: 64 };
+
+  it('writes the same buckets byte for byte as HSET; last write wins; TTL per bucket; rejects keep their lines', async () => {
+    const n = 20_000;
+    const { text, rows } = dataset(n);
+    const ttlSpec = { seconds: 5000, jitterPercent: 10 };
+    // The same load twice, into two servers: HSET into one, RESTORE into the other.
+    const p = randomPrefix();
+    const file = await tmp.write(`${p}.csv`, text);
+    const other = await startExtra();
+    const t = target(other.url);
+    const s = spec(p, { ttl: ttlSpec });
+    const a = await grouped(file, s, [target()], { partitions: 3, records: n });
+    const b = await grouped(file, s, [t], { partitions: 3, records: n, restore: FIT });
+    for (const { result } of [a, b]) {
+      expect(result.status).toBe('completed');
+      reconcile(result);
+    }
+    expect({ ...b.result.counts, commands: 0 }).toEqual({ ...a.result.counts, commands: 0 });
+    // One RESTORE per bucket, against one HSET and one EXPIRE.
+    expect(b.result.counts.commands * 2).toBe(a.result.counts.commands);
+    expect(b.rejects.entries.map((e) => [e.line, e.reason])).toEqual(
+      a.rejects.entries.map((e) => [e.line, e.reason]),
+    );
+    if (b.buckets.scheme !== 'hash') throw new Error('hash scheme expected');
+    expect(b.buckets).toEqual(a.buckets);
+    const count = b.buckets.bucketCount;
+    expect(await bucketsDigest(other.port, b.buckets.prefix, count)).toBe(
+      await bucketsDigest(redis.server.port, a.buckets.prefix, count),
+    );
+    expect(await encodings(other.port, b.buckets.prefix, count)).toEqual({ listpack: count });
+    await expectLastValues([t], b.buckets, lastValues(rows), p);
+
+    const ttl = createTtl(s.ttl)!;
+    const keys = Array.from({ length: count }, (_, i) => `${b.buckets.prefix}${i}`);
+    const ttls = (await execAll(
+      t,
+      keys.map((k) => ({ args: ['TTL', k] })),
+    )) as number[];
+    keys.forEach((k, i) => {
+      const want = Number(ttl(k));
+      expect(ttls[i]).toBeLessThanOrEqual(want);
+      expect(ttls[i]).toBeGreaterThan(want - 30);
+    });
+  });
+
+  it('replaces what a bucket key held; a bucket past the listpack limits gets DEL and HSET; a replay changes nothing', async () => {
+    const p = randomPrefix();
+    const n = 6000;
+    const { text, rows } = dataset(n);
+    const file = await tmp.write(`${p}.csv`, text);
+    const t = target();
+    const s = spec(p, {}, { bucketSize: 60 });
+    const buckets = await resolveBucketParams(s, [t], n);
+    if (buckets.scheme !== 'hash') throw new Error('hash scheme expected');
+    // Stale content the load must not keep: a field no row has, and a key of another type.
+    await redisCli(redis.server.port, 'HSET', `${buckets.prefix}0`, 'stale-field', 'x');
+    await redisCli(redis.server.port, 'SET', `${buckets.prefix}1`, 'not a hash');
+    // Told that a listpack holds at most 55 fields: the buckets above it (about half) take the HSET way.
+    const fit = { entries: 55, value: 64 };
+    const first = await grouped(file, s, [t], { partitions: 2, records: n, restore: fit });
+    expect(first.result.status).toBe('completed');
+    reconcile(first.result);
+    expect(first.result.counts.rejected).toBe(rows.filter((r) => r.bad).length);
+    await expectLastValues([t], first.buckets, lastValues(rows), p);
+    expect(await redisCli(redis.server.port, 'HEXISTS', `${buckets.prefix}0`, 'stale-field')).toBe('0');
+    expect(await redisCli(redis.server.port, 'TYPE', `${buckets.prefix}1`)).toBe('hash');
+    const lens = (await execAll(
+      t,
+      Array.from({ length: buckets.bucketCount }, (_, i) => ({ args: ['HLEN', `${buckets.prefix}${i}`] })),
+    )) as number[];
+    expect(lens.some((l) => l > fit.entries)).toBe(true);
+    expect(lens.some((l) => l <= fit.entries)).toBe(true);
+    const digest = await bucketsDigest(redis.server.port, buckets.prefix, buckets.bucketCount);
+
+    const again = await grouped(file, s, [t], { partitions: 2, records: n, restore: fit });
+    expect(again.result.counts).toEqual(first.result.counts);
+    expect(await bucketsDigest(redis.server.port, buckets.prefix, buckets.bucketCount)).toBe(digest);
+  });
+
+  it('is chosen only where it is safe and works: a server that refuses RESTORE gets HSET, with the reason', async () => {
+    const t = target();
+    const listpack = { entries: 128, value: 64 };
+    const base = { targets: [t], listpack, prefix: 'probe:bkt:' };
+    expect(await chooseBucketWrite({ ...base, mode: 'restore', freshKeys: false })).toMatchObject({
+      write: 'restore',
+      fit: listpack,
+    });
+    expect(await chooseBucketWrite({ ...base, mode: 'auto', freshKeys: true })).toMatchObject({
+      write: 'restore',
+    });
+    expect(await chooseBucketWrite({ ...base, mode: 'auto', freshKeys: false })).toMatchObject({
+      write: 'hset',
+    });
+    expect(await chooseBucketWrite({ ...base, mode: 'hset', freshKeys: true })).toMatchObject({
+      write: 'hset',
+    });
+    expect(await redisCli(redis.server.port, 'EVAL', `return #redis.call('KEYS', 'probe:*')`, '0')).toBe('0');
+
+    const renamed = await startRedis({ args: ['--rename-command', 'RESTORE', '""'] });
+    const r = target(renamed.url);
+    try {
+      const choice = await chooseBucketWrite({ ...base, targets: [t, r], mode: 'restore', freshKeys: true });
+      expect(choice).toMatchObject({ write: 'hset', fallback: true });
+      expect(choice.reason).toMatch(
+        new RegExp(
+          `RESTORE not usable on ${r.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*unknown command.*; HSET instead`,
+        ),
+      );
+      expect(choice).not.toHaveProperty('fit');
+    } finally {
+      await r.close();
+      await renamed.stop();
+    }
+  });
 });
 
 describe('the partition pass in worker threads', () => {

@@ -83,6 +83,17 @@ function writeSmall(buf: Buffer, off: number, n: number): number {
   return writeUint(buf, off, n);
 }
 
+/**
+ * Whether the suffix `src[start … start+length)` keeps its field without `strip` (see `fieldOfSuffix`): it
+ * starts with `strip`, and what follows does not start with a NUL byte.
+ */
+export function hasStrip(src: Buffer, start: number, length: number, strip: Buffer): boolean {
+  const n = strip.length;
+  if (length < n) return false;
+  for (let b = 0; b < n; b++) if (src[start + b] !== strip[b]) return false;
+  return length === n || src[start + n] !== 0;
+}
+
 /** `$<len>\r\n` at `off`. */
 function bulkHeader(buf: Buffer, off: number, len: number): number {
   buf[off] = DOLLAR;
@@ -111,6 +122,8 @@ export class HsetEncoder {
   bytes: Buffer = Buffer.alloc(0);
   /** The last long length {@link long} read. */
   private length = 0;
+  /** The hash scheme's `fieldStrip` as UTF-8 (empty: fields are the suffixes as they are). */
+  private readonly strip: Buffer;
 
   constructor(
     prefix: string,
@@ -118,8 +131,11 @@ export class HsetEncoder {
     private readonly rangeSize: number,
     private readonly maxFields = MAX_FIELDS_PER_HSET,
     private readonly maxBytes = MAX_HSET_BYTES,
+    /** The hash scheme's `fieldStrip`: fields are `fieldOfSuffix(suffix, strip)`. */
+    strip = '',
   ) {
     this.prefix = Buffer.from(prefix, 'utf8');
+    this.strip = Buffer.from(strip, 'utf8');
   }
 
   /**
@@ -173,11 +189,21 @@ export class HsetEncoder {
       }
       slab[p++] = DOLLAR;
       if (rangeSize === 0) {
-        p = writeSmall(slab, p, suffixLength);
+        let fieldStart = suffixStart;
+        let fieldLength = suffixLength;
+        let mark = 0;
+        if (this.strip.length > 0) {
+          if (hasStrip(src, suffixStart, suffixLength, this.strip)) {
+            fieldStart += this.strip.length;
+            fieldLength -= this.strip.length;
+          } else mark = 1;
+        }
+        p = writeSmall(slab, p, fieldLength + mark);
         slab[p++] = CR;
         slab[p++] = LF;
-        if (suffixLength < 32) for (let b = 0; b < suffixLength; b++) slab[p++] = src[suffixStart + b]!;
-        else p += src.copy(slab, p, suffixStart, suffixStart + suffixLength);
+        if (mark) slab[p++] = 0;
+        if (fieldLength < 32) for (let b = 0; b < fieldLength; b++) slab[p++] = src[fieldStart + b]!;
+        else p += src.copy(slab, p, fieldStart, fieldStart + fieldLength);
       } else {
         let id = 0;
         for (let b = suffixStart; b < suffixStart + suffixLength; b++) id = id * 10 + (src[b]! - ZERO);

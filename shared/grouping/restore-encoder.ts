@@ -8,6 +8,7 @@ import {
   writeHashPayload,
   writeIntEntry,
 } from './listpack.js';
+import { hasStrip } from './hset-encoder.js';
 import { readVarint } from './varint.js';
 
 const SLAB_BYTES = 256 * 1024;
@@ -57,13 +58,21 @@ export class RestoreEncoder {
   private length = 0;
   private index: PartitionIndex | undefined;
 
+  /** The hash scheme's `fieldStrip` as UTF-8 (empty: fields are the suffixes as they are). */
+  private readonly strip: Buffer;
+  /** A field that keeps its whole suffix behind the NUL mark, assembled for `writeEntry`. */
+  private marked = Buffer.allocUnsafe(256);
+
   constructor(
     prefix: string,
     /** Ids per bucket of the range scheme; 0 for the hash scheme. */
     private readonly rangeSize: number,
     private readonly fit: ListpackFit,
+    /** The hash scheme's `fieldStrip`: fields are `fieldOfSuffix(suffix, strip)`. */
+    strip = '',
   ) {
     this.prefix = Buffer.from(prefix, 'utf8');
+    this.strip = Buffer.from(strip, 'utf8');
   }
 
   /**
@@ -110,7 +119,13 @@ export class RestoreEncoder {
       let h: number;
       let id = 0;
       if (rangeSize === 0) {
-        if (suffixLength > maxValue) return from;
+        const fieldLength =
+          this.strip.length === 0
+            ? suffixLength
+            : hasStrip(src, suffixStart, suffixLength, this.strip)
+              ? suffixLength - this.strip.length
+              : suffixLength + 1;
+        if (fieldLength > maxValue) return from;
         h = 0x811c9dc5;
         for (let b = suffixStart; b < suffixStart + suffixLength; b++) h = Math.imul(h ^ src[b]!, 0x01000193);
       } else {
@@ -154,7 +169,16 @@ export class RestoreEncoder {
     for (let f = 0; f < fields; f++) {
       if (rangeSize === 0) {
         const s = this.suffixStart(src, this.fieldOf[f]!);
-        p = writeEntry(lp, p, src, s, s + this.length);
+        const n = this.length;
+        const strip = this.strip;
+        if (strip.length === 0) p = writeEntry(lp, p, src, s, s + n);
+        else if (hasStrip(src, s, n, strip)) p = writeEntry(lp, p, src, s + strip.length, s + n);
+        else {
+          if (this.marked.length < n + 1) this.marked = Buffer.allocUnsafe(2 * (n + 1));
+          this.marked[0] = 0;
+          src.copy(this.marked, 1, s, s + n);
+          p = writeEntry(lp, p, this.marked, 0, n + 1);
+        }
       } else {
         p = writeIntEntry(lp, p, this.fieldInt[f]!);
       }

@@ -2,6 +2,7 @@ import type { ImportSpec } from '../config/index.js';
 import { ConfigError, classifyReplyError } from '../errors/index.js';
 import {
   type BucketParams,
+  commonPrefix,
   compileTemplate,
   encodeBucketParams,
   loadBucketParams,
@@ -33,12 +34,17 @@ function describe(p: BucketParams): string {
  * With the servers' `listpack` limits (see `readShard` in shared/memory), the bucket size is first lowered so
  * buckets keep the listpack encoding (`fitBucketSize`: exact for the range scheme, mean + 5·√mean ≤
  * `hash-max-listpack-entries` for the hash scheme).
+ *
+ * With `sampleKeys` (the pre-flight's sampled keys), a new hash-scheme dataset whose key template has no literal
+ * prefix (`{key}`) leaves the namespace its keys share (`commonPrefix`: `user:`) out of every field
+ * (`fieldStrip`).
  */
 export async function resolveBucketParams(
   spec: ImportSpec,
   targets: readonly Target[],
   estimatedRecords: number,
   listpack?: ListpackLimits,
+  sampleKeys?: readonly string[],
 ): Promise<BucketParams> {
   const declared = spec.model;
   if (declared.type !== 'bucketed') throw new TypeError('not a bucketed spec');
@@ -52,6 +58,14 @@ export async function resolveBucketParams(
     existing = await loadBucketParams(t, prefix);
     if (existing) break;
   }
+  // A `{key}` template over keys that share a namespace: fields leave it out (9.8 instead of 19.3 B/key for
+  // `user:<8 digits>` keys). Fixed by the first load: later loads keep what the dataset has.
+  const strip =
+    existing?.scheme === 'hash'
+      ? existing.fieldStrip
+      : keyPrefix === '' && sampleKeys
+        ? commonPrefix(sampleKeys) || undefined
+        : undefined;
   const wanted: BucketParams =
     model.scheme === 'range'
       ? { scheme: 'range', prefix, keyPrefix, bucketSize: model.bucketSize }
@@ -64,6 +78,7 @@ export async function resolveBucketParams(
             (existing?.scheme === 'hash'
               ? existing.bucketCount
               : Math.max(1, Math.ceil(estimatedRecords / model.bucketSize))),
+          ...(strip === undefined ? {} : { fieldStrip: strip }),
         };
   if (existing) {
     const same = JSON.stringify(encodeBucketParams(existing)) === JSON.stringify(encodeBucketParams(wanted));

@@ -180,8 +180,11 @@ export async function loadPartitions(options: LoadPassOptions): Promise<LoadPass
   const locate = spillLocator(buckets);
   const prefix = buckets.prefix;
   const rangeSize = buckets.scheme === 'range' ? buckets.bucketSize : 0;
-  const encoder = new HsetEncoder(prefix, rangeSize);
-  const restorer = options.restore ? new RestoreEncoder(prefix, rangeSize, options.restore) : undefined;
+  const strip = buckets.scheme === 'hash' ? (buckets.fieldStrip ?? '') : '';
+  const encoder = new HsetEncoder(prefix, rangeSize, undefined, undefined, strip);
+  const restorer = options.restore
+    ? new RestoreEncoder(prefix, rangeSize, options.restore, strip)
+    : undefined;
 
   let settled = options.from;
   let settledWritten = 0;

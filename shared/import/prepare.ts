@@ -138,7 +138,13 @@ export async function prepareImport(input: PrepareInput): Promise<PreparedImport
     return { memoryBefore, sample, preflight, buckets: undefined, spec, ...path, ...version };
   // The bucket count is the whole dataset's: a resumed load samples the whole source, not just what is left.
   const records = start === 0 ? sample.records : (await sampleSource(source, spec)).records;
-  const buckets = await resolveBucketParams(spec, targets, records, preflight.listpack);
+  const buckets = await resolveBucketParams(
+    spec,
+    targets,
+    records,
+    preflight.listpack,
+    sample.samples.map((s) => s.key),
+  );
   if (dataset) await recordBuckets(targets, dataset, buckets);
   return { memoryBefore, sample, preflight, buckets, spec, ...path, ...version };
 }

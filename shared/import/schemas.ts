@@ -39,6 +39,7 @@ export const bucketParamsSchema = z.union([
     prefix: z.string(),
     keyPrefix: z.string(),
     bucketCount: z.number().int().min(1),
+    fieldStrip: z.string().min(1).optional(),
   }),
   z.strictObject({
     scheme: z.literal('range'),

@@ -1,6 +1,6 @@
 import type { ImportSpec } from '../config/index.js';
 import type { SourceRecord } from '../records/index.js';
-import { type BucketParams, type BucketSlot, locateBucket } from './buckets.js';
+import { type BucketParams, type BucketSlot, fieldOfSuffix, locateBucket } from './buckets.js';
 import { fnv1a32 } from './fnv.js';
 import { createRecordChecks } from './record-checks.js';
 import { keyPart } from './template.js';
@@ -63,6 +63,7 @@ export function createGenericBucketAssigner(spec: ImportSpec, buckets: BucketPar
   const valueField = model.value;
   const prefixLength = buckets.keyPrefix.length;
   const byField = buckets.scheme === 'hash';
+  const stripped = buckets.scheme === 'hash' && buckets.fieldStrip !== undefined;
   return (record, out) => {
     const key = checks.key(record);
     if (typeof key !== 'string') {
@@ -77,7 +78,7 @@ export function createGenericBucketAssigner(spec: ImportSpec, buckets: BucketPar
     }
     const index = locateBucket(key, buckets, out);
     if (index < 0) return ASSIGN_REJECT;
-    out.suffix = byField ? out.field : key.slice(prefixLength);
+    out.suffix = byField && !stripped ? out.field : key.slice(prefixLength);
     out.value = value;
     return index;
   };
@@ -98,6 +99,7 @@ function suffixAssigner(
   const prefixBytes = Buffer.byteLength(prefix, 'utf8');
   const seed = fnv1a32(prefix);
   const count = buckets.bucketCount;
+  const strip = buckets.fieldStrip;
   return (record, out) => {
     const suffix = keyPart(record.values, field);
     if (typeof suffix !== 'string') {
@@ -117,7 +119,7 @@ function suffixAssigner(
       out.reason = value.reason;
       return ASSIGN_REJECT;
     }
-    out.field = suffix;
+    out.field = strip === undefined ? suffix : fieldOfSuffix(suffix, strip);
     out.suffix = suffix;
     out.value = value;
     return fnv1a32(suffix, seed) % count;

@@ -14,6 +14,12 @@ export type BucketParams =
       /** The key template's literal prefix, stripped from keys to form the field (`user:`). */
       readonly keyPrefix: string;
       readonly bucketCount: number;
+      /**
+       * A prefix every sampled key had after `keyPrefix` (a `{key}` template over `user:…` keys), also left out
+       * of the field; a key without it is stored whole behind a NUL byte (see {@link fieldOfSuffix}).
+       * Absent when nothing is stripped.
+       */
+      readonly fieldStrip?: string;
     }
   | {
       readonly scheme: 'range';
@@ -35,6 +41,59 @@ export interface BucketAddress {
 
 const INTEGER = /^(0|[1-9][0-9]*)$/;
 
+/** Marks a field that holds its key's whole suffix because the suffix lacks the stripped prefix. */
+export const UNSTRIPPED_MARK = '\u0000';
+
+/**
+ * The hash-scheme field of a key's suffix (the key without `keyPrefix`) when `strip` is left out of fields:
+ * the suffix without `strip`, or, when it does not start with it (or what follows starts with the mark), the
+ * mark followed by the whole suffix. One-to-one: a stripped field never starts with the mark.
+ *
+ * @example
+ * fieldOfSuffix('user:42', 'user:'); // '42'
+ * fieldOfSuffix('team:7', 'user:'); // '\u0000team:7'
+ */
+export function fieldOfSuffix(suffix: string, strip: string): string {
+  return suffix.startsWith(strip) && suffix.charCodeAt(strip.length) !== 0
+    ? suffix.slice(strip.length)
+    : UNSTRIPPED_MARK + suffix;
+}
+
+/** Characters that end a key's namespace (`user:`, `tenant/7/`, `app.cache.`): a stripped prefix ends with one. */
+const SEPARATORS = /[:/|#._-]/;
+
+/** Share of sampled keys that must have a prefix for it to be stripped: the others cost one byte more. */
+export const STRIP_MIN_SHARE = 0.9;
+/** Longest namespace looked at, in characters. */
+const STRIP_MAX_LENGTH = 64;
+
+/**
+ * The longest prefix ending in a separator (`:`, `/`, `|`, `#`, `.`, `_` or `-`) that at least
+ * {@link STRIP_MIN_SHARE} of `suffixes` start with; '' when there is none. Cut at a separator so that a sample of
+ * `user:000123`… does not strip `user:000` from keys the sample did not see; a share rather than all, so that a
+ * few keys from elsewhere do not cost every other key its saving. Buckets leave it out of their fields (see
+ * {@link fieldOfSuffix}).
+ *
+ * @example
+ * commonPrefix(['user:0012', 'user:0047', 'team:1', …]); // 'user:' when 90 % of them start with it
+ */
+export function commonPrefix(suffixes: readonly string[]): string {
+  if (suffixes.length === 0) return '';
+  const counts = new Map<string, number>();
+  for (const s of suffixes) {
+    const max = Math.min(s.length, STRIP_MAX_LENGTH);
+    for (let i = 0; i < max; i++) {
+      if (!SEPARATORS.test(s[i]!)) continue;
+      const prefix = s.slice(0, i + 1);
+      counts.set(prefix, (counts.get(prefix) ?? 0) + 1);
+    }
+  }
+  const needed = Math.ceil(STRIP_MIN_SHARE * suffixes.length);
+  let best = '';
+  for (const [prefix, n] of counts) if (n >= needed && prefix.length > best.length) best = prefix;
+  return best;
+}
+
 /** Where {@link locateBucket} leaves its second result. */
 export interface BucketSlot {
   /** The field of the key inside its bucket. */
@@ -55,7 +114,8 @@ export function locateBucket(key: string, params: BucketParams, slot: BucketSlot
   }
   const suffix = prefix.length === 0 ? key : key.slice(prefix.length);
   if (params.scheme === 'hash') {
-    slot.field = suffix;
+    const strip = params.fieldStrip;
+    slot.field = strip === undefined ? suffix : fieldOfSuffix(suffix, strip);
     return fnv1a32(key) % params.bucketCount;
   }
   if (suffix.length > 15 || !INTEGER.test(suffix)) {
@@ -100,7 +160,12 @@ export function encodeBucketParams(params: BucketParams): string[] {
     params.keyPrefix,
   ];
   return params.scheme === 'hash'
-    ? [...common, 'bucketCount', String(params.bucketCount)]
+    ? [
+        ...common,
+        'bucketCount',
+        String(params.bucketCount),
+        ...(params.fieldStrip === undefined ? [] : ['fieldStrip', params.fieldStrip]),
+      ]
     : [...common, 'bucketSize', String(params.bucketSize)];
 }
 
@@ -113,8 +178,9 @@ export function decodeBucketParams(reply: Reply): BucketParams | undefined {
   const keyPrefix = m.get('keyPrefix') ?? '';
   if (m.get('scheme') === 'hash') {
     const bucketCount = Number(m.get('bucketCount'));
+    const fieldStrip = m.get('fieldStrip');
     if (Number.isInteger(bucketCount) && bucketCount > 0)
-      return { scheme: 'hash', prefix, keyPrefix, bucketCount };
+      return { scheme: 'hash', prefix, keyPrefix, bucketCount, ...(fieldStrip ? { fieldStrip } : {}) };
   } else if (m.get('scheme') === 'range') {
     const bucketSize = Number(m.get('bucketSize'));
     if (Number.isInteger(bucketSize) && bucketSize > 0)

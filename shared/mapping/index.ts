@@ -3,12 +3,15 @@ export {
   type BucketParams,
   type BucketSlot,
   bucketOf,
+  commonPrefix,
   decodeBucketParams,
   encodeBucketParams,
+  fieldOfSuffix,
   loadBucketParams,
   locateBucket,
   metaKey,
   readKey,
+  UNSTRIPPED_MARK,
 } from './buckets.js';
 export {
   bucketChangeRate,

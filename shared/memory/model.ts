@@ -36,6 +36,8 @@ export type ModelChoice =
       readonly bucketCount: number;
       /** Buckets of the whole dataset: sets the bucket index range, so the bucket keys' length. */
       readonly totalBuckets: number;
+      /** The namespace left out of fields (see `fieldStrip` of the bucket parameters). */
+      readonly fieldStrip?: string;
     }
   | {
       readonly type: 'bucketed';
@@ -204,6 +206,7 @@ function bucketedBody(
           prefix: model.prefix,
           keyPrefix: model.keyPrefix,
           bucketCount: Math.max(1, Math.round(model.totalBuckets)),
+          ...(model.fieldStrip ? { fieldStrip: model.fieldStrip } : {}),
         }
       : { scheme: 'range', prefix: model.prefix, keyPrefix: model.keyPrefix, bucketSize: model.bucketSize };
   const entries = bucketEntries(samples, params);

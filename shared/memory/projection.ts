@@ -1,5 +1,5 @@
 import type { ImportSpec } from '../config/index.js';
-import { compileTemplate } from '../mapping/index.js';
+import { commonPrefix, compileTemplate } from '../mapping/index.js';
 import { type BucketFit, fitBucketSize } from './buckets.js';
 import { DEFAULT_LISTPACK, DEFAULT_MEMORY_LIMIT, type ListpackLimits } from './constants.js';
 import { formatCount } from './format.js';
@@ -98,6 +98,8 @@ export function projectModel(
       // As resolveBucketParams in shared/import: records over the bucket size.
       const total = v.bucketCount ?? Math.max(1, Math.ceil(sample.records / fit.size));
       bucketCount = total;
+      // As resolveBucketParams: a `{key}` template leaves the sampled keys' namespace out of fields.
+      const strip = keyPrefix === '' ? commonPrefix(sample.samples.map((s) => s.key)) : '';
       choice = (perShard) => ({
         type: 'bucketed',
         scheme: 'hash',
@@ -105,6 +107,7 @@ export function projectModel(
         keyPrefix,
         bucketCount: perShard,
         totalBuckets: total,
+        ...(strip ? { fieldStrip: strip } : {}),
       });
     } else {
       const size = fit.size;

@@ -48,7 +48,6 @@ export const DEFAULT_RATES = {
   string: 500_000,
   stringTtl: 300_000,
   hash: 300_000,
-  bucketed: 550_000,
 } as const;
 
 interface PlanFlags extends SpecFlags, TlsFlags, ClusterFlags, BillFlags {
@@ -152,8 +151,65 @@ function priceRow(price: number): [string, string] {
 }
 
 /** The expected rate of a model, keys per second. */
-function rateOf(model: ModelProjection, ttl: boolean): number {
-  if (model.type === 'bucketed') return DEFAULT_RATES.bucketed;
+/**
+ * Keys per second of the bucketed model's write paths against one local redis-server at several sizes,
+ * measured on the 2-core benchmark machine (bench/RESULTS.md: the issue's direct figures, `scale` with `hset`
+ * and `restore`, the 200 M recipe). The direct path slows as the keyspace grows; grouped writes pay a partition
+ * pass first.
+ */
+export const BUCKETED_RATES: Readonly<
+  Record<'direct' | 'hset' | 'restore', readonly (readonly [number, number])[]>
+> = {
+  direct: [
+    [1e6, 900_000],
+    [5e6, 750_000],
+    [20e6, 537_000],
+    [200e6, 414_000],
+  ],
+  hset: [
+    [1e6, 480_000],
+    [5e6, 890_000],
+    [20e6, 1_080_000],
+  ],
+  restore: [
+    [5e6, 1_130_000],
+    [20e6, 1_400_000],
+    [200e6, 940_000],
+  ],
+};
+
+/** The rate at `keys` on a path's measured curve: interpolated on the log of the size, held at either end. */
+export function rateAt(points: readonly (readonly [number, number])[], keys: number): number {
+  if (keys <= points[0]![0]) return points[0]![1];
+  for (let i = 1; i < points.length; i++) {
+    const [k1, r1] = points[i]!;
+    if (keys <= k1) {
+      const [k0, r0] = points[i - 1]!;
+      const t = (Math.log(keys) - Math.log(k0)) / (Math.log(k1) - Math.log(k0));
+      return r0 + t * (r1 - r0);
+    }
+  }
+  return points[points.length - 1]![1];
+}
+
+/** Which measured curve the rate came from, for the `time` row. */
+function pathNote(path: 'direct' | 'hset' | 'restore' | undefined, given: number | undefined): string {
+  if (given !== undefined || path === undefined) return '';
+  return path === 'direct'
+    ? ' (direct bucket writes)'
+    : path === 'hset'
+      ? ' (grouped, one HSET per bucket)'
+      : ' (grouped, one RESTORE per bucket)';
+}
+
+/** What `import` would do with this load: the model, the TTL, and for buckets the write path it would take. */
+function rateOf(
+  model: ModelProjection,
+  ttl: boolean,
+  keys: number,
+  bucketPath?: 'direct' | 'hset' | 'restore',
+): number {
+  if (model.type === 'bucketed') return rateAt(BUCKETED_RATES[bucketPath ?? 'direct'], keys);
   if (model.type === 'hash') return DEFAULT_RATES.hash;
   return ttl ? DEFAULT_RATES.stringTtl : DEFAULT_RATES.string;
 }
@@ -277,7 +333,10 @@ export function registerPlan(program: Command): void {
 ${CLUSTER_HELP}
 
 Expected time assumes one loader process at a rate measured on a 2-core machine against a local Redis
-(string ${int(DEFAULT_RATES.string)}/s, with TTL ${int(DEFAULT_RATES.stringTtl)}/s, hash ${int(DEFAULT_RATES.hash)}/s, bucketed ${int(DEFAULT_RATES.bucketed)}/s): pass --rate for yours.
+(string ${int(DEFAULT_RATES.string)}/s, with TTL ${int(DEFAULT_RATES.stringTtl)}/s, hash ${int(DEFAULT_RATES.hash)}/s; bucketed
+by the write path import would take and the row count: direct ${int(BUCKETED_RATES.direct[0]![1])}/s at 1 M rows
+falling to ${int(BUCKETED_RATES.direct[3]![1])}/s at 200 M, grouped with HSET ${int(BUCKETED_RATES.hset[2]![1])}/s and with RESTORE
+${int(BUCKETED_RATES.restore[1]![1])}/s at 20 M): pass --rate for yours.
 
 Commands: per model, the Redis commands the write path sends per 100 keys (string: one SET, its TTL
 included; hash: HSET, plus EXPIRE with a TTL; bucketed: one HSET per bucket and reader batch, or per key when
@@ -326,9 +385,28 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
       limit: flags.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
     });
     const chunks = Math.max(1, Math.ceil(sample.bytes / flags.chunkSize));
-    const rate = flags.rate ?? rateOf(report.model, spec.ttl !== false);
+    // The bucketed model's rate follows the write path `import` would take (RESTORE only where it asks for it
+    // or loads a dataset version; the probe is import's).
+    const path =
+      spec.model.type === 'bucketed'
+        ? chooseBucketWrites(spec.model.scheme, spec, sample, {
+            billedPerCommand: billPrice(urls, flags.pricePer100k) !== undefined,
+          }).path
+        : undefined;
+    const bucketPath =
+      path === undefined
+        ? undefined
+        : path === 'direct'
+          ? 'direct'
+          : spec.bucketWrite === 'restore' || (spec.bucketWrite === 'auto' && spec.dataset !== undefined)
+            ? 'restore'
+            : 'hset';
+    const rate = flags.rate ?? rateOf(report.model, spec.ttl !== false, sample.keys, bucketPath);
     const seconds = sample.keys / rate;
-    const lambdaSeconds = seconds / Math.min(chunks, flags.concurrency);
+    // The Lambda import writes buckets directly (its chunks do not group yet).
+    const lambdaRate =
+      flags.rate ?? (bucketPath ? rateOf(report.model, spec.ttl !== false, sample.keys, 'direct') : rate);
+    const lambdaSeconds = sample.keys / lambdaRate / Math.min(chunks, flags.concurrency);
     const price = billPrice(urls, flags.pricePer100k);
     const commands = modelCommands(report, sample, spec, chunks, price);
     const plan = {
@@ -337,6 +415,7 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
       chunks,
       chunkBytes: flags.chunkSize,
       expected: {
+        ...(bucketPath ? { writePath: bucketPath } : {}),
         keysPerSecond: rate,
         seconds,
         lambdaSeconds,
@@ -364,7 +443,7 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
           ],
           [
             'time',
-            `≈ ${duration(seconds * 1000)} in one process at ${int(rate)} keys/s; ` +
+            `≈ ${duration(seconds * 1000)} in one process at ${int(rate)} keys/s${pathNote(bucketPath, flags.rate)}; ` +
               `≈ ${duration(lambdaSeconds * 1000)} on Lambda, ${lambda} chunk${lambda === 1 ? '' : 's'} at a time`,
           ],
           ...commands.map((c): [string, string] => ['commands', describeCommands(c)]),

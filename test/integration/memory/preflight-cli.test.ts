@@ -127,6 +127,16 @@ describe('import pre-flight against a redis-server with maxmemory 16mb', () => {
     expect(plan.chunks).toBe(1);
     expect(plan.preflight.shards[0].verdict).toBe('unknown');
     expect(plan.preflight.listpackSource).toBe('default');
+    // Flat models have no write path to choose; the bucketed one names the one import would take.
+    expect(plan.expected.writePath).toBeUndefined();
+    const bucketed = await runCli(
+      ['plan', file, '--key', 'user:{id}', '--value', 'score', '--model', 'bucketed', '--json'],
+      { REDIS_URL: '' },
+    );
+    expect(bucketed.code, bucketed.stderr).toBe(0);
+    const expected = JSON.parse(bucketed.stdout).expected;
+    expect(['direct', 'hset', 'restore']).toContain(expected.writePath);
+    expect(expected.seconds).toBeCloseTo(plan.rows / expected.keysPerSecond, 6);
   });
 });
 

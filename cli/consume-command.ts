@@ -257,8 +257,25 @@ Examples:
       --sasl-username loader -t orders -g orders --spec orders.consumer.json`,
     )
     .action(async (flags: ConsumeFlags) => {
-      process.exitCode = await consumeAction(flags);
+      const code = await consumeAction(flags);
+      process.exitCode = code;
+      exitIfHeld(code);
     });
+}
+
+/**
+ * After the summary, the process should exit on its own. If something still holds it (a Kafka connection the
+ * shutdown deadline gave up on), exit anyway after `graceMs`, saying what was left: a stopped consumer that
+ * never exits would outlive its container's grace period and be SIGKILLed without its exit code.
+ */
+function exitIfHeld(code: number, graceMs = 5_000): void {
+  setTimeout(() => {
+    const held = process.getActiveResourcesInfo().filter((r) => r !== 'Timeout');
+    process.stderr.write(
+      `redis-bulk-loader consume: still held ${graceMs / 1000} s after the summary (${held.join(', ') || 'unknown'}); exiting\n`,
+    );
+    process.exit(code);
+  }, graceMs).unref();
 }
 
 /** The consumer spec of the flags: `--spec` (file or JSON), the flags applied over it. */

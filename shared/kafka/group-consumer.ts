@@ -66,6 +66,13 @@ export interface GroupConsumerOptions {
   /** Stops the consumer gracefully: no new fetches, in-flight writes settle, what is confirmed is committed. */
   readonly signal?: AbortSignal;
   /**
+   * How long a stop waits for Kafka (the fetch in flight, the last commits, leaving the group) before it
+   * gives up and returns: a broker that stopped answering must not keep a stopping consumer alive past its
+   * grace period. Nothing is lost by giving up: only confirmed offsets are ever committed, and what was
+   * written but not committed is redelivered and skipped by the watermarks. @default 15000
+   */
+  readonly shutdownTimeoutMs?: number;
+  /**
    * Stop once every assigned partition has been caught up (committed up to its high watermark) for this many
    * milliseconds: for backfills and scripts. Unset: run until stopped.
    */
@@ -114,6 +121,7 @@ const DEFAULT_BACKOFF = { baseMs: 500, maxMs: 30_000 };
 const IDLE_POLL_MS = 250;
 /** Consecutive unrestarted kafkajs crashes (no batch settled in between) before the consumer gives up. */
 const MAX_CRASHES = 8;
+const DEFAULT_SHUTDOWN_MS = 15_000;
 
 /** Group errors on which kafkajs rejoins the group when `eachBatch` fails with them. */
 const REJOIN_ON = new Set([
@@ -267,6 +275,8 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
   let retries = 0;
   let commands = 0;
   let stopping = false;
+  /** A restart after a crash, in flight: shutdown waits for it. */
+  let restarting: Promise<void> | undefined;
   let fatal: LoaderError | undefined;
   let stoppedBy: ConsumeSummary['stoppedBy'] | undefined;
   // Aborted on any stop: every wait (backoff, idle polling) ends at once.
@@ -432,12 +442,13 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
         retryInMs: delay,
         crashes,
       });
-      void sleep(delay).then(async () => {
+      restarting = sleep(delay).then(async () => {
         if (stopping) return;
         consumer = newConsumer();
         try {
           await start(consumer);
         } catch (err) {
+          if (stopping) return;
           fatal ??= kafkaError(err, options.brokers);
           stop('error');
         }
@@ -446,6 +457,11 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
     try {
       await c.connect();
       await c.subscribe({ topics: [...options.topics], fromBeginning: options.fromBeginning === true });
+      // A stop that came while this consumer connected (a restart after a crash): do not start fetching.
+      if (stopping) {
+        await c.disconnect().catch(() => {});
+        return;
+      }
       await c.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
@@ -468,12 +484,29 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
 
   const idle = watchIdle();
   await halted;
-  await idle;
   options.signal?.removeEventListener('abort', onAbort);
-  // consumer.stop() waits for the batches in flight: they settle and commit what they confirmed.
-  await consumer.stop().catch(() => {});
-  await consumer.disconnect().catch(() => {});
-  await lag.close();
+  const shutdownMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_MS;
+  const shutdown = async () => {
+    // A lag check in flight ends with its request (or the request's timeout, against a broker gone quiet).
+    await idle;
+    // A restart in flight finishes (or gives up) first, so the consumer stopped is the one running.
+    await restarting;
+    // consumer.stop() waits for the batches in flight: they settle and commit what they confirmed.
+    await consumer.stop().catch(() => {});
+    await consumer.disconnect().catch(() => {});
+    await lag.close();
+  };
+  const deadline = new AbortController();
+  const finished = await Promise.race([
+    shutdown().then(() => true),
+    wait(shutdownMs, false, { signal: deadline.signal }).catch(() => true),
+  ]);
+  deadline.abort();
+  if (!finished)
+    log('warn', 'Kafka did not let the consumer stop in time; leaving without it', {
+      shutdownTimeoutMs: shutdownMs,
+      note: 'only confirmed offsets were committed; the rest is redelivered and skipped as duplicates',
+    });
   report();
   return { ...progress(), stoppedBy: stoppedBy ?? 'signal', ...(fatal ? { error: fatal } : {}) };
 

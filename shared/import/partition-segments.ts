@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { access, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import {
   RetryableError,
   SourceChangedError,
 } from '../errors/index.js';
-import { LocalSpillStore, MAX_PARTITIONS, type PartitionStats, type SpillStore } from '../grouping/index.js';
+import { LocalSpillStore, type PartitionStats, type SpillStore } from '../grouping/index.js';
 import type { BucketParams } from '../mapping/index.js';
 import { type ByteSource, FileSource, scanQuoteParity } from '../records/index.js';
 import { partitionRange, type PartitionPassResult, type PassRange } from './grouped-partition.js';
@@ -30,6 +30,23 @@ export const MIN_SEGMENT_BYTES = 16 * 1024 * 1024;
 export function defaultPartitionWorkers(): number {
   const cores = availableParallelism();
   return cores < 4 ? 1 : Math.min(4, cores);
+}
+
+/** Open files left for everything else (sockets, the source, rejects) when workers hold partition files. */
+const SPARE_FILES = 256;
+
+/**
+ * The soft limit on open files of this process (`/proc/self/limits` on Linux); 1024, the usual default, where
+ * it cannot be read.
+ */
+export function openFileLimit(): number {
+  try {
+    const line = /^Max open files\s+(\d+|unlimited)/m.exec(readFileSync('/proc/self/limits', 'latin1'));
+    if (line) return line[1] === 'unlimited' ? 1 << 20 : Number(line[1]);
+  } catch {
+    // not Linux
+  }
+  return 1024;
 }
 
 /** What a partition worker is given (structured-cloned). */
@@ -104,11 +121,11 @@ export interface SegmentsResult {
 export async function partitionSegments(options: SegmentsOptions): Promise<SegmentsResult> {
   const { source, spec, range, store } = options;
   const size = range.end - range.start;
-  // Each worker keeps a file open per partition: stay within a common limit of 1024 open files.
+  // Each worker keeps a file open per partition: stay within the process's open-file limit.
   const workers = Math.min(
     options.workers,
     Math.floor(size / (options.minSegmentBytes ?? MIN_SEGMENT_BYTES)),
-    Math.max(1, Math.floor(MAX_PARTITIONS / options.partitions)),
+    Math.max(1, Math.floor((openFileLimit() - SPARE_FILES) / options.partitions)),
   );
   const cuts =
     workers > 1 && source instanceof FileSource && store instanceof LocalSpillStore

@@ -172,7 +172,7 @@ export function registerImport(program: Command): void {
     )
     .option(
       '--partition-workers <n>',
-      'grouped writes: worker threads sorting a local file into partitions (default: CPU cores, at most 4)',
+      'grouped writes: worker threads sorting a local file into partitions (default: CPU cores, at most 4; below 4 cores 2 from 1 GiB of input, else 1)',
       integer('--partition-workers', 1),
     )
     .option('--batch-commands <n>', 'commands per pipeline (default 2000)', integer('--batch-commands', 1))

@@ -96,7 +96,7 @@ export interface ImportRunOptions {
   tempDir?: string;
   /** Memory the load pass may take for grouping (two partitions). @default 32 MiB */
   groupBytes?: number;
-  /** Worker threads of the partition pass (local files). @default the CPU's, at most 4 */
+  /** Worker threads of the partition pass (local files). @default see `defaultPartitionWorkers` */
   partitionWorkers?: number;
   /**
    * A spec with a `dataset`: continue this version (`--dataset-version`, from a stopped load's summary)
@@ -258,7 +258,7 @@ export async function runImport(options: ImportRunOptions): Promise<ImportSummar
         options.onProgress?.(p);
       },
     };
-    const workers = options.partitionWorkers ?? defaultPartitionWorkers();
+    const workers = options.partitionWorkers ?? defaultPartitionWorkers(await load.source.size());
     const groupedResult =
       grouped && buckets
         ? await loadGrouped({ ...load, buckets, grouped, workers, restore: bucketWrite?.fit })

@@ -1,4 +1,5 @@
 import { maxRecordBytes, SPILL_HEADER_BYTES, spillHeader, writeSpillRecord } from './spill-format.js';
+import { writeVarint } from './varint.js';
 import type { SpillFile, SpillStore } from './spill-store.js';
 
 /** How a {@link PartitionWriter} buffers. */
@@ -113,6 +114,52 @@ export class PartitionWriter {
     this.lastOffsets[partition] = offset;
     this.counts[partition]!++;
     return this.pending > this.maxPending ? this.below() : undefined;
+  }
+
+  /**
+   * {@link add} for a record whose suffix and value are UTF-8 bytes already: `src[suffixStart, suffixEnd)` and
+   * `src[valueStart, valueEnd)`, copied as they are. Returns true when the caller must await {@link ready}
+   * before adding more.
+   */
+  addBytes(
+    partition: number,
+    offset: number,
+    src: Buffer,
+    suffixStart: number,
+    suffixEnd: number,
+    valueStart: number,
+    valueEnd: number,
+  ): boolean {
+    const suffixBytes = suffixEnd - suffixStart;
+    const valueBytes = valueEnd - valueStart;
+    const need = 8 + 5 + suffixBytes + 5 + valueBytes;
+    let buf = this.bufs[partition]!;
+    let pos = this.positions[partition]!;
+    if (pos + need > buf.length) {
+      this.flush(partition);
+      buf = need > this.bufferBytes ? Buffer.allocUnsafe(need) : this.take();
+      this.bufs[partition] = buf;
+      pos = 0;
+    }
+    let at = writeVarint(buf, pos, offset - this.lastOffsets[partition]!);
+    at = writeVarint(buf, at, suffixBytes);
+    // Keys and values of bulk files are short: a loop beats the native call of `copy` below ~32 bytes.
+    if (suffixBytes < 32) for (let i = suffixStart; i < suffixEnd; i++) buf[at++] = src[i]!;
+    else at += src.copy(buf, at, suffixStart, suffixEnd);
+    at = writeVarint(buf, at, valueBytes);
+    if (valueBytes < 32) for (let i = valueStart; i < valueEnd; i++) buf[at++] = src[i]!;
+    else at += src.copy(buf, at, valueStart, valueEnd);
+    this.sizes[partition]! += at - pos;
+    this.positions[partition] = at;
+    this.lastOffsets[partition] = offset;
+    this.counts[partition]!++;
+    return this.pending > this.maxPending || this.failure !== undefined;
+  }
+
+  /** Resolves once the writes in flight are below the bound again; rejects with the first write error. */
+  ready(): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    return this.pending > this.maxPending ? this.below() : Promise.resolve();
   }
 
   /** Writes everything buffered and closes the files; throws the first write error. */

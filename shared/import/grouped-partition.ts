@@ -1,8 +1,16 @@
 import type { ImportSpec } from '../config/index.js';
 import { classifyError, type LoaderError } from '../errors/index.js';
 import { PartitionWriter, partitionOf, type PartitionStats, type SpillStore } from '../grouping/index.js';
-import { ASSIGN_SKIP, type BucketParams, createBucketAssigner, emptyAssignment } from '../mapping/index.js';
-import { type ByteSource, readRecords } from '../records/index.js';
+import {
+  ASSIGN_SKIP,
+  type BucketParams,
+  compileTemplate,
+  createBucketAssigner,
+  emptyAssignment,
+  fnv1a32,
+  fnv1a32Bytes,
+} from '../mapping/index.js';
+import { type ByteSource, type PlainLineSink, readRecords } from '../records/index.js';
 import { budgetError, emptyCounts, type LoadCounts, overBudget, REJECT_DEDUPE_LIMIT } from './load.js';
 import type { RejectSink } from './rejects.js';
 
@@ -37,6 +45,11 @@ export interface PartitionPassOptions {
   readonly checkBudget?: boolean;
   /** Count the newlines in `[start, end)` (see {@link PartitionPassResult.newlines}). @default false */
   readonly countNewlines?: boolean;
+  /**
+   * Spill plain CSV lines straight from the read buffer (see {@link plainSpillSink}); false decodes every
+   * record (the test that holds the two to the same spill turns it off). @default true
+   */
+  readonly plainLines?: boolean;
 }
 
 /** How a partition pass ended. Nothing is written to Redis by it, so nothing of it needs confirming. */
@@ -96,6 +109,7 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
   };
 
   const writer = await PartitionWriter.open(options.store, options.segment, { partitions });
+  const plain = options.plainLines === false ? undefined : plainSpillSink(spec, buckets, partition, writer);
   const checkBudget = options.checkBudget ?? true;
   const newlines = options.countNewlines ? { count: 0 } : undefined;
   let status: PartitionPassResult['status'] = 'completed';
@@ -108,10 +122,15 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
       startLine: range.startLine,
       inQuoteAtStart: range.inQuoteAtStart,
       maxRecordBytes: spec.limits.maxRecordBytes,
+      plain,
     });
     let checkpoint = range.start;
     for await (const batch of batches) {
-      counts.read += batch.records.length + batch.rejects.length + batch.skipped;
+      counts.read += batch.records.length + batch.rejects.length + batch.skipped + (batch.plain ?? 0);
+      if (plain?.full) {
+        plain.full = false;
+        await writer.ready();
+      }
       counts.skipped += batch.skipped;
       for (const r of batch.rejects) reject(r, r.reason);
       for (const record of batch.records) {
@@ -183,4 +202,83 @@ function countingNewlines(
       }
     },
   };
+}
+
+/** A {@link PlainLineSink} that spills; `full` says the writer asked the pass to wait for it. */
+interface PlainSpillSink extends PlainLineSink {
+  full: boolean;
+}
+
+/**
+ * The partition pass without decoding, for the shape most bulk files have: CSV rows into hash-scheme buckets
+ * under a `<prefix>{field}` key template. A plain line (no quote, valid UTF-8; see `PlainLineSink`) is split
+ * on the delimiter byte, its key field hashed as bytes (`fnv1a32Bytes` is `fnv1a32` of the text), and its key
+ * and value copied into the spill as they are: the same bytes `writer.add` would write for the decoded record.
+ * A line that would be rejected (wrong column count, empty key, key or value over the limits) is declined and
+ * goes through the decoder and `createBucketAssigner`, which reject it with the usual reasons. Undefined
+ * where `createBucketAssigner` would not take its suffix path either.
+ */
+export function plainSpillSink(
+  spec: ImportSpec,
+  buckets: BucketParams,
+  partition: (bucket: number) => number,
+  writer: PartitionWriter,
+): PlainSpillSink | undefined {
+  const { format, model } = spec;
+  if (format.type !== 'csv' || model.type !== 'bucketed' || buckets.scheme !== 'hash') return undefined;
+  const template = compileTemplate(spec.key);
+  const field = template.suffixField;
+  const prefix = buckets.keyPrefix;
+  if (field === undefined || template.literalPrefix !== prefix || /[\ud800-\udbff]$/.test(prefix)) {
+    return undefined;
+  }
+  const delimiter = format.delimiter.charCodeAt(0);
+  if (delimiter > 0x7f) return undefined;
+  const { maxKeyBytes, maxValueBytes } = spec.limits;
+  const maxSuffixBytes = maxKeyBytes - Buffer.byteLength(prefix, 'utf8');
+  const seed = fnv1a32(prefix);
+  const count = buckets.bucketCount;
+  let keyColumn = -1;
+  let valueColumn = -1;
+  let lastColumn = -1;
+  const sink: PlainSpillSink = {
+    full: false,
+    bind(columns) {
+      keyColumn = columns.indexOf(field);
+      valueColumn = columns.indexOf(model.value);
+      lastColumn = columns.length - 1;
+      return keyColumn >= 0 && valueColumn >= 0;
+    },
+    take(buf, start, end, offset) {
+      let keyStart = -1;
+      let keyEnd = -1;
+      let valueStart = -1;
+      let valueEnd = -1;
+      let column = 0;
+      let from = start;
+      for (let i = start; i <= end; i++) {
+        if (i < end && buf[i] !== delimiter) continue;
+        if (column === keyColumn) {
+          keyStart = from;
+          keyEnd = i;
+        }
+        if (column === valueColumn) {
+          valueStart = from;
+          valueEnd = i;
+        }
+        if (i < end && column === lastColumn) return false; // more columns than the header
+        column++;
+        from = i + 1;
+      }
+      if (column !== lastColumn + 1) return false;
+      if (keyEnd === keyStart || keyEnd - keyStart > maxSuffixBytes) return false;
+      if (valueEnd - valueStart > maxValueBytes) return false;
+      const bucket = fnv1a32Bytes(buf, keyStart, keyEnd, seed) % count;
+      if (writer.addBytes(partition(bucket), offset, buf, keyStart, keyEnd, valueStart, valueEnd)) {
+        sink.full = true;
+      }
+      return true;
+    },
+  };
+  return sink;
 }

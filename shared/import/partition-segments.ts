@@ -22,14 +22,20 @@ import type { RejectEntry, RejectSink } from './rejects.js';
 /** Below this many source bytes per segment a worker's start-up costs more than it saves. */
 export const MIN_SEGMENT_BYTES = 16 * 1024 * 1024;
 
+/** From this source size on, two worker threads partition even below 4 cores (see {@link defaultPartitionWorkers}). */
+export const TWO_WORKERS_MIN_BYTES = 1024 * 1024 * 1024;
+
 /**
- * Worker threads a partition pass uses by default: the CPU's, at most 4 — but none on fewer than 4 cores, where
- * measured on 2 shared cores they made the pass slower (3.3-4.3 s against 2.7-3.3 s for 5 M rows) and added
- * 90 MiB of memory.
+ * Worker threads a partition pass uses by default: the CPU's, at most 4. Below 4 cores, 2 for a source of
+ * {@link TWO_WORKERS_MIN_BYTES} or more and none (this thread) below: on the 2-core benchmark machine two workers
+ * gained nothing at 20 M rows (247 MB, 2.7-3.0 s either way) and cost 30 MiB, but halved the pass at 200 M rows
+ * (2.67 GB, 768 partitions: 42-52 s against 27 s), where one thread routing rows to 768 partition buffers runs
+ * out of cache and two threads each have a core's own.
  */
-export function defaultPartitionWorkers(): number {
+export function defaultPartitionWorkers(sourceBytes = 0): number {
   const cores = availableParallelism();
-  return cores < 4 ? 1 : Math.min(4, cores);
+  if (cores >= 4) return Math.min(4, cores);
+  return cores >= 2 && sourceBytes >= TWO_WORKERS_MIN_BYTES ? 2 : 1;
 }
 
 /** Open files left for everything else (sockets, the source, rejects) when workers hold partition files. */

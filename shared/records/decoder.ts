@@ -15,6 +15,8 @@ export interface DecodeFailure {
 export interface RecordDecoder {
   /** True while a CSV header is still to be read: the next record is the header, not data. */
   readonly needsHeader: boolean;
+  /** CSV: the column names, once known (from the format or the header). */
+  readonly columns?: readonly string[] | undefined;
   /** Set when `decode` returned undefined: the failure, or null when the record was the header. */
   readonly failure: DecodeFailure | null;
   /**

@@ -40,6 +40,24 @@ export interface FramerConfig {
   readonly end: number;
   /** Stop right after the CSV header (to read only the header of a file). */
   readonly stopAfterHeader?: boolean;
+  /** Takes plain lines as bytes, without decoding them (see {@link PlainLineSink}). */
+  readonly plain?: PlainLineSink | undefined;
+}
+
+/**
+ * A consumer of *plain* CSV lines straight from the read buffer: lines without a quote character, of valid
+ * UTF-8, within `maxRecordBytes`, after the header. Records of the simple shape most bulk files have skip
+ * decoding to strings and objects. A line the sink declines is decoded as usual; so is every record after it
+ * in the same batch, which keeps the sink's records and the batch's records in source order.
+ */
+export interface PlainLineSink {
+  /** Told the columns once the header is known; false turns the sink off for this read. */
+  bind(columns: readonly string[]): boolean;
+  /**
+   * Takes the line `buf[start, end)` (no line ending) at source offset `offset`: true when it consumed the
+   * record, false to have it decoded and returned in the batch instead.
+   */
+  take(buf: Buffer, start: number, end: number, offset: number): boolean;
 }
 
 /** Where the first pushed byte lies. */
@@ -91,6 +109,7 @@ export class Framer {
   private nextQuote = -1;
   /** `buf[pos, utf8End)` is known to be valid UTF-8. */
   private utf8End = 0;
+  private sinkState: 'unbound' | 'bound' | 'off' = 'unbound';
   private bomPending: boolean;
   private firstPending: boolean;
   private finished = false;
@@ -161,6 +180,9 @@ export class Framer {
     const records: SourceRecord[] = [];
     const rejects: ReadReject[] = [];
     let skipped = 0;
+    /** Records the plain sink took in this batch. */
+    let plain = 0;
+    let sink = this.plainSink();
 
     if (this.bomPending) {
       if (len < 3 && !final) return null;
@@ -185,7 +207,7 @@ export class Framer {
           this.finished = true;
           break;
         }
-        if (records.length + rejects.length >= MAX_BATCH_ITEMS) break;
+        if (records.length + rejects.length + plain >= MAX_BATCH_ITEMS) break;
       }
       // Find the newline that ends the record starting at `pos`.
       let nl: number;
@@ -255,10 +277,14 @@ export class Framer {
           if (cut === undefined) rejects.push(this.tooLong(pos, e, line));
         } else if (e > this.utf8End && !isUtf8(buf.subarray(pos, e))) {
           rejects.push(this.reject(line, base + pos, 'invalid UTF-8', utf8Snippet(buf, pos, e)));
+        } else if (sink !== undefined && !quoted && e <= this.utf8End && sink.take(buf, pos, e, base + pos)) {
+          plain++;
         } else {
           const raw = utf8Slice.call(buf, pos, e);
           const values = decoder.decode(raw, quoted);
           if (values !== undefined) {
+            // The sink's records of this batch all come before this one; later ones come after it.
+            sink = undefined;
             records.push({ line, offset: base + pos, raw, values });
           } else if (decoder.failure !== null) {
             cut = multiline ? cutAfterError(buf, pos, raw, decoder.failure) : undefined;
@@ -293,8 +319,30 @@ export class Framer {
     this.mode = mode;
     this.nextQuote = nextQuote;
     if (final && !this.finished && mode === Mode.Record && pos === len) this.finished = true;
-    if (records.length === 0 && rejects.length === 0 && skipped === 0) return null;
-    return { records, rejects, skipped, nextOffset: this.nextOffset, nextLine: this.line };
+    if (records.length === 0 && rejects.length === 0 && skipped === 0 && plain === 0) return null;
+    return {
+      records,
+      rejects,
+      skipped,
+      ...(plain > 0 ? { plain } : {}),
+      nextOffset: this.nextOffset,
+      nextLine: this.line,
+    };
+  }
+
+  /** The plain-line sink, bound to the columns once the header is known; undefined when there is none. */
+  private plainSink(): PlainLineSink | undefined {
+    if (this.sinkState === 'off') return undefined;
+    const sink = this.config.plain;
+    const columns = this.config.decoder.columns;
+    if (sink === undefined) {
+      this.sinkState = 'off';
+      return undefined;
+    }
+    if (this.sinkState === 'bound') return sink;
+    if (this.config.decoder.needsHeader || columns === undefined) return undefined;
+    this.sinkState = sink.bind(columns) ? 'bound' : 'off';
+    return this.sinkState === 'bound' ? sink : undefined;
   }
 
   private reject(line: number | undefined, offset: number, reason: string, raw: string): ReadReject {

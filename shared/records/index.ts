@@ -1,5 +1,5 @@
 export { FileSource, type FileSourceOptions, DEFAULT_FILE_CHUNK_BYTES } from './file-source.js';
-export { MAX_BATCH_ITEMS } from './framer.js';
+export { MAX_BATCH_ITEMS, type PlainLineSink } from './framer.js';
 export { DEFAULT_MAX_RECORD_BYTES, type ReadOptions } from './options.js';
 export { scanQuoteParity } from './quote-parity.js';
 export { readRecords } from './reader.js';

@@ -1,4 +1,5 @@
 import { ConfigError } from '../errors/index.js';
+import type { PlainLineSink } from './framer.js';
 import type { CsvFormat, RecordFormat } from './types.js';
 
 /** Longest record the reader accepts by default: 1 MiB. */
@@ -27,6 +28,8 @@ export interface ReadOptions {
    * after its end without buffering it. @default 1 MiB
    */
   readonly maxRecordBytes?: number;
+  /** CSV: plain lines go to this sink as bytes instead of being decoded (see `PlainLineSink`). */
+  readonly plain?: PlainLineSink | undefined;
 }
 
 /** {@link ReadOptions} checked, with defaults applied (`end` stays optional: it needs the source size). */
@@ -37,9 +40,18 @@ export interface ResolvedReadOptions {
   readonly startLine: number | undefined;
   readonly inQuoteAtStart: boolean;
   readonly maxRecordBytes: number;
+  readonly plain: PlainLineSink | undefined;
 }
 
-const KNOWN_KEYS = new Set(['format', 'start', 'end', 'startLine', 'inQuoteAtStart', 'maxRecordBytes']);
+const KNOWN_KEYS = new Set([
+  'format',
+  'start',
+  'end',
+  'startLine',
+  'inQuoteAtStart',
+  'maxRecordBytes',
+  'plain',
+]);
 
 function fail(message: string): never {
   throw new ConfigError(`read options: ${message}`);
@@ -110,5 +122,6 @@ export function resolveReadOptions(options: ReadOptions): ResolvedReadOptions {
     checkInteger('maxRecordBytes', options.maxRecordBytes, 1) ?? DEFAULT_MAX_RECORD_BYTES;
   const inQuoteAtStart = options.inQuoteAtStart ?? false;
   if (typeof inQuoteAtStart !== 'boolean') fail('inQuoteAtStart must be a boolean');
-  return { format, start, end, startLine, inQuoteAtStart, maxRecordBytes };
+  const plain = format.type === 'csv' ? options.plain : undefined;
+  return { format, start, end, startLine, inQuoteAtStart, maxRecordBytes, plain };
 }

@@ -59,6 +59,7 @@ export async function* readRecords(
     quote: format.type === 'csv' ? format.quote.charCodeAt(0) : -1,
     maxRecordBytes: opts.maxRecordBytes,
     end,
+    plain: opts.plain,
   };
 
   let first: FramerStart;
@@ -88,7 +89,7 @@ export async function* readRecords(
 async function readHead(source: ByteSource, config: FramerConfig): Promise<{ offset: number; line: number }> {
   const needsHeader = config.decoder.needsHeader;
   const framer = new Framer(
-    { ...config, end: needsHeader ? Number.POSITIVE_INFINITY : 0, stopAfterHeader: true },
+    { ...config, end: needsHeader ? Number.POSITIVE_INFINITY : 0, stopAfterHeader: true, plain: undefined },
     { kind: 'file' },
   );
   for await (const chunk of source.stream(0, needsHeader ? undefined : BOM_LENGTH)) {

@@ -64,6 +64,8 @@ export interface RecordBatch {
   readonly rejects: ReadReject[];
   /** Blank lines passed over in this batch (they count as skipped). */
   readonly skipped: number;
+  /** Records the read's plain-line sink took instead of returning them here (see `PlainLineSink`). */
+  readonly plain?: number;
   /** Source offset just past the last record (or blank line) of this batch: where a continuation starts. */
   readonly nextOffset: number;
   /** 1-based line number at `nextOffset`, when line numbers are known. */

@@ -487,21 +487,27 @@ export async function runGroupConsumer(options: GroupConsumerOptions): Promise<C
   options.signal?.removeEventListener('abort', onAbort);
   const shutdownMs = options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_MS;
   const shutdown = async () => {
-    // A lag check in flight ends with its request (or the request's timeout, against a broker gone quiet).
-    await idle;
-    // A restart in flight finishes (or gives up) first, so the consumer stopped is the one running.
-    await restarting;
-    // consumer.stop() waits for the batches in flight: they settle and commit what they confirmed.
-    await consumer.stop().catch(() => {});
-    await consumer.disconnect().catch(() => {});
-    await lag.close();
+    const stopConsumer = async () => {
+      // A restart in flight finishes (or gives up) first, so the consumer stopped is the one running.
+      await restarting;
+      // consumer.stop() waits for the batches in flight: they settle and commit what they confirmed.
+      await consumer.stop().catch(() => {});
+      await consumer.disconnect().catch(() => {});
+    };
+    // A lag check in flight ends with its request, which `halt` cannot cut: stop the consumer meanwhile.
+    await Promise.all([idle, stopConsumer()]);
+    await lag.close().catch(() => {});
   };
   const deadline = new AbortController();
-  const finished = await Promise.race([
-    shutdown().then(() => true),
-    wait(shutdownMs, false, { signal: deadline.signal }).catch(() => true),
-  ]);
-  deadline.abort();
+  let finished: boolean;
+  try {
+    finished = await Promise.race([
+      shutdown().then(() => true),
+      wait(shutdownMs, false, { signal: deadline.signal }).catch(() => true),
+    ]);
+  } finally {
+    deadline.abort();
+  }
   if (!finished)
     log('warn', 'Kafka did not let the consumer stop in time; leaving without it', {
       shutdownTimeoutMs: shutdownMs,

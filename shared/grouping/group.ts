@@ -1,5 +1,6 @@
 import { FatalError } from '../errors/index.js';
-import type { BucketParams } from '../mapping/index.js';
+import type { BucketParams } from '../mapping/buckets.js';
+import { fnv1a32, fnv1a32Bytes } from '../mapping/fnv.js';
 import { emptyView, SpillReader, type SpillView } from './spill-format.js';
 import { type Cursor, readVarint, varintBytes } from './varint.js';
 
@@ -361,4 +362,30 @@ export function stableOrder(keys: Float64Array, count: number): Uint32Array {
   }
   for (let i = 0; i < count; i++) order[i] = i;
   return order.sort((a, b) => keys[a]! - keys[b]! || a - b);
+}
+
+/** Finds a spilled record's bucket from its key suffix, exactly as `locateBucket` does from the key. */
+export function spillLocator(buckets: BucketParams): SpillLocator {
+  if (buckets.scheme === 'hash') {
+    const seed = fnv1a32(buckets.keyPrefix);
+    const count = buckets.bucketCount;
+    return (buf, v) => fnv1a32Bytes(buf, v.suffixStart, v.suffixEnd, seed) % count;
+  }
+  const size = buckets.bucketSize;
+  return (buf, v) => {
+    const id = spilledId(buf, v);
+    return id < 0 ? -1 : Math.floor(id / size);
+  };
+}
+
+/** The integer id of a range-scheme suffix; -1 when it is not one (the partition pass let only ids through). */
+function spilledId(buf: Buffer, v: SpillView): number {
+  if (v.suffixEnd <= v.suffixStart || v.suffixEnd - v.suffixStart > 15) return -1;
+  let id = 0;
+  for (let i = v.suffixStart; i < v.suffixEnd; i++) {
+    const d = buf[i]! - 48;
+    if (d < 0 || d > 9) return -1;
+    id = id * 10 + d;
+  }
+  return id;
 }

@@ -5,6 +5,7 @@ export {
   PartitionIndexer,
   partitionOf,
   type SpillLocator,
+  spillLocator,
   type SpillPart,
   stableOrder,
   SUB_RANGE_BYTES,

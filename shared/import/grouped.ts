@@ -124,6 +124,8 @@ export interface GroupedLoadOptions extends LoadOptions {
    * Unset: `HSET`.
    */
   readonly restore?: ListpackFit | undefined;
+  /** Index the load pass's partitions in a worker thread (see `LoadPassOptions.indexWorker`). */
+  readonly indexWorker?: boolean | undefined;
 }
 
 /** {@link LoadResult} of a grouped load. */
@@ -295,6 +297,7 @@ export async function loadGrouped(options: GroupedLoadOptions): Promise<GroupedL
     const passBase = base;
     pass = await loadPartitions({
       restore: options.restore,
+      indexWorker: options.indexWorker,
       source,
       spec,
       buckets,

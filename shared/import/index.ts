@@ -31,7 +31,8 @@ export {
   loadGrouped,
   openGroupedRun,
 } from './grouped.js';
-export { loadPartitions, type LoadPassOptions, type LoadPassResult, spillLocator } from './grouped-load.js';
+export { loadPartitions, type LoadPassOptions, type LoadPassResult } from './grouped-load.js';
+export { spillLocator } from '../grouping/index.js';
 export { partitionRange, type PartitionPassOptions, type PartitionPassResult } from './grouped-partition.js';
 export { type LateReject, resolveRejects } from './grouped-rejects.js';
 export {

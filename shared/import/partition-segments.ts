@@ -3,21 +3,16 @@ import { access, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ImportSpec } from '../config/index.js';
-import {
-  ConfigError,
-  FatalError,
-  type LoaderError,
-  RetryableError,
-  SourceChangedError,
-} from '../errors/index.js';
+import { FatalError, type LoaderError } from '../errors/index.js';
 import { LocalSpillStore, type PartitionStats, type SpillStore } from '../grouping/index.js';
 import type { BucketParams } from '../mapping/index.js';
 import { type ByteSource, FileSource, scanQuoteParity } from '../records/index.js';
 import { partitionRange, type PartitionPassResult, type PassRange } from './grouped-partition.js';
 import { budgetError, emptyCounts, type LoadCounts, overBudget, REJECT_DEDUPE_LIMIT } from './load.js';
 import type { RejectEntry, RejectSink } from './rejects.js';
+import { revive, startModuleWorker } from './workers.js';
 
 /** Below this many source bytes per segment a worker's start-up costs more than it saves. */
 export const MIN_SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -285,7 +280,7 @@ function runWorker(
   onProgress: (message: { read: number; rejected: number; skipped: number; bytes: number }) => void,
 ): Promise<{ result: Omit<PartitionPassResult, 'error'>; error?: LoaderError }> {
   return new Promise((resolve) => {
-    const worker = startWorker(task);
+    const worker = startModuleWorker('partition-worker', task);
     running.push(worker);
     let settled = false;
     const finish = (outcome: { result: Omit<PartitionPassResult, 'error'>; error?: LoaderError }) => {
@@ -313,32 +308,6 @@ function runWorker(
       crashed(new FatalError(`partition worker ${task.segment} exited with code ${code} before it was done`));
     });
   });
-}
-
-/**
- * The worker thread of `task`. Built, it is `partition-worker.js` beside this module; run from the TypeScript
- * sources (tests, `npm run cli`) the worker registers tsx first, as the main thread did with `--import tsx`.
- */
-function startWorker(task: SegmentTask): Worker {
-  const fromSources = import.meta.url.endsWith('.ts');
-  const entry = new URL(fromSources ? './partition-worker.ts' : './partition-worker.js', import.meta.url);
-  if (!fromSources) return new Worker(entry, { workerData: task });
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: task });
-}
-
-/** The error a worker reported, as the class its name says (what the summary and the exit code go by). */
-function revive(error: { name: string; message: string }): LoaderError {
-  switch (error.name) {
-    case 'ConfigError':
-      return new ConfigError(error.message);
-    case 'SourceChangedError':
-      return new SourceChangedError(error.message);
-    case 'RetryableError':
-      return new RetryableError(error.message);
-    default:
-      return new FatalError(error.message);
-  }
 }
 
 /** Writes a segment's rejects file into the sink with its lines renumbered, then removes it. */

@@ -97,6 +97,7 @@ async function grouped(
     signal?: AbortSignal;
     onProgress?: (p: LoadProgress) => void;
     restore?: ListpackFit;
+    indexWorker?: boolean;
   },
 ): Promise<{
   result: GroupedLoadResult;
@@ -125,6 +126,7 @@ async function grouped(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     restore: options.restore,
+    ...(options.indexWorker === undefined ? {} : { indexWorker: options.indexWorker }),
   });
   return { result, rejects, buckets, resumed: run.manifest !== undefined };
 }
@@ -170,7 +172,12 @@ describe('grouped bucket writes into a real redis-server', () => {
     const inTaken = (id: string) =>
       (bucketOf(`${p}:${id}`, bucketsFirst) as { bucket: string }).bucket === taken;
 
-    const { result, rejects, buckets } = await grouped(file, s, [t], { partitions: 4, records: n });
+    // The partitions are indexed by the worker thread: rejects still find their rows.
+    const { result, rejects, buckets } = await grouped(file, s, [t], {
+      partitions: 4,
+      records: n,
+      indexWorker: true,
+    });
     expect(result.status).toBe('completed');
     reconcile(result);
     const badRows = rows.filter((r) => r.bad);
@@ -371,14 +378,15 @@ describe('whole buckets with RESTORE (bucketWrite restore)', () => {
     const n = 20_000;
     const { text, rows } = dataset(n);
     const ttlSpec = { seconds: 5000, jitterPercent: 10 };
-    // The same load twice, into two servers: HSET into one, RESTORE into the other.
+    // The same load twice, into two servers: HSET into one, indexing here; RESTORE into the other, indexing in
+    // the worker thread.
     const p = randomPrefix();
     const file = await tmp.write(`${p}.csv`, text);
     const other = await startExtra();
     const t = target(other.url);
     const s = spec(p, { ttl: ttlSpec });
-    const a = await grouped(file, s, [target()], { partitions: 3, records: n });
-    const b = await grouped(file, s, [t], { partitions: 3, records: n, restore: FIT });
+    const a = await grouped(file, s, [target()], { partitions: 3, records: n, indexWorker: false });
+    const b = await grouped(file, s, [t], { partitions: 3, records: n, restore: FIT, indexWorker: true });
     for (const { result } of [a, b]) {
       expect(result.status).toBe('completed');
       reconcile(result);

@@ -98,21 +98,14 @@ export class PartitionWriter {
    */
   add(partition: number, offset: number, suffix: string, value: string): Promise<void> | undefined {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    const need = maxRecordBytes(suffix.length, value.length);
-    let buf = this.bufs[partition]!;
-    let pos = this.positions[partition]!;
-    if (pos + need > buf.length) {
-      this.flush(partition);
-      // A record larger than a buffer (a huge value) gets a buffer of its own, written on the next flush.
-      buf = need > this.bufferBytes ? Buffer.allocUnsafe(need) : this.take();
-      this.bufs[partition] = buf;
-      pos = 0;
-    }
-    const end = writeSpillRecord(buf, pos, offset - this.lastOffsets[partition]!, suffix, value);
-    this.sizes[partition]! += end - pos;
-    this.positions[partition] = end;
-    this.lastOffsets[partition] = offset;
-    this.counts[partition]!++;
+    const pos = this.room(partition, maxRecordBytes(suffix.length, value.length));
+    const buf = this.bufs[partition]!;
+    this.wrote(
+      partition,
+      offset,
+      pos,
+      writeSpillRecord(buf, pos, offset - this.lastOffsets[partition]!, suffix, value),
+    );
     return this.pending > this.maxPending ? this.below() : undefined;
   }
 
@@ -132,15 +125,8 @@ export class PartitionWriter {
   ): boolean {
     const suffixBytes = suffixEnd - suffixStart;
     const valueBytes = valueEnd - valueStart;
-    const need = 8 + 5 + suffixBytes + 5 + valueBytes;
-    let buf = this.bufs[partition]!;
-    let pos = this.positions[partition]!;
-    if (pos + need > buf.length) {
-      this.flush(partition);
-      buf = need > this.bufferBytes ? Buffer.allocUnsafe(need) : this.take();
-      this.bufs[partition] = buf;
-      pos = 0;
-    }
+    const pos = this.room(partition, 8 + 5 + suffixBytes + 5 + valueBytes);
+    const buf = this.bufs[partition]!;
     let at = writeVarint(buf, pos, offset - this.lastOffsets[partition]!);
     at = writeVarint(buf, at, suffixBytes);
     // Keys and values of bulk files are short: a loop beats the native call of `copy` below ~32 bytes.
@@ -149,10 +135,7 @@ export class PartitionWriter {
     at = writeVarint(buf, at, valueBytes);
     if (valueBytes < 32) for (let i = valueStart; i < valueEnd; i++) buf[at++] = src[i]!;
     else at += src.copy(buf, at, valueStart, valueEnd);
-    this.sizes[partition]! += at - pos;
-    this.positions[partition] = at;
-    this.lastOffsets[partition] = offset;
-    this.counts[partition]!++;
+    this.wrote(partition, offset, pos, at);
     return this.pending > this.maxPending || this.failure !== undefined;
   }
 
@@ -175,6 +158,24 @@ export class PartitionWriter {
   async abort(): Promise<void> {
     await Promise.allSettled(this.chains);
     await Promise.allSettled(this.files.map((f) => f.close()));
+  }
+
+  /** Makes room for `need` bytes in `partition`'s buffer (flushing it when full); returns where they go. */
+  private room(partition: number, need: number): number {
+    const pos = this.positions[partition]!;
+    if (pos + need <= this.bufs[partition]!.length) return pos;
+    this.flush(partition);
+    // A record larger than a buffer (a huge value) gets a buffer of its own, written on the next flush.
+    this.bufs[partition] = need > this.bufferBytes ? Buffer.allocUnsafe(need) : this.take();
+    return 0;
+  }
+
+  /** Accounts for one record written to `partition`'s buffer at `[pos, end)`. */
+  private wrote(partition: number, offset: number, pos: number, end: number): void {
+    this.sizes[partition]! += end - pos;
+    this.positions[partition] = end;
+    this.lastOffsets[partition] = offset;
+    this.counts[partition]!++;
   }
 
   private take(): Buffer {

@@ -284,7 +284,7 @@ export function registerPlan(program: Command): void {
     .command('plan')
     .summary('estimate rows, Redis memory per model, chunks and time; writes nothing')
     .description(
-      'Sample the file (evenly spaced slices, 1 MiB in all), estimate its rows, and project the Redis memory ' +
+      'Sample the file (8 slices, one centred in each eighth, 1 MiB in all), estimate its rows, and project the Redis memory ' +
         'each data model would need, from the exact structure sizes of Redis 7 (jemalloc size classes, dict ' +
         'entries, SDS headers, listpack encodings, hash tables). With --redis (or REDIS_URL) it also reads each ' +
         "shard's used_memory, maxmemory and listpack settings and gives the import pre-flight's verdict. " +

@@ -16,7 +16,7 @@ function spec(model: ImportSpecInput['model'], extra: Partial<ImportSpecInput> =
 }
 
 /**
- * A sample as `sampleSource` takes it: 8 evenly spaced slices of consecutive records, from a file of `keys`
+ * A sample like the one `sampleSource` takes: 8 slices of consecutive records along a file of `keys`
  * records whose ids are `idAt(position)`, 12 bytes per record.
  */
 function sample(keys: number, idAt: (position: number) => number): SourceSample {

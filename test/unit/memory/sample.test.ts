@@ -44,10 +44,12 @@ describe('sampleSource', () => {
     const file = await tmp.write('large.csv', `id,score\n${lines.join('\n')}\n`);
     const s = await sampleSource(new FileSource(file), csvSpec(), { sampleBytes: 128 * 1024 });
     expect(s.complete).toBe(false);
-    expect(Math.abs(s.records - rows) / rows).toBeLessThan(0.03);
+    // Slices centred in each eighth measure growing rows at their mean length (slices at the starts of the
+    // eighths estimated 200 M rows 6.2 % too many; centred, 0.3 % too few).
+    expect(Math.abs(s.records - rows) / rows).toBeLessThan(0.015);
     const ids = s.samples.map((x) => Number(x.key.slice(5)));
     expect(Math.max(...ids)).toBeGreaterThan(rows * 0.85);
-    expect(Math.min(...ids)).toBe(0);
+    expect(Math.min(...ids)).toBeLessThan(rows * 0.15);
   });
 
   it('a resumed load samples only what is left', async () => {

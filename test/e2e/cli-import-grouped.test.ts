@@ -115,7 +115,8 @@ describe('redis-bulk-loader import with grouped bucket writes', () => {
     try {
       await handle.truncate(size);
       const rows = Array.from({ length: 5000 }, (_, i) => `${1_000_000 + i},${i % 1000}\n`).join('');
-      await handle.write('id,score\n', 0);
+      // Rows right after the header too: the source checks read the first record.
+      await handle.write(`id,score\n${rows}`, 0);
       for (let i = 0; i < 8; i++) {
         const at = Math.floor(((i + 0.5) * size) / 8) - 20_000;
         await handle.write(`\n${rows}`, at);

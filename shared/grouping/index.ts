@@ -40,7 +40,13 @@ export {
   type SpillView,
   writeSpillRecord,
 } from './spill-format.js';
-export { LocalSpillStore, type SpillFile, spillFileName, type SpillStore } from './spill-store.js';
+export {
+  LocalSpillStore,
+  readPartition,
+  type SpillFile,
+  spillFileName,
+  type SpillStore,
+} from './spill-store.js';
 export { crc64Hex, writeCrc64 } from './crc64.js';
 export { DUMP_RDB_VERSION, hashPayload, RDB_TYPE_HASH_LISTPACK } from './listpack.js';
 export { type ListpackFit, RestoreEncoder } from './restore-encoder.js';

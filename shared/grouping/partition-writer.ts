@@ -111,8 +111,7 @@ export class PartitionWriter {
 
   /**
    * {@link add} for a record whose suffix and value are UTF-8 bytes already: `src[suffixStart, suffixEnd)` and
-   * `src[valueStart, valueEnd)`, copied as they are. Returns true when the caller must await {@link ready}
-   * before adding more.
+   * `src[valueStart, valueEnd)`, copied as they are. Never waits: the caller asks {@link ready} now and then.
    */
   addBytes(
     partition: number,
@@ -122,7 +121,7 @@ export class PartitionWriter {
     suffixEnd: number,
     valueStart: number,
     valueEnd: number,
-  ): boolean {
+  ): void {
     const suffixBytes = suffixEnd - suffixStart;
     const valueBytes = valueEnd - valueStart;
     const pos = this.room(partition, 8 + 5 + suffixBytes + 5 + valueBytes);
@@ -136,13 +135,15 @@ export class PartitionWriter {
     if (valueBytes < 32) for (let i = valueStart; i < valueEnd; i++) buf[at++] = src[i]!;
     else at += src.copy(buf, at, valueStart, valueEnd);
     this.wrote(partition, offset, pos, at);
-    return this.pending > this.maxPending || this.failure !== undefined;
   }
 
-  /** Resolves once the writes in flight are below the bound again; rejects with the first write error. */
-  ready(): Promise<void> {
+  /**
+   * What {@link add} returns, for records added with {@link addBytes}: a promise only when the caller must wait
+   * (the writes in flight are past the bound), rejected with the first write error.
+   */
+  ready(): Promise<void> | undefined {
     if (this.failure !== undefined) return Promise.reject(this.failure);
-    return this.pending > this.maxPending ? this.below() : Promise.resolve();
+    return this.pending > this.maxPending ? this.below() : undefined;
   }
 
   /** Writes everything buffered and closes the files; throws the first write error. */

@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename, rm, type FileHandle, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { SpillPart } from './group.js';
 
 /** One spill file being written: appends go out in order. */
 export interface SpillFile {
@@ -47,6 +48,27 @@ const MANIFEST = 'manifest.json';
  * await file.append(bytes);
  * await file.close();
  */
+/**
+ * One partition's spill files, in segment order, each named for errors: what `PartitionIndexer` indexes.
+ *
+ * @example
+ * const index = indexPartition(await readPartition(store, 2, 7), locate);
+ */
+export async function readPartition(
+  store: SpillStore,
+  segments: number,
+  partition: number,
+): Promise<SpillPart[]> {
+  const parts: SpillPart[] = [];
+  for (let s = 0; s < segments; s++) {
+    parts.push({
+      name: `${store.location}/${spillFileName(s, partition)}`,
+      bytes: await store.read(s, partition),
+    });
+  }
+  return parts;
+}
+
 export class LocalSpillStore implements SpillStore {
   private made: Promise<void> | undefined;
 

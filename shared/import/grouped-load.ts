@@ -11,7 +11,7 @@ import {
   PartitionIndexer,
   RestoreEncoder,
   type SpillStore,
-  spillFileName,
+  readPartition,
   spillLocator,
 } from '../grouping/index.js';
 import { type BucketParams, createTtl } from '../mapping/index.js';
@@ -67,7 +67,7 @@ export interface LoadPassOptions {
   readonly restore?: ListpackFit | undefined;
   /**
    * Index the partitions in a worker thread (local spills only): the next partition is read, decoded and ordered
-   * on another core while this thread encodes and sends. @default on with 2 cores or more and 2 partitions or more
+   * on another core while this thread encodes and sends. @default see {@link indexWorkerPays}
    */
   readonly indexWorker?: boolean | undefined;
 }
@@ -96,7 +96,7 @@ const IDLE_STEP_RECORDS = 8192;
 const PACE_RECORDS = 2048;
 
 /** Spill from which the load pass indexes in a worker thread by default (see {@link indexWorkerPays}). */
-export const INDEX_WORKER_MIN_SPILL_BYTES = 1024 * 1024 * 1024;
+const INDEX_WORKER_MIN_SPILL_BYTES = 1024 * 1024 * 1024;
 
 /**
  * Whether indexing the partitions in a worker pays, by default: with 2 cores or more, from
@@ -243,13 +243,9 @@ export async function loadPartitions(options: LoadPassOptions): Promise<LoadPass
     const upcoming: Upcoming = {
       loading: worker
         ? worker.index(p, options.records[p] ?? 1024).then(built)
-        : (async () => {
-            const parts = [];
-            for (let s = 0; s < options.segments; s++) {
-              parts.push({ name: `${store.location}/${spillFileName(s, p)}`, bytes: await store.read(s, p) });
-            }
-            return new PartitionIndexer(parts, locate, options.records[p]);
-          })(),
+        : readPartition(store, options.segments, p).then(
+            (parts) => new PartitionIndexer(parts, locate, options.records[p]),
+          ),
       indexer: undefined,
     };
     // Kept for when it is awaited; a read error must not go unhandled meanwhile.

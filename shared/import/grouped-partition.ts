@@ -4,11 +4,11 @@ import { PartitionWriter, partitionOf, type PartitionStats, type SpillStore } fr
 import {
   ASSIGN_SKIP,
   type BucketParams,
-  compileTemplate,
   createBucketAssigner,
   emptyAssignment,
   fnv1a32,
   fnv1a32Bytes,
+  hashSuffixField,
 } from '../mapping/index.js';
 import { type ByteSource, type PlainLineSink, readRecords } from '../records/index.js';
 import { budgetError, emptyCounts, type LoadCounts, overBudget, REJECT_DEDUPE_LIMIT } from './load.js';
@@ -127,9 +127,9 @@ export async function partitionRange(options: PartitionPassOptions): Promise<Par
     let checkpoint = range.start;
     for await (const batch of batches) {
       counts.read += batch.records.length + batch.rejects.length + batch.skipped + (batch.plain ?? 0);
-      if (plain?.full) {
-        plain.full = false;
-        await writer.ready();
+      if (batch.plain) {
+        const wait = writer.ready();
+        if (wait) await wait;
       }
       counts.skipped += batch.skipped;
       for (const r of batch.rejects) reject(r, r.reason);
@@ -204,11 +204,6 @@ function countingNewlines(
   };
 }
 
-/** A {@link PlainLineSink} that spills; `full` says the writer asked the pass to wait for it. */
-interface PlainSpillSink extends PlainLineSink {
-  full: boolean;
-}
-
 /**
  * The partition pass without decoding, for the shape most bulk files have: CSV rows into hash-scheme buckets
  * under a `<prefix>{field}` key template. A plain line (no quote, valid UTF-8; see `PlainLineSink`) is split
@@ -216,22 +211,25 @@ interface PlainSpillSink extends PlainLineSink {
  * and value copied into the spill as they are: the same bytes `writer.add` would write for the decoded record.
  * A line that would be rejected (wrong column count, empty key, key or value over the limits) is declined and
  * goes through the decoder and `createBucketAssigner`, which reject it with the usual reasons. Undefined
- * where `createBucketAssigner` would not take its suffix path either.
+ * where `createBucketAssigner` does not take its suffix path either (`hashSuffixField`).
  */
 export function plainSpillSink(
   spec: ImportSpec,
   buckets: BucketParams,
   partition: (bucket: number) => number,
   writer: PartitionWriter,
-): PlainSpillSink | undefined {
+): PlainLineSink | undefined {
   const { format, model } = spec;
-  if (format.type !== 'csv' || model.type !== 'bucketed' || buckets.scheme !== 'hash') return undefined;
-  const template = compileTemplate(spec.key);
-  const field = template.suffixField;
-  const prefix = buckets.keyPrefix;
-  if (field === undefined || template.literalPrefix !== prefix || /[\ud800-\udbff]$/.test(prefix)) {
+  const field = hashSuffixField(spec, buckets);
+  if (
+    format.type !== 'csv' ||
+    model.type !== 'bucketed' ||
+    buckets.scheme !== 'hash' ||
+    field === undefined
+  ) {
     return undefined;
   }
+  const prefix = buckets.keyPrefix;
   const delimiter = format.delimiter.charCodeAt(0);
   if (delimiter > 0x7f) return undefined;
   const { maxKeyBytes, maxValueBytes } = spec.limits;
@@ -241,8 +239,7 @@ export function plainSpillSink(
   let keyColumn = -1;
   let valueColumn = -1;
   let lastColumn = -1;
-  const sink: PlainSpillSink = {
-    full: false,
+  return {
     bind(columns) {
       keyColumn = columns.indexOf(field);
       valueColumn = columns.indexOf(model.value);
@@ -274,11 +271,8 @@ export function plainSpillSink(
       if (keyEnd === keyStart || keyEnd - keyStart > maxSuffixBytes) return false;
       if (valueEnd - valueStart > maxValueBytes) return false;
       const bucket = fnv1a32Bytes(buf, keyStart, keyEnd, seed) % count;
-      if (writer.addBytes(partition(bucket), offset, buf, keyStart, keyEnd, valueStart, valueEnd)) {
-        sink.full = true;
-      }
+      writer.addBytes(partition(bucket), offset, buf, keyStart, keyEnd, valueStart, valueEnd);
       return true;
     },
   };
-  return sink;
 }

@@ -4,7 +4,7 @@
  * its memory transferred, not copied.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { indexPartition, LocalSpillStore, spillFileName, spillLocator } from '../grouping/index.js';
+import { indexPartition, LocalSpillStore, readPartition, spillLocator } from '../grouping/index.js';
 import type { IndexReply, IndexRequest, IndexWorkerData } from './partition-index-worker.js';
 import { postable } from './workers.js';
 
@@ -21,13 +21,7 @@ port.on('message', (request: IndexRequest) => {
 });
 
 async function answer(request: IndexRequest): Promise<{ reply: IndexReply; transfer: ArrayBuffer[] }> {
-  const parts = [];
-  for (let s = 0; s < data.segments; s++) {
-    parts.push({
-      name: `${data.location}/${spillFileName(s, request.partition)}`,
-      bytes: await store.read(s, request.partition),
-    });
-  }
+  const parts = await readPartition(store, data.segments, request.partition);
   const index = indexPartition(parts, locate, request.expected);
   const arrays = [index.buf, index.at, index.offsets, index.buckets, index.order];
   // Only memory a view owns whole can move (a small Buffer may sit in Node's shared pool): the rest is copied.

@@ -32,7 +32,6 @@ export {
   openGroupedRun,
 } from './grouped.js';
 export { loadPartitions, type LoadPassOptions, type LoadPassResult } from './grouped-load.js';
-export { spillLocator } from '../grouping/index.js';
 export { partitionRange, type PartitionPassOptions, type PartitionPassResult } from './grouped-partition.js';
 export { type LateReject, resolveRejects } from './grouped-rejects.js';
 export {

@@ -1,4 +1,4 @@
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { Worker } from 'node:worker_threads';
 import {
   ConfigError,
   FatalError,
@@ -15,16 +15,12 @@ import {
  * @example
  * const worker = startModuleWorker('partition-worker', task);
  */
-export function startModuleWorker(
-  name: string,
-  workerData: unknown,
-  options: Pick<WorkerOptions, 'resourceLimits' | 'execArgv'> = {},
-): Worker {
+export function startModuleWorker(name: string, workerData: unknown): Worker {
   const fromSources = import.meta.url.endsWith('.ts');
   const entry = new URL(`./${name}.${fromSources ? 'ts' : 'js'}`, import.meta.url);
-  if (!fromSources) return new Worker(entry, { workerData, ...options });
+  if (!fromSources) return new Worker(entry, { workerData });
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}); })`;
-  return new Worker(boot, { eval: true, workerData, ...options });
+  return new Worker(boot, { eval: true, workerData });
 }
 
 /** The error a worker reported, as the class its name says (what the summary and the exit code go by). */

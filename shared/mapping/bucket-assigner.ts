@@ -3,7 +3,7 @@ import type { SourceRecord } from '../records/index.js';
 import { type BucketParams, type BucketSlot, fieldOfSuffix, locateBucket } from './buckets.js';
 import { fnv1a32 } from './fnv.js';
 import { createRecordChecks } from './record-checks.js';
-import { keyPart } from './template.js';
+import { compileTemplate, keyPart } from './template.js';
 
 /** What {@link BucketAssigner} leaves behind for a record it places: its key's suffix, field and value. */
 export interface BucketAssignment extends BucketSlot {
@@ -35,21 +35,25 @@ export type BucketAssigner = (record: SourceRecord, out: BucketAssignment) => nu
  * const index = assign(record, out); // >= 0: HSET <prefix><index> out.field out.value
  */
 export function createBucketAssigner(spec: ImportSpec, buckets: BucketParams): BucketAssigner {
-  const checks = createRecordChecks(spec);
-  const field = checks.template.suffixField;
+  const field = hashSuffixField(spec, buckets);
+  return field !== undefined && buckets.scheme === 'hash'
+    ? suffixAssigner(spec, buckets, field)
+    : createGenericBucketAssigner(spec, buckets);
+}
+
+/**
+ * The field whose text, after the key prefix, is the whole key suffix of a hash-scheme bucketed load (`id` for
+ * `user:{id}`): then a record's bucket is `fnv1a32(suffix, fnv1a32(keyPrefix)) % bucketCount`, with no key
+ * built and sliced again. Undefined for any other template or scheme, and when the prefix ends in half a
+ * surrogate pair (the key's UTF-8 is then not the prefix's followed by the suffix's).
+ */
+export function hashSuffixField(spec: ImportSpec, buckets: BucketParams): string | undefined {
+  if (buckets.scheme !== 'hash') return undefined;
+  const template = compileTemplate(spec.key);
   const prefix = buckets.keyPrefix;
-  // `user:{id}` into hash buckets: the suffix is the field's text, hashed on from the prefix's FNV state, with
-  // no key built and sliced again. Not when the prefix ends in half a surrogate pair: the key's UTF-8 is then
-  // not the prefix's followed by the suffix's.
-  if (
-    buckets.scheme === 'hash' &&
-    field !== undefined &&
-    checks.template.literalPrefix === prefix &&
-    !/[\ud800-\udbff]$/.test(prefix)
-  ) {
-    return suffixAssigner(spec, buckets, field);
-  }
-  return createGenericBucketAssigner(spec, buckets);
+  return template.literalPrefix === prefix && !/[\ud800-\udbff]$/.test(prefix)
+    ? template.suffixField
+    : undefined;
 }
 
 /**

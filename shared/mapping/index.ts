@@ -27,6 +27,7 @@ export {
   type BucketAssignment,
   createBucketAssigner,
   emptyAssignment,
+  hashSuffixField,
 } from './bucket-assigner.js';
 export { fnv1a32, fnv1a32Bytes } from './fnv.js';
 export { exceedsBytes } from './limits.js';

@@ -332,17 +332,16 @@ export class Framer {
 
   /** The plain-line sink, bound to the columns once the header is known; undefined when there is none. */
   private plainSink(): PlainLineSink | undefined {
-    if (this.sinkState === 'off') return undefined;
-    const sink = this.config.plain;
-    const columns = this.config.decoder.columns;
-    if (sink === undefined) {
-      this.sinkState = 'off';
-      return undefined;
+    const { plain, decoder } = this.config;
+    if (
+      this.sinkState === 'unbound' &&
+      plain !== undefined &&
+      decoder.columns !== undefined &&
+      !decoder.needsHeader
+    ) {
+      this.sinkState = plain.bind(decoder.columns) ? 'bound' : 'off';
     }
-    if (this.sinkState === 'bound') return sink;
-    if (this.config.decoder.needsHeader || columns === undefined) return undefined;
-    this.sinkState = sink.bind(columns) ? 'bound' : 'off';
-    return this.sinkState === 'bound' ? sink : undefined;
+    return this.sinkState === 'bound' ? plain : undefined;
   }
 
   private reject(line: number | undefined, offset: number, reason: string, raw: string): ReadReject {

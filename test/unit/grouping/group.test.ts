@@ -6,9 +6,9 @@ import {
   HsetEncoder,
   indexPartition,
   PartitionWriter,
+  spillLocator,
   stableOrder,
 } from '../../../shared/grouping/index.js';
-import { spillLocator } from '../../../shared/import/index.js';
 import { type BucketParams, bucketOf, fnv1a32, fnv1a32Bytes } from '../../../shared/mapping/index.js';
 import { encodeCommands } from '../../../shared/redis/index.js';
 import { MemorySpillStore } from '../../support/spill.js';

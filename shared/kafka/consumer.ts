@@ -5,7 +5,7 @@ import { clusterOf, SLOT_COUNT, type Target } from '../redis/index.js';
 import { createJumpRouter, type Router } from '../sharding/index.js';
 import { deadLetterBatchId } from './dead-letter.js';
 import { createRecordMapper, type RecordMapper } from './mapper.js';
-import { type AheadState, runShard, type SentUnit, sendAhead } from './shard-runner.js';
+import { type AheadContext, type AheadState, runShard, type SentUnit, sendAhead } from './shard-runner.js';
 import { commandBytes, Entry, type Stream } from './stream.js';
 import type {
   BatchCounts,
@@ -227,7 +227,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         const rejects: { entry: Entry; letter: DeadLetter }[] = [];
         // Watermarked units go out while the partition is still being mapped (see sendAhead), up to its
         // first reject: the records after it wait for that record's dead letter, as before.
-        const ahead = new Map<Stream, { state: AheadState; sent: SentUnit[] }>();
+        const ahead = new Map<Stream, { state: AheadState; sent: SentUnit[]; ctx: AheadContext }>();
         let sendingAhead = spec.watermarks;
         for (const entry of list) {
           const plan = map(entry.message);
@@ -270,16 +270,18 @@ export function createConsumer(options: ConsumerOptions): Consumer {
           stream.ops.push({ entry, offset: entry.message.offset, commands: plan.commands, bytes });
           if (sendingAhead) {
             let a = ahead.get(stream);
-            if (a === undefined)
-              ahead.set(stream, (a = { state: { next: 0, guard: undefined, bytes: 0 }, sent: [] }));
+            if (a === undefined) {
+              const ctx = { target: targetOf(shard), ...unitLimits };
+              ahead.set(stream, (a = { state: { next: 0, guard: undefined, bytes: 0 }, sent: [], ctx }));
+            }
             a.state.bytes += bytes;
-            const unit = sendAhead(stream, a.state, { target: targetOf(shard), ...unitLimits }, false);
+            const unit = sendAhead(stream, a.state, a.ctx, false);
             if (unit) a.sent.push(unit);
           }
         }
         if (sendingAhead) {
           for (const [stream, a] of ahead) {
-            const unit = sendAhead(stream, a.state, { target: targetOf(stream.shard), ...unitLimits }, true);
+            const unit = sendAhead(stream, a.state, a.ctx, true);
             if (unit) a.sent.push(unit);
           }
         }

@@ -63,6 +63,9 @@ const sendUnit = (ctx: Pick<ShardRunContext, 'target' | 'onSent'>, command: Comm
   );
 };
 
+/** What {@link sendAhead} needs of a shard's context. */
+export type AheadContext = Pick<ShardRunContext, 'target' | 'maxRecords' | 'maxBytes' | 'onSent'>;
+
 /**
  * Sends the unit of a stream's ops from `ahead.next` while its partition is still being mapped, once they
  * fill a unit (`maxRecords` records or `maxBytes`), or whatever is left when `final`. Redis then works on a
@@ -74,7 +77,7 @@ const sendUnit = (ctx: Pick<ShardRunContext, 'target' | 'onSent'>, command: Comm
 export function sendAhead(
   stream: Stream,
   ahead: AheadState,
-  ctx: Pick<ShardRunContext, 'target' | 'maxRecords' | 'maxBytes' | 'onSent'>,
+  ctx: AheadContext,
   final: boolean,
 ): SentUnit | undefined {
   const count = stream.ops.length - ahead.next;

@@ -60,30 +60,51 @@ return {0, applied, dups, -1, ''}`;
 /**
  * {@link APPLY_SCRIPT} for a unit whose records all have the same shape (the same number of commands with the
  * same argument counts: one `HSET` of the spec's fields, `INCRBY` + `EXPIRE`, …), which most units are. The
- * shape is sent once instead of per record, and since a unit's offsets increase, its duplicates are a prefix
- * found by comparing offsets until one is above the watermark: two arguments and three `tonumber` fewer per
- * record, about a tenth of Redis' time per record (bench/RESULTS.md, kafka-lambda).
+ * shape is sent once instead of per record, and so is every argument that is the same in all the unit's
+ * records (the command names, a hash model's field names, a fixed TTL): Lua makes a string of each argument
+ * it receives, so an argument sent once instead of per record is Redis' time saved as well as the wire's
+ * (bench/RESULTS.md, kafka-lambda). Since a unit's offsets increase, its duplicates are a prefix found by
+ * comparing offsets until one is above the watermark.
  *
  * ARGV[1] guard and ARGV[2] cover as in APPLY_SCRIPT; ARGV[3] the record count n; ARGV[4] the commands per
- * record m, ARGV[5 .. 4+m] their argument counts; then the n offsets; then every record's command arguments.
- * The reply is APPLY_SCRIPT's.
+ * record m; then per command: its argument count, the count of its constant arguments, and per constant
+ * argument its position (1-based) and value; then the n offsets; then per record, per command, the arguments
+ * that are not constant, in order. The reply is APPLY_SCRIPT's.
  */
 export const APPLY_UNIFORM_SCRIPT = `${GUARD_AND_COVER}local n = tonumber(ARGV[3])
 local m = tonumber(ARGV[4])
-local argc, per = {}, 0
+local tab, argc, vars, nvar = {}, {}, {}, {}
+local p = 5
 for c = 1, m do
-  argc[c] = tonumber(ARGV[4 + c])
-  per = per + argc[c]
+  argc[c] = tonumber(ARGV[p])
+  local consts = tonumber(ARGV[p + 1])
+  p = p + 2
+  local t, fixed = {}, {}
+  for j = 1, consts do
+    local at = tonumber(ARGV[p])
+    t[at] = ARGV[p + 1]
+    fixed[at] = true
+    p = p + 2
+  end
+  local v = {}
+  for at = 1, argc[c] do if not fixed[at] then v[#v + 1] = at end end
+  tab[c], vars[c], nvar[c] = t, v, #v
 end
-local first = 5 + m
+local first = p
 local k = 0
 while k < n and tonumber(ARGV[first + k]) <= wm do k = k + 1 end
 local dups = k
-local p = first + n + k * per
+local per = 0
+for c = 1, m do per = per + nvar[c] end
+p = first + n + k * per
 while k < n do
   for c = 1, m do
-    local reply = rpcall(unpack(ARGV, p, p + argc[c] - 1))
-    p = p + argc[c]
+    local t, v = tab[c], vars[c]
+    for j = 1, nvar[c] do
+      t[v[j]] = ARGV[p]
+      p = p + 1
+    end
+    local reply = rpcall(unpack(t, 1, argc[c]))
     if type(reply) == 'table' and reply.err then
       if k > dups then redis.call('SET', KEYS[1], ARGV[first + k - 1]) end
       return {2, k - dups, dups, k, reply.err}
@@ -141,6 +162,26 @@ function uniformShape(records: readonly UnitRecord[]): boolean {
 }
 
 /**
+ * Per command of a uniform unit, the positions of its arguments that differ between records (the rest are
+ * the same in every record and go to {@link APPLY_UNIFORM_SCRIPT} once). A string is compared by value, a
+ * Buffer by identity.
+ */
+function variablePositions(records: readonly UnitRecord[]): number[][] {
+  const shape = records[0]!.commands;
+  return shape.map((command, c) => {
+    const first = command.args;
+    const same = first.map(() => true);
+    for (let r = 1; r < records.length; r++) {
+      const args = records[r]!.commands[c]!.args;
+      for (let i = 0; i < args.length; i++) if (same[i] && args[i] !== first[i]) same[i] = false;
+    }
+    const vary: number[] = [];
+    for (let i = 0; i < same.length; i++) if (!same[i]) vary.push(i);
+    return vary;
+  });
+}
+
+/**
  * Builds the `EVAL` of one unit: {@link APPLY_UNIFORM_SCRIPT} when its records share one shape, else
  * {@link APPLY_SCRIPT}. Built into one presized array (no spread copies: this runs for every record).
  *
@@ -158,18 +199,26 @@ export function unitCommand(
 ): Command {
   const uniform = records.length > 0 && uniformShape(records);
   const keys = new Set<string>();
-  let size = 6;
-  for (const r of records) {
-    size += uniform ? 1 : 2;
-    for (const c of r.commands) {
-      if (declareKeys && c.key !== undefined) keys.add(c.key);
-      size += (uniform ? 0 : 1) + c.args.length;
+  if (declareKeys)
+    for (const r of records) for (const c of r.commands) if (c.key !== undefined) keys.add(c.key);
+  const shape = uniform ? records[0]!.commands : [];
+  const vary = uniform ? variablePositions(records) : [];
+  let size = 6 + keys.size;
+  if (uniform) {
+    size += 2 + records.length;
+    for (let c = 0; c < shape.length; c++) {
+      const argc = shape[c]!.args.length;
+      const varying = vary[c]!.length;
+      size += 2 + 2 * (argc - varying) + records.length * varying;
+    }
+  } else {
+    for (const r of records) {
+      size += 2;
+      for (const c of r.commands) size += 1 + c.args.length;
     }
   }
-  const shape = uniform ? records[0]!.commands : [];
-  if (uniform) size += 2 + shape.length;
   // Sized once: pushing tens of thousands of arguments one by one regrows the array many times.
-  const args = new Array<string | Buffer>(size + keys.size);
+  const args = new Array<string | Buffer>(size);
   args[0] = 'EVAL';
   args[1] = uniform ? APPLY_UNIFORM_SCRIPT : APPLY_SCRIPT;
   args[2] = String(keys.size + 1);
@@ -181,12 +230,27 @@ export function unitCommand(
   if (uniform) {
     args[n++] = String(records.length);
     args[n++] = String(shape.length);
-    for (const c of shape) args[n++] = String(c.args.length);
+    for (let c = 0; c < shape.length; c++) {
+      const first = shape[c]!.args;
+      const varying = vary[c]!;
+      args[n++] = String(first.length);
+      args[n++] = String(first.length - varying.length);
+      for (let i = 0, v = 0; i < first.length; i++) {
+        if (varying[v] === i) {
+          v++;
+          continue;
+        }
+        args[n++] = String(i + 1);
+        args[n++] = first[i]!;
+      }
+    }
     for (const r of records) args[n++] = String(r.offset);
     for (const r of records) {
-      for (const c of r.commands) {
-        const a = c.args;
-        for (let i = 0; i < a.length; i++) args[n++] = a[i]!;
+      const cmds = r.commands;
+      for (let c = 0; c < cmds.length; c++) {
+        const a = cmds[c]!.args;
+        const varying = vary[c]!;
+        for (let v = 0; v < varying.length; v++) args[n++] = a[varying[v]!]!;
       }
     }
   } else {

@@ -13,7 +13,8 @@ import { type Command, type Reply, ReplyError } from '../../../shared/redis/inde
 /**
  * Reads an `EVAL` the way Redis and the scripts do: `EVAL script numkeys KEYS… ARGV…`, ARGV[1] guard, ARGV[2]
  * cover, then for APPLY_SCRIPT per record: offset, command count, per command: arg count, args; for
- * APPLY_UNIFORM_SCRIPT: record count n, command count m, m arg counts, n offsets, then the records' args.
+ * APPLY_UNIFORM_SCRIPT: record count n, command count m, per command its arg count, constant count and
+ * (position, value) per constant, then n offsets, then per record the arguments that are not constant.
  * (Lua's ARGV is 1-based; `argv` here is 0-based.)
  */
 function readAsScript(cmd: Command) {
@@ -25,14 +26,25 @@ function readAsScript(cmd: Command) {
   if (script === APPLY_UNIFORM_SCRIPT) {
     const n = Number(argv[2]);
     const m = Number(argv[3]);
-    const argc = argv.slice(4, 4 + m).map(Number);
-    const offsets = argv.slice(4 + m, 4 + m + n);
-    i = 4 + m + n;
+    // Per command: argc, constant count, (position, value) pairs; the records then carry the rest.
+    const shapes: { argc: number; fixed: Map<number, string | Buffer> }[] = [];
+    i = 4;
+    for (let c = 0; c < m; c++) {
+      const argc = Number(argv[i]);
+      const consts = Number(argv[i + 1]);
+      i += 2;
+      const fixed = new Map<number, string | Buffer>();
+      for (let j = 0; j < consts; j++, i += 2) fixed.set(Number(argv[i]), argv[i + 1]!);
+      shapes.push({ argc, fixed });
+    }
+    const offsets = argv.slice(i, i + n);
+    i += n;
     for (const offset of offsets) {
       const commands: (string | Buffer)[][] = [];
-      for (const a of argc) {
-        commands.push(argv.slice(i, i + a));
-        i += a;
+      for (const { argc, fixed } of shapes) {
+        const args: (string | Buffer)[] = [];
+        for (let at = 1; at <= argc; at++) args.push(fixed.has(at) ? fixed.get(at)! : argv[i++]!);
+        commands.push(args);
       }
       records.push({ offset, commands });
     }
@@ -84,14 +96,16 @@ describe('unitCommand', () => {
     expect(APPLY_SCRIPT).toContain('rpcall(unpack(ARGV, i + 1, i + argc))');
     expect(APPLY_SCRIPT).toContain('for c = 1, cmds do i = i + 1 + tonumber(ARGV[i]) end');
     expect(APPLY_SCRIPT).toContain("redis.call('GET', KEYS[1])");
-    // The uniform layout: n, m, m arg counts, n offsets, then the arguments.
+    // The uniform layout: n, m, per command argc, constants and their (position, value), n offsets, the rest.
     expect(APPLY_UNIFORM_SCRIPT).toContain("if ARGV[1] ~= '' and wm < tonumber(ARGV[1])");
     expect(APPLY_UNIFORM_SCRIPT).toContain("if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then");
     expect(APPLY_UNIFORM_SCRIPT).toContain('local n = tonumber(ARGV[3])\nlocal m = tonumber(ARGV[4])');
-    expect(APPLY_UNIFORM_SCRIPT).toContain('argc[c] = tonumber(ARGV[4 + c])');
-    expect(APPLY_UNIFORM_SCRIPT).toContain('local first = 5 + m');
-    expect(APPLY_UNIFORM_SCRIPT).toContain('local p = first + n + k * per');
-    expect(APPLY_UNIFORM_SCRIPT).toContain('rpcall(unpack(ARGV, p, p + argc[c] - 1))');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('local p = 5\nfor c = 1, m do\n  argc[c] = tonumber(ARGV[p])');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('local at = tonumber(ARGV[p])\n    t[at] = ARGV[p + 1]');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('local first = p');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('p = first + n + k * per');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('t[v[j]] = ARGV[p]');
+    expect(APPLY_UNIFORM_SCRIPT).toContain('rpcall(unpack(t, 1, argc[c]))');
   });
 
   it('sends records of one shape once with the uniform script', () => {
@@ -121,9 +135,11 @@ describe('unitCommand', () => {
     expect(cmd.args.slice(2)).toEqual([
       '3', 'wm', 'a', 'b',      // numkeys, the watermark, the written keys once each
       '', '7',                  // no guard, a cover
-      '2', '2', '3', '3',       // 2 records of 2 commands of 3 arguments
+      '2', '2',                 // 2 records of 2 commands
+      '3', '1', '1', 'INCRBY',  // 3 arguments, 1 the same in every record: 'INCRBY' at 1
+      '3', '2', '1', 'EXPIRE', '3', '9', // 'EXPIRE' at 1 and '9' at 3
       '10', '12',               // the offsets
-      'INCRBY', 'a', '1', 'EXPIRE', 'a', '9', 'INCRBY', 'b', '2', 'EXPIRE', 'b', '9',
+      'a', '1', 'a', 'b', '2', 'b', // per record the arguments that differ
     ]);
   });
 

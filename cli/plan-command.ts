@@ -215,6 +215,14 @@ function rateOf(
 }
 
 function describeShard(p: ShardProjection, limit: number): string {
+  const rss =
+    p.projectedRss === undefined
+      ? ''
+      : `; RSS ${p.rss === undefined ? '' : `${bytes(p.rss)} → `}${bytes(p.projectedRss)} (growth × ${p.rssFactor})`;
+  return describeUsed(p, limit) + rss;
+}
+
+function describeUsed(p: ShardProjection, limit: number): string {
   const used = p.usedMemory === undefined ? '?' : bytes(p.usedMemory);
   const growth = bytes(p.growth + p.transient);
   switch (p.verdict) {
@@ -378,21 +386,22 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
     });
     const sample = await sampleSource(source, spec);
     const readings = await Promise.all((await serversOf(targets)).map((t) => readShard(t)));
-    const report = assessPreflight({
-      spec,
-      sample,
-      readings,
-      limit: flags.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
-    });
-    const chunks = Math.max(1, Math.ceil(sample.bytes / flags.chunkSize));
-    // The bucketed model's rate follows the write path `import` would take (RESTORE only where it asks for it
-    // or loads a dataset version; the probe is import's).
+    // The bucketed model's rate (and its RSS) follows the write path `import` would take (RESTORE only where it
+    // asks for it or loads a dataset version; the probe is import's).
     const path =
       spec.model.type === 'bucketed'
         ? chooseBucketWrites(spec.model.scheme, spec, sample, {
             billedPerCommand: billPrice(urls, flags.pricePer100k) !== undefined,
           }).path
         : undefined;
+    const report = assessPreflight({
+      spec,
+      sample,
+      readings,
+      limit: flags.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
+      writes: path === 'grouped' ? 'grouped' : 'direct',
+    });
+    const chunks = Math.max(1, Math.ceil(sample.bytes / flags.chunkSize));
     const bucketPath =
       path === undefined
         ? undefined

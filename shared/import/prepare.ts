@@ -14,7 +14,7 @@ import { resolveBucketParams } from './buckets.js';
 import { fixDatasetVersion, recordBuckets, sideBySideNote, startDataset } from './dataset.js';
 import { memorySnapshot, type ShardMemory } from './memory.js';
 import { pingTargets } from './preflight.js';
-import { planWritePath, type WritePath } from './write-path.js';
+import { chooseWritePath, planWritePath, type WritePath } from './write-path.js';
 
 /** What {@link prepareImport} looks at. */
 export interface PrepareInput {
@@ -108,12 +108,21 @@ export async function prepareImport(input: PrepareInput): Promise<PreparedImport
     ...(range?.startLine === undefined ? {} : { startLine: range.startLine }),
     ...(range?.inQuoteAtStart === undefined ? {} : { inQuoteAtStart: range.inQuoteAtStart }),
   });
+  // How buckets will be written decides how much RSS the growth costs; without `grouping` the load is direct.
+  const writes = input.grouping
+    ? chooseWritePath(spec, sample, {
+        ...(input.grouping.billedPerCommand === undefined
+          ? {}
+          : { billedPerCommand: input.grouping.billedPerCommand }),
+      }).path
+    : 'direct';
   const assessed = await runPreflight({
     spec,
     sample,
     targets,
     limit: input.limit ?? DEFAULT_MEMORY_LIMIT,
     force: input.force ?? false,
+    writes,
   });
   const note =
     start0 &&

@@ -1,7 +1,7 @@
 import type { ImportSpec } from '../config/index.js';
 import { serversOf, type Target } from '../redis/index.js';
 import { type BucketFit, maxHashBucketMean } from './buckets.js';
-import { DEFAULT_LISTPACK, DEFAULT_MEMORY_LIMIT, type ListpackLimits } from './constants.js';
+import { DEFAULT_LISTPACK, DEFAULT_MEMORY_LIMIT, type ListpackLimits, RSS_GROWTH } from './constants.js';
 import { formatBytes, formatCount, formatPercent } from './format.js';
 import {
   type ModelProjection,
@@ -9,6 +9,7 @@ import {
   projectModel,
   type ShardProjection,
   shardVerdict,
+  type Variant,
 } from './projection.js';
 import type { SourceSample } from './sample.js';
 import { readShard, type ShardReading, tightestListpack } from './server.js';
@@ -59,6 +60,21 @@ export interface PreflightInput {
   readonly limit?: number;
   /** Proceed even when a shard would overflow. @default false */
   readonly force?: boolean;
+  /**
+   * How a bucketed load writes: `grouped` (each bucket whole) or `direct` (record by record, in source order).
+   * Decides how much RSS the growth costs (`RSS_GROWTH`). @default 'direct'
+   */
+  readonly writes?: 'direct' | 'grouped';
+}
+
+/**
+ * RSS gained per byte of `used_memory` growth: hash-scheme buckets grown one field at a time fragment the
+ * allocator; whole buckets, range buckets filled in order and plain keys hardly do.
+ */
+export function rssGrowthFactor(v: Variant, writes: 'direct' | 'grouped'): number {
+  return v.type === 'bucketed' && v.scheme === 'hash' && writes === 'direct'
+    ? RSS_GROWTH.scattered
+    : RSS_GROWTH.compact;
 }
 
 function describeShard(p: ShardProjection, limit: number): string {
@@ -95,8 +111,10 @@ export function assessPreflight(input: PreflightInput): PreflightReport {
     return rest;
   });
 
+  const rssFactor = rssGrowthFactor(own, input.writes ?? 'direct');
   const shards: ShardProjection[] = readings.map((r, i) => {
     const e = model.perShard[i]!;
+    const before = r?.rss ?? r?.usedMemory;
     return {
       shard: r?.shard ?? '(no server: documented defaults)',
       ...(r?.usedMemory === undefined ? {} : { usedMemory: r.usedMemory }),
@@ -106,6 +124,11 @@ export function assessPreflight(input: PreflightInput): PreflightReport {
       growth: e.bytes,
       transient: e.transientBytes,
       ...shardVerdict(r, e, limit),
+      ...(r?.rss === undefined ? {} : { rss: r.rss }),
+      rssFactor,
+      ...(before === undefined || r?.error !== undefined
+        ? {}
+        : { projectedRss: before + e.bytes * rssFactor }),
     };
   });
 
@@ -126,6 +149,28 @@ export function assessPreflight(input: PreflightInput): PreflightReport {
       warnings.push(`${p.shard}: memory use or maxmemory unreadable: not checked`);
     } else if (p.verdict === 'unreachable') {
       warnings.push(`${p.shard}: ${r?.error ?? 'unreachable'}: not checked`);
+    }
+  }
+  // maxmemory caps used_memory only: what the allocator keeps besides is the host's to hold.
+  const scattered = rssFactor === RSS_GROWTH.scattered;
+  const why = scattered
+    ? `${rssFactor} × the growth: buckets grown one field at a time fragment the allocator`
+    : `${rssFactor} × the growth`;
+  const hostBound: { p: ShardProjection; peak: number; system: number }[] = [];
+  for (const [i, p] of shards.entries()) {
+    const system = readings[i]?.systemMemory;
+    if (p.projectedRss === undefined) continue;
+    const peak = p.projectedRss + p.transient;
+    if (system && peak > system) hostBound.push({ p, peak, system });
+    // Only the load's own fragmentation is worth a warning: it has a remedy. The server's base RSS is not.
+    else if (scattered && p.maxMemory && p.projectedRss > p.maxMemory) {
+      warnings.push(
+        `${p.shard}: RSS ≈ ${formatBytes(p.projectedRss)} after the load (${why}), above maxmemory ${formatBytes(p.maxMemory)}, ` +
+          `which caps used_memory only: the host must hold the difference` +
+          (scattered
+            ? `; grouped writes (--group-buckets on) keep RSS near ${RSS_GROWTH.compact} × the growth`
+            : ''),
+      );
     }
   }
   if (fit?.lowered) warnings.push(fit.reason!);
@@ -179,6 +224,22 @@ export function assessPreflight(input: PreflightInput): PreflightReport {
     } else {
       suggestion = 'no model fits: raise maxmemory, add shards, or free memory first';
     }
+  }
+  if (hostBound.length > 0) {
+    const where = hostBound
+      .map(
+        ({ p, peak, system }) =>
+          `≈ ${formatBytes(peak)} on ${p.shard} (${formatPercent(peak / system)} of the host's ${formatBytes(system)})`,
+      )
+      .join(', ');
+    const host = `RSS would reach ${where} (${why}, and the rehash peak): the kernel's OOM killer would stop Redis part-way through the load`;
+    refusal =
+      refusal === undefined
+        ? `loading ~${formatCount(sample.keys)} keys as ${model.label}: ${host}`
+        : `${refusal}; and ${host}`;
+    if (scattered && suggestion === undefined)
+      suggestion = `grouped writes (--group-buckets on) keep RSS near ${RSS_GROWTH.compact} × the growth`;
+    suggestion ??= 'raise the host memory, add shards, or free memory first';
   }
   const forced = refusal !== undefined && input.force === true;
   return {

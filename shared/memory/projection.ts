@@ -52,6 +52,12 @@ export interface ShardProjection {
    * unreadable); `unreachable`.
    */
   readonly verdict: 'fits' | 'overflow' | 'no-limit' | 'unknown' | 'unreachable';
+  /** `used_memory_rss` before the load, when INFO reports it. */
+  readonly rss?: number;
+  /** RSS gained per byte of `used_memory` growth, for how this load writes (`RSS_GROWTH`). */
+  readonly rssFactor: number;
+  /** RSS after the load: `rss` (else used memory) + growth × `rssFactor`, when memory is known. */
+  readonly projectedRss?: number;
 }
 
 /** What a projection needs: the spec, the sample, and the share of maxmemory a shard may reach. */

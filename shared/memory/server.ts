@@ -14,6 +14,8 @@ export interface ShardReading {
   readonly maxMemory?: number;
   /** `maxmemory_policy`, when INFO could be read. */
   readonly policy?: string;
+  /** `used_memory_rss`: what the process holds of the host's memory, when INFO reports it. */
+  readonly rss?: number;
   /** `total_system_memory` of the host, when INFO reports it. */
   readonly systemMemory?: number;
   /** Keys and keys with an expiry in the target database (0 when unknown). */
@@ -102,6 +104,7 @@ export async function readShard(target: Target): Promise<ShardReading> {
   const maxMemory = num(memory?.maxmemory);
   const policy = memory?.maxmemory_policy;
   const systemMemory = num(memory?.total_system_memory);
+  const rss = num(memory?.used_memory_rss);
   if (memory && (usedMemory === undefined || maxMemory === undefined)) {
     unread.push('INFO memory lacks used_memory or maxmemory: memory use unknown');
   }
@@ -128,6 +131,7 @@ export async function readShard(target: Target): Promise<ShardReading> {
     ...(maxMemory === undefined ? {} : { maxMemory }),
     ...(policy === undefined ? {} : { policy }),
     ...(systemMemory ? { systemMemory } : {}),
+    ...(rss ? { rss } : {}),
     keys,
     expires,
     listpack: listpack ?? DEFAULT_LISTPACK,

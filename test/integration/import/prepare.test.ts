@@ -76,6 +76,33 @@ describe('prepareImport: ping → memory → sample → pre-flight → bucket pa
     expect(await redisCli(redis.server.port, 'EXISTS', metaKey(bucketPrefix(s)))).toBe('1');
   });
 
+  it("projects RSS from the server's used_memory_rss, at the factor of the write path the load will take", async () => {
+    const p = randomPrefix();
+    const source = new FileSource(await tmp.write(`${p}.csv`, csvText(ROWS)));
+    const direct = await withTarget((targets) =>
+      prepareImport({ source, spec: spec(p, 'bucketed'), targets }),
+    );
+    const rss = Number(
+      /used_memory_rss:(\d+)/.exec(await redisCli(redis.server.port, 'INFO', 'memory'))?.[1] ?? Number.NaN,
+    );
+    const shard = direct.preflight.shards[0]!;
+    expect(shard.rss).toBeGreaterThan(0);
+    // Read a moment apart: the server's RSS moves by a few pages.
+    expect(Math.abs(shard.rss! - rss)).toBeLessThan(rss * 0.05);
+    expect(shard).toMatchObject({ rssFactor: 1.45, projectedRss: shard.rss! + shard.growth * 1.45 });
+    // With grouping allowed and asked for, the load writes whole buckets: 1.05.
+    const grouped = await withTarget((targets) =>
+      prepareImport({
+        source,
+        spec: parseImportSpec({ ...spec(p, 'bucketed'), groupBuckets: 'on' }),
+        targets,
+        grouping: { tempDir: tmp.dir },
+      }),
+    );
+    expect(grouped.writePath?.path).toBe('grouped');
+    expect(grouped.preflight.shards[0]!.rssFactor).toBe(1.05);
+  });
+
   it('a resumed load samples from its start, but counts buckets for the whole source', async () => {
     const p = randomPrefix();
     const text = csvText(ROWS);

@@ -143,6 +143,72 @@ describe('estimateMemory', () => {
   });
 });
 
+describe('assessPreflight: RSS', () => {
+  const bucketed = spec({ type: 'bucketed', value: 'v' });
+  const growthOf = (writes: 'direct' | 'grouped') =>
+    assessPreflight({
+      spec: bucketed,
+      sample: sample(1_000_000),
+      readings: [reading({ maxMemory: 0 })],
+      writes,
+    }).shards[0]!;
+
+  it('projects RSS from used_memory_rss and the growth: 1.45 × for one-field HSETs into hash buckets, 1.05 × grouped', () => {
+    const direct = assessPreflight({
+      spec: bucketed,
+      sample: sample(1_000_000),
+      readings: [reading({ rss: 8 * MiB })],
+    }).shards[0]!;
+    expect(direct.rssFactor).toBe(1.45);
+    expect(direct.projectedRss).toBeCloseTo(8 * MiB + direct.growth * 1.45, 0);
+    const grouped = growthOf('grouped');
+    expect(grouped.rssFactor).toBe(1.05);
+    // Without used_memory_rss, the projection starts from used_memory.
+    expect(grouped.projectedRss).toBeCloseTo(1 * MiB + grouped.growth * 1.05, 0);
+    // Strings and range buckets filled in order hardly fragment, whatever the path.
+    const string = assessPreflight({
+      spec: spec({ type: 'string', value: 'v' }),
+      sample: sample(1000),
+      readings: [reading()],
+    });
+    expect(string.shards[0]!.rssFactor).toBe(1.05);
+  });
+
+  it('warns when RSS would pass maxmemory though used_memory fits, and names grouped writes as the remedy', () => {
+    const growth = growthOf('direct').growth;
+    // used_memory ends at 80 % of maxmemory (under the 85 % limit); RSS at 1.45 × the growth passes it.
+    const maxMemory = Math.round((1 * MiB + growth) / 0.8);
+    const input = { spec: bucketed, sample: sample(1_000_000), readings: [reading({ maxMemory })] };
+    const direct = assessPreflight({ ...input, writes: 'direct' });
+    expect(direct.decision).toBe('proceed');
+    const warning = direct.warnings.find((w) => w.includes('RSS'));
+    expect(warning).toContain('above maxmemory');
+    expect(warning).toContain('1.45 × the growth');
+    expect(warning).toContain('--group-buckets on');
+    expect(assessPreflight({ ...input, writes: 'grouped' }).warnings.join('\n')).not.toContain('RSS');
+  });
+
+  it("refuses a load whose RSS would outgrow the host's memory, says why and how, and force overrides", () => {
+    const growth = growthOf('direct').growth;
+    const systemMemory = Math.round(1 * MiB + growth * 1.2);
+    const input = {
+      spec: bucketed,
+      sample: sample(1_000_000),
+      readings: [reading({ maxMemory: 0, systemMemory })],
+    };
+    const refused = assessPreflight({ ...input, writes: 'direct' });
+    expect(refused.decision).toBe('refuse');
+    expect(refused.refusal).toContain("of the host's");
+    expect(refused.refusal).toContain('OOM killer');
+    expect(refused.suggestion).toContain('--group-buckets on');
+    expect(assessPreflight({ ...input, writes: 'grouped' }).decision).toBe('proceed');
+    expect(assessPreflight({ ...input, writes: 'direct', force: true })).toMatchObject({
+      decision: 'proceed',
+      forced: true,
+    });
+  });
+});
+
 describe('assessPreflight', () => {
   it('proceeds when the projection stays under 85 % of maxmemory', () => {
     const r = assessPreflight({

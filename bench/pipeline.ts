@@ -4,6 +4,10 @@
  * Alternates CLI, pipeline, CLI, pipeline… with FLUSHALL between runs and prints the median ratio.
  *
  *   npm run build && node dist/bench/pipeline.js [--rows 5000000] [--pairs 3] [--chunk-mib 16] [--concurrency 2]
+ *     [--model string|bucketed]
+ *
+ * `--model bucketed` loads hash buckets (`groupBuckets` auto: grouped from 1 M rows) on both sides: the CLI's
+ * grouped load, and chunks that import-start sizes for a 10 GiB /tmp, each sorted by bucket in import-chunk.
  */
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -33,6 +37,9 @@ async function main(): Promise<void> {
   const pairs = arg('pairs', 3);
   const chunkBytes = Math.round(arg('chunk-mib', 16) * 2 ** 20);
   const concurrency = arg('concurrency', 2);
+  const m = process.argv.indexOf('--model');
+  const model = m === -1 ? 'string' : process.argv[m + 1];
+  if (model !== 'string' && model !== 'bucketed') throw new Error(`--model string|bucketed, not ${model}`);
   const dir = await mkdtemp(join(tmpdir(), 'rbl-bench-pipeline-'));
   const redis = await startLocalRedis();
   const s3 = await startLocalS3(['bench']);
@@ -57,6 +64,8 @@ async function main(): Promise<void> {
         'user:{id}',
         '--value',
         'score',
+        '--model',
+        model,
         '--no-progress',
         '--json',
         '--rejects',
@@ -81,7 +90,9 @@ async function main(): Promise<void> {
         reportBucket: 'bench',
         chunkBytes,
         maxConcurrency: concurrency,
-        defaultSpec: { key: 'user:{id}', model: { type: 'string', value: 'score' } },
+        defaultSpec: { key: 'user:{id}', model: { type: model, value: 'score' } },
+        // The deployment's import-chunk /tmp (serverless.yml: importChunkTempMiB).
+        env: { 'import-start': { CHUNK_TEMP_MIB: '10240' } },
       });
       t0 = performance.now();
       const [outcome] = await stack.deliver(objectCreatedEvent('bench', key, put.ETag ?? ''));
@@ -96,7 +107,7 @@ async function main(): Promise<void> {
     }
     const ratios = cliTimes.map((c, i) => pipeTimes[i]! / c);
     console.log(
-      `BENCH case=pipeline-vs-cli rows=${rows} chunk_mib=${(chunkBytes / 2 ** 20).toFixed(0)} concurrency=${concurrency} ` +
+      `BENCH case=pipeline-vs-cli model=${model} rows=${rows} chunk_mib=${(chunkBytes / 2 ** 20).toFixed(0)} concurrency=${concurrency} ` +
         `cli_s=${(median(cliTimes) / 1000).toFixed(2)} pipeline_s=${(median(pipeTimes) / 1000).toFixed(2)} ` +
         `overhead=${((median(ratios) - 1) * 100).toFixed(1)}% rss_mib=${(process.resourceUsage().maxRSS / 1024).toFixed(0)}`,
     );

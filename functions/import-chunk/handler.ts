@@ -57,6 +57,7 @@ export function createChunkHandler(runtime: () => ChunkRuntime | Promise<ChunkRu
       markerTtlSeconds: env.MARKER_TTL_SECONDS,
       remainingMs: () => context.getRemainingTimeInMillis(),
       marginMs: env.TIMEOUT_MARGIN_MS,
+      temp: { ...(env.TEMP_DIR === undefined ? {} : { dir: env.TEMP_DIR }), exclusive: env.EXCLUSIVE_TEMP },
     });
     const progress = state.progress;
     if (progress) {

@@ -148,6 +148,14 @@ export const startEnvSchema = z.strictObject({
   MAX_OBJECT_BYTES: integer(1, Number.MAX_SAFE_INTEGER, 100 * 1024 * MiB),
   /** Bytes per chunk. @default 67108864 (64 MiB) */
   CHUNK_BYTES: integer(1, 5 * 1024 * MiB, 64 * MiB),
+  /**
+   * Bytes per chunk of a bucketed load with grouped writes (`groupBuckets`): each chunk is sorted by bucket in
+   * import-chunk's /tmp and written one `HSET` per bucket, so the fewer the chunks the fewer the commands.
+   * Capped so that a chunk's spill fits CHUNK_TEMP_MIB. @default 1073741824 (1 GiB)
+   */
+  GROUPED_CHUNK_BYTES: integer(64 * 1024, 5 * 1024 * MiB, 1024 * MiB),
+  /** import-chunk's /tmp (its `ephemeralStorageSize`), in MiB: the room a grouped chunk's spill has. @default 512 */
+  CHUNK_TEMP_MIB: integer(512, 10_240, 512),
   /** Chunks loaded at once. @default 10 */
   MAX_CONCURRENCY: integer(1, 10_000, 10),
   /** From this many chunks on, the Map runs in distributed mode (plan in S3). @default 200 */
@@ -177,6 +185,13 @@ export const chunkEnvSchema = z.strictObject({
   MARKER_TTL_SECONDS: integer(60, 365 * 86_400, 7 * 86_400),
   /** Rejects buffered in memory before they go to S3 as a multipart upload. @default 8388608 (8 MiB) */
   REJECTS_BUFFER_BYTES: integer(5 * MiB, 512 * MiB, 8 * MiB),
+  /** Where a grouped chunk keeps its spill. @default the system's temp directory (/tmp on Lambda) */
+  TEMP_DIR: optionalText,
+  /**
+   * The temp directory is this invocation's alone (Lambda: one invocation per container at a time): a grouped
+   * chunk first removes the spills other chunks left there, so they cannot fill it. @default false
+   */
+  EXCLUSIVE_TEMP: flag(false),
 });
 
 /** Environment of `import-finish`. */

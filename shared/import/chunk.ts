@@ -1,11 +1,16 @@
+import { readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyError, type LoaderError, ServerResetError } from '../errors/index.js';
 import { S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
-import { emptyCounts, loadRange, type LoadResult, type ServerResetNote } from './load.js';
+import { type GroupedLoadResult, loadGrouped, openGroupedRun } from './grouped.js';
+import { emptyCounts, loadRange, type LoadOptions, type LoadResult, type ServerResetNote } from './load.js';
 import { currentServers, serversChanged, touchTargets } from './servers.js';
 import { DEFAULT_MARKER_TTL_SECONDS, readMarker, writeMarker } from './marker.js';
 import { S3RejectSink } from './s3-rejects.js';
+import { localSpill } from './write-path.js';
 import { type ChunkState, type ChunkStats, chunkTaskSchema, type ChunkTask } from './schemas.js';
 
 /** What loading a chunk needs besides its task: clients and settings of the running function. */
@@ -30,6 +35,22 @@ export interface ChunkDeps {
   readonly onRetry?: (event: { shard: string; attempt: number; delayMs: number; error: LoaderError }) => void;
   /** Reports every server reset the chunk saw (for logs); the chunk replays its range. */
   readonly onReset?: (note: ServerResetNote) => void;
+  /**
+   * Where a grouped chunk (the plan has `grouping`) keeps its spill, and whether that directory is this
+   * invocation's alone (Lambda's /tmp): then the spills other chunks left there are removed first, so they
+   * cannot fill it. @default the system's temp directory, shared
+   */
+  readonly temp?: { readonly dir?: string; readonly exclusive?: boolean };
+}
+
+/** Removes the spills under `dir` other than `keep` (a grouped chunk in a temp directory of its own). */
+async function removeOtherSpills(dir: string, keep: string): Promise<void> {
+  const names = await readdir(dir).catch((): string[] => []);
+  await Promise.all(
+    names
+      .filter((n) => n.startsWith('rbl-grouped-') && join(dir, n) !== keep)
+      .map((n) => rm(join(dir, n), { recursive: true, force: true })),
+  );
 }
 
 function emptyStats(state: ChunkState): ChunkStats {
@@ -131,9 +152,10 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
   const budget = deps.remainingMs() - (deps.marginMs ?? 30_000);
   const timer = setTimeout(() => controller.abort(), Math.max(0, budget));
   let result: LoadResult;
+  let wasGrouped = false;
   const redirectsBefore = redirectsOf(deps.targets);
   try {
-    result = await loadRange({
+    const options: LoadOptions = {
       source,
       spec: state.spec,
       targets: deps.targets,
@@ -152,7 +174,37 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
       signal: controller.signal,
       ...(deps.onRetry ? { onRetry: deps.onRetry } : {}),
       ...(deps.onReset ? { onReset: deps.onReset } : {}),
-    });
+    };
+    // Sorted by bucket in the temp directory, one HSET per bucket. No offset inside the chunk is confirmed
+    // before its load pass ends, so a continuation starts at the chunk's start; in the same process it finds
+    // the spill and continues after the last settled partition. A continuation that finds none (the deadline
+    // came during the partition pass, or another container) writes record by record instead: it confirms
+    // offsets as it goes, so a chunk too slow to partition in one invocation still gets done.
+    const dir = deps.temp?.dir ?? tmpdir();
+    const grouped =
+      state.grouping && state.buckets
+        ? await openGroupedRun({
+            source,
+            spec: state.spec,
+            range: { start: chunk.start, end: chunk.end },
+            buckets: state.buckets,
+            targets: deps.targets,
+            plan: state.grouping,
+            store: localSpill(dir),
+          })
+        : undefined;
+    const reusing = grouped?.manifest !== undefined;
+    // A grouped continuation that kept its spill keeps the rejects objects of its partition pass; anything
+    // else read from the chunk's start writes its rejects again.
+    if (previous && !reusing && (previous.resume?.offset ?? chunk.start) === chunk.start)
+      before = { ...before, rejectsObjects: [] };
+    if (grouped && state.buckets && (previous === undefined || reusing)) {
+      if (deps.temp?.exclusive) await removeOtherSpills(dir, grouped.store.location);
+      wasGrouped = true;
+      result = await loadGrouped({ ...options, buckets: state.buckets, grouped });
+    } else {
+      result = await loadRange(options);
+    }
   } finally {
     clearTimeout(timer);
   }
@@ -176,6 +228,19 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
     // loadRange replayed only this invocation's part; what earlier invocations wrote, from the chunk's start
     // to the resume point, was confirmed by the server that is gone. Start the chunk over.
     return startOver(state, stats);
+  }
+  if (wasGrouped && result.status === 'interrupted') {
+    // Nothing of a grouped chunk is confirmed before its load pass ends: the next invocation reads the chunk
+    // from its start again (continuing the spill when it finds it), so its counts start over too.
+    const next = startOver(state, stats);
+    if (!(result as GroupedLoadResult).grouped.kept) return next;
+    return {
+      ...next,
+      progress: {
+        ...next.progress!,
+        stats: { ...next.progress!.stats, rejectsObjects: stats.rejectsObjects },
+      },
+    };
   }
   if (result.status === 'interrupted') {
     return {

@@ -140,5 +140,6 @@ export {
   type StartOutcome,
   type StartRequest,
   type StartSettings,
+  groupedChunking,
   startImport,
 } from './start.js';

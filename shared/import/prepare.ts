@@ -50,6 +50,12 @@ export interface PrepareInput {
     readonly billedPerCommand?: boolean;
   };
   /**
+   * The Lambda path: a bucketed load may group its writes within each chunk (import-chunk's temp directory):
+   * the write path is decided from the spec and the sample ({@link chooseWritePath}) and returned without a
+   * spill plan, which import-start makes per chunk. Ignored with `grouping`.
+   */
+  readonly groupedChunks?: { readonly billedPerCommand?: boolean };
+  /**
    * A spec with a `dataset`: continue this version (a resumed load, checked to be allocated, alive and never
    * current) instead of allocating a fresh one.
    */
@@ -70,7 +76,10 @@ export interface PreparedImport {
    * pre-flight refused (then nothing was written to Redis).
    */
   readonly buckets: BucketParams | undefined;
-  /** With `grouping`: how the load writes (direct, or grouped with its partitions). */
+  /**
+   * With `grouping`: how the load writes (direct, or grouped with its partitions); with `groupedChunks`: the
+   * path alone.
+   */
   readonly writePath?: WritePath;
   /**
    * The spec to load with: the input spec, or for a `dataset` spec the one writing into the load's version
@@ -109,13 +118,13 @@ export async function prepareImport(input: PrepareInput): Promise<PreparedImport
     ...(range?.inQuoteAtStart === undefined ? {} : { inQuoteAtStart: range.inQuoteAtStart }),
   });
   // How buckets will be written decides how much RSS the growth costs; without `grouping` the load is direct.
-  const writes = input.grouping
+  const choose = input.grouping ?? input.groupedChunks;
+  const chosen = choose
     ? chooseWritePath(spec, sample, {
-        ...(input.grouping.billedPerCommand === undefined
-          ? {}
-          : { billedPerCommand: input.grouping.billedPerCommand }),
-      }).path
-    : 'direct';
+        ...(choose.billedPerCommand === undefined ? {} : { billedPerCommand: choose.billedPerCommand }),
+      })
+    : undefined;
+  const writes = chosen?.path ?? 'direct';
   const assessed = await runPreflight({
     spec,
     sample,
@@ -131,7 +140,7 @@ export async function prepareImport(input: PrepareInput): Promise<PreparedImport
   input.onPreflight?.(preflight);
   if (preflight.decision === 'refuse') return { memoryBefore, sample, preflight, buckets: undefined, spec };
   // Before the meta hash (the first write): a spill that does not fit is refused with nothing written.
-  const writePath = input.grouping ? await planWritePath({ spec, sample, ...input.grouping }) : undefined;
+  const writePath = input.grouping ? await planWritePath({ spec, sample, ...input.grouping }) : chosen;
   const path = writePath ? { writePath } : {};
   let dataset: DatasetPlan | undefined;
   if (start0) {

@@ -198,6 +198,7 @@ async function runChunk(
     source: plan.source,
     spec: plan.spec,
     buckets: plan.buckets,
+    grouping: plan.grouping,
     chunk,
   };
   for (;;) {

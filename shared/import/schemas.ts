@@ -55,6 +55,14 @@ export const shardMemorySchema = z.strictObject({
   maxMemory: z.number(),
 });
 
+/** How a grouped chunk sorts its records by bucket (see `GroupingPlan` in shared/grouping). */
+export const groupingPlanSchema = z.strictObject({
+  partitions: z.number().int().min(1),
+  spillBytesPerRecord: z.number().min(0),
+  tempBytes: z.number().min(0),
+  recordsPerPartition: z.number().min(0),
+});
+
 /** What import-start hands the state machine (the execution input). */
 export const importPlanSchema = z.strictObject({
   importId: z.string().min(1),
@@ -87,6 +95,11 @@ export const importPlanSchema = z.strictObject({
    * over; a redrive or a re-run pass keeps it. @default null
    */
   dataset: datasetPlanSchema.nullable().default(null),
+  /**
+   * A bucketed load with grouped writes: each chunk is sorted by bucket in import-chunk's temp directory
+   * and written one `HSET` per bucket. null: the chunks write record by record. @default null
+   */
+  grouping: groupingPlanSchema.nullable().default(null),
 });
 export type ImportPlan = z.output<typeof importPlanSchema>;
 
@@ -152,6 +165,8 @@ export const chunkStateSchema = z.strictObject({
   spec: importSpecSchema,
   buckets: bucketParamsSchema.nullable(),
   chunk: chunkPlanSchema,
+  /** The plan's `grouping`; absent or null: the chunk writes record by record. */
+  grouping: groupingPlanSchema.nullable().optional(),
   progress: chunkProgressSchema.optional(),
   failure: stateErrorSchema.optional(),
 });

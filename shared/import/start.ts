@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { type ImportSpec, type ImportSpecInput, parseImportSpec, type StartEnv } from '../config/index.js';
+import { compileTemplate } from '../mapping/index.js';
+import { type GroupingPlan, planGrouping } from '../grouping/index.js';
+import { type SourceSample, formatBytes } from '../memory/index.js';
 import { classifyError, ConfigError, PreflightRefusedError, SourceChangedError } from '../errors/index.js';
 import type { PreflightReport } from '../memory/index.js';
 import { type S3ObjectInfo, S3Source } from '../records/index.js';
@@ -49,6 +52,8 @@ export type StartSettings = Pick<
   | 'ALLOWED_SOURCES'
   | 'MAX_OBJECT_BYTES'
   | 'CHUNK_BYTES'
+  | 'GROUPED_CHUNK_BYTES'
+  | 'CHUNK_TEMP_MIB'
   | 'MAX_CONCURRENCY'
   | 'DISTRIBUTED_MIN_CHUNKS'
   | 'DEFAULT_SPEC'
@@ -214,6 +219,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
       force: settings.PREFLIGHT_FORCE,
       ping: refuseUnlessRetryable,
       origin: `s3://${bucket}/${key} (import ${importId})`,
+      groupedChunks: {},
     });
     spec = prepared.spec;
   } catch (err) {
@@ -240,7 +246,23 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     preflightNotes.push(note);
   }
 
-  const { chunks, notes } = await planChunks(pinned, spec, settings.CHUNK_BYTES);
+  const wantsGrouping = prepared.writePath?.path === 'grouped' && buckets !== undefined;
+  const grouped = wantsGrouping ? groupedChunking(spec, sample, settings) : undefined;
+  if (wantsGrouping && grouped === undefined) {
+    preflightNotes.push(
+      `grouped writes skipped: the spill of one ${formatBytes(settings.CHUNK_BYTES)} chunk would not fit ` +
+        `${TEMP_FILL * 100} % of import-chunk's ${settings.CHUNK_TEMP_MIB} MiB temp directory (CHUNK_TEMP_MIB): writing record by record`,
+    );
+  }
+  const chunkBytes = grouped?.chunkBytes ?? settings.CHUNK_BYTES;
+  const { chunks, notes } = await planChunks(pinned, spec, chunkBytes);
+  if (grouped) {
+    notes.push(
+      `grouped writes (${prepared.writePath!.reason}): ${chunks.length} chunk(s) of up to ${formatBytes(chunkBytes)}, ` +
+        `each sorted by bucket in import-chunk's temp directory (${grouped.plan.partitions} partitions, ` +
+        `≈ ${formatBytes(grouped.plan.tempBytes)} of spill of ${settings.CHUNK_TEMP_MIB} MiB) and written one HSET per bucket`,
+    );
+  }
   notes.push(...preflightNotes);
   if (buckets !== undefined) {
     notes.push(
@@ -265,7 +287,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     buckets: buckets ?? null,
     chunks: distributed ? [] : chunks,
     chunkCount: chunks.length,
-    chunkBytes: settings.CHUNK_BYTES,
+    chunkBytes,
     maxConcurrency: settings.MAX_CONCURRENCY,
     mode: distributed ? 'distributed' : 'inline',
     planObject,
@@ -275,6 +297,7 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     notes,
     pass: 0,
     dataset: dataset ?? null,
+    grouping: grouped?.plan ?? null,
   };
   // Beside the report, for `redis-bulk-loader redrive`: the execution input is all a chunk needs.
   await putJson(deps.s3, settings.REPORT_BUCKET, planInputKey(settings.PLAN_PREFIX, importId), plan);
@@ -289,6 +312,39 @@ export async function startImport(request: StartRequest, deps: StartDeps): Promi
     `import ${importId} started: s3://${bucket}/${key} (${head.size} bytes) in ${chunks.length} chunk(s), ${plan.mode} map`,
   );
   return { status: 'started', importId, executionArn, chunks: chunks.length, mode: plan.mode };
+}
+
+/** Share of import-chunk's temp directory a grouped chunk's spill may plan to fill. */
+const TEMP_FILL = 0.8;
+
+/**
+ * The chunk size and spill layout of a grouped Lambda load: chunks as large as `GROUPED_CHUNK_BYTES` allows
+ * (each bucket gets one `HSET` per chunk), shrunk until the spill of one fits `TEMP_FILL` of import-chunk's
+ * temp directory; the partitions planned for a chunk of that size. Undefined when not even a chunk of
+ * `CHUNK_BYTES` fits: the load then writes directly.
+ */
+export function groupedChunking(
+  spec: ImportSpec,
+  sample: SourceSample,
+  settings: Pick<StartSettings, 'GROUPED_CHUNK_BYTES' | 'CHUNK_TEMP_MIB' | 'CHUNK_BYTES'>,
+): { chunkBytes: number; plan: GroupingPlan } | undefined {
+  const room = settings.CHUNK_TEMP_MIB * 1024 * 1024 * TEMP_FILL;
+  const bytesPerRecord = Math.max(1, sample.bytesPerRecord);
+  const keyPrefix = compileTemplate(spec.key).literalPrefix;
+  const sized = (bytes: number) =>
+    planGrouping({
+      records: Math.ceil(bytes / bytesPerRecord),
+      bytesPerRecord,
+      samples: sample.samples,
+      keyPrefix,
+    });
+  let chunkBytes = Math.max(settings.CHUNK_BYTES, Math.min(settings.GROUPED_CHUNK_BYTES, sample.bytes));
+  let plan = sized(chunkBytes);
+  while (plan.tempBytes > room && chunkBytes > settings.CHUNK_BYTES) {
+    chunkBytes = Math.max(settings.CHUNK_BYTES, Math.floor((chunkBytes * room) / plan.tempBytes) - 1);
+    plan = sized(chunkBytes);
+  }
+  return plan.tempBytes > room ? undefined : { chunkBytes, plan };
 }
 
 /** The import spec of an object: the deployment default, overridden field by field by its sidecar. */

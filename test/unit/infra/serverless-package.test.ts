@@ -174,6 +174,14 @@ describe('serverless.yml', () => {
       const fn = (id: string) => resources[id]!.Properties;
       expect(fn('ImportDashstartLambdaFunction')).toMatchObject({ Runtime: 'nodejs22.x', Timeout: 900 });
       expect(fn('ImportDashchunkLambdaFunction')).toMatchObject({ MemorySize: 1024, Timeout: 900 });
+      // Grouped chunks sort by bucket in /tmp: 10 GiB of it, and import-start sizes chunks to that.
+      expect(fn('ImportDashchunkLambdaFunction')).toMatchObject({
+        EphemeralStorage: { Size: 10240 },
+        Environment: { Variables: { EXCLUSIVE_TEMP: 'true' } },
+      });
+      expect(fn('ImportDashstartLambdaFunction')).toMatchObject({
+        Environment: { Variables: { CHUNK_TEMP_MIB: '10240', GROUPED_CHUNK_BYTES: '1073741824' } },
+      });
       expect(fn('ImportDashfinishLambdaFunction')).toMatchObject({ Timeout: 300 });
       for (const id of [
         'ImportDashstartLambdaFunction',

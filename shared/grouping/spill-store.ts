@@ -40,15 +40,6 @@ export function spillFileName(segment: number, partition: number): string {
 const MANIFEST = 'manifest.json';
 
 /**
- * A {@link SpillStore} in a local directory (created on first use).
- *
- * @example
- * const store = new LocalSpillStore('/tmp/rbl-grouped-3f2a…');
- * const file = await store.create(0, 7);
- * await file.append(bytes);
- * await file.close();
- */
-/**
  * One partition's spill files, in segment order, each named for errors: what `PartitionIndexer` indexes.
  *
  * @example
@@ -69,6 +60,15 @@ export async function readPartition(
   return parts;
 }
 
+/**
+ * A {@link SpillStore} in a local directory (created on first use).
+ *
+ * @example
+ * const store = new LocalSpillStore('/tmp/rbl-grouped-3f2a…');
+ * const file = await store.create(0, 7);
+ * await file.append(bytes);
+ * await file.close();
+ */
 export class LocalSpillStore implements SpillStore {
   private made: Promise<void> | undefined;
 

@@ -7,6 +7,7 @@ import {
   commandBill,
   formatUsd,
   chooseBucketWrites,
+  groupedChunking,
   planCommands,
   UPSTASH_PRICE_PER_100K,
 } from '../shared/import/index.js';
@@ -37,6 +38,10 @@ import { addTlsOptions, TLS_HELP, type TlsFlags, tlsOptions } from './tls-option
 
 /** Default chunk size of the Lambda import (one `import-chunk` invocation per chunk). */
 const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
+/** A grouped Lambda import's chunks at most, and import-chunk's /tmp in MiB (serverless.yml's defaults). */
+const DEFAULT_GROUPED_CHUNK_BYTES = 1024 * 1024 * 1024;
+const DEFAULT_CHUNK_TEMP_MIB = 10_240;
+
 /** Chunks the Lambda import loads at once by default (`MAX_CONCURRENCY`). */
 const DEFAULT_CONCURRENCY = 10;
 
@@ -104,21 +109,28 @@ export function modelCommands(
   spec: ImportSpec,
   chunks: number,
   pricePer100k: number | undefined,
+  groupedChunks: number = chunks,
 ): ModelCommands[] {
   return [report.model, ...report.alternatives].map((m) => {
-    // The CLI groups bucket writes as `import` would decide; the Lambda import writes them directly.
+    // Both paths group bucket writes as `import` and import-start would decide; the Lambda import in chunks of
+    // its own size, each a grouped load.
     const grouped =
       m.type === 'bucketed' &&
       chooseBucketWrites(m.scheme ?? 'hash', spec, sample, { billedPerCommand: pricePer100k !== undefined })
         .path === 'grouped';
     const one = planCommands(m, sample, spec, 1, grouped);
-    const lambda = planCommands(m, sample, spec, chunks);
+    const lambdaChunks = grouped ? groupedChunks : chunks;
+    const lambda = planCommands(m, sample, spec, lambdaChunks, grouped);
     return {
       model: m.label,
       ...(grouped ? { grouped } : {}),
       commands: Math.round(one.commands),
       commandsPer100Keys: one.per100Keys,
-      lambda: { chunks, commands: Math.round(lambda.commands), commandsPer100Keys: lambda.per100Keys },
+      lambda: {
+        chunks: lambdaChunks,
+        commands: Math.round(lambda.commands),
+        commandsPer100Keys: lambda.per100Keys,
+      },
       ...(pricePer100k === undefined
         ? {}
         : {
@@ -401,7 +413,17 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
       limit: flags.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
       writes: path === 'grouped' ? 'grouped' : 'direct',
     });
-    const chunks = Math.max(1, Math.ceil(sample.bytes / flags.chunkSize));
+    // A grouped Lambda import cuts chunks for import-chunk's /tmp (serverless.yml's defaults), not --chunk-size.
+    const groupedChunk =
+      path === 'grouped'
+        ? groupedChunking(spec, sample, {
+            CHUNK_BYTES: flags.chunkSize,
+            GROUPED_CHUNK_BYTES: DEFAULT_GROUPED_CHUNK_BYTES,
+            CHUNK_TEMP_MIB: DEFAULT_CHUNK_TEMP_MIB,
+          })
+        : undefined;
+    const chunkBytes = groupedChunk?.chunkBytes ?? flags.chunkSize;
+    const chunks = Math.max(1, Math.ceil(sample.bytes / chunkBytes));
     const bucketPath =
       path === undefined
         ? undefined
@@ -412,12 +434,20 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
             : 'hset';
     const rate = flags.rate ?? rateOf(report.model, spec.ttl !== false, sample.keys, bucketPath);
     const seconds = sample.keys / rate;
-    // The Lambda import writes buckets directly (its chunks do not group yet).
+    // The Lambda import's chunks group with HSET (several chunks may write a bucket), or write directly.
+    const lambdaPath = groupedChunk ? 'hset' : 'direct';
     const lambdaRate =
-      flags.rate ?? (bucketPath ? rateOf(report.model, spec.ttl !== false, sample.keys, 'direct') : rate);
+      flags.rate ?? (bucketPath ? rateOf(report.model, spec.ttl !== false, sample.keys, lambdaPath) : rate);
     const lambdaSeconds = sample.keys / lambdaRate / Math.min(chunks, flags.concurrency);
     const price = billPrice(urls, flags.pricePer100k);
-    const commands = modelCommands(report, sample, spec, chunks, price);
+    const commands = modelCommands(
+      report,
+      sample,
+      spec,
+      Math.max(1, Math.ceil(sample.bytes / flags.chunkSize)),
+      price,
+      chunks,
+    );
     const plan = {
       rows: sample.records,
       keys: sample.keys,
@@ -448,7 +478,7 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
         `${formatPreflight(report, [
           [
             'chunks',
-            `${int(chunks)} of ${bytes(flags.chunkSize)} (Lambda import: one import-chunk call each)`,
+            `${int(chunks)} of ${bytes(chunkBytes)} (Lambda import: one import-chunk call each${groupedChunk ? ', sorted by bucket in its /tmp' : ''})`,
           ],
           [
             'time',

@@ -86,7 +86,10 @@ export function estimateCommands(model: CommandModel, load: CommandLoad): Comman
   if (model.type === 'hash') {
     expires = load.ttl ? keys : 0;
   } else if (model.type === 'bucketed' && load.grouped) {
-    writes = model.scheme === 'hash' ? occupied(model.bucketCount, keys) : Math.min(model.buckets, keys);
+    // One HSET per bucket each load touches (a grouped Lambda chunk is a load of its own).
+    const touched =
+      model.scheme === 'hash' ? occupied(model.bucketCount, perLoad) : Math.min(model.buckets, perLoad);
+    writes = loads * touched;
     expires = load.ttl ? writes : 0;
   } else if (model.type === 'bucketed' && model.scheme === 'hash') {
     const n = model.bucketCount;

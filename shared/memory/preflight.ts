@@ -162,8 +162,9 @@ export function assessPreflight(input: PreflightInput): PreflightReport {
     if (p.projectedRss === undefined) continue;
     const peak = p.projectedRss + p.transient;
     if (system && peak > system) hostBound.push({ p, peak, system });
-    // Only the load's own fragmentation is worth a warning: it has a remedy. The server's base RSS is not.
-    else if (scattered && p.maxMemory && p.projectedRss > p.maxMemory) {
+    // Only the load's own fragmentation is worth a warning: it has a remedy. The server's base RSS (its code,
+    // libraries, buffers: ~12 MiB for an empty server) is not.
+    else if (scattered && p.maxMemory && (p.usedMemory ?? 0) + p.growth * rssFactor > p.maxMemory) {
       warnings.push(
         `${p.shard}: RSS ≈ ${formatBytes(p.projectedRss)} after the load (${why}), above maxmemory ${formatBytes(p.maxMemory)}, ` +
           `which caps used_memory only: the host must hold the difference` +

@@ -6,7 +6,7 @@ import { LOCAL_AWS_ENV } from '../support/lambda.js';
 import { expectExactKeys, idValueRows } from '../support/read-back.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
 import { getObjectText, putObject, s3Event, TEST_BUCKET, useS3 } from '../support/s3.js';
-import { useImportStacks } from '../support/stepfunctions.js';
+import { started, useImportStacks } from '../support/stepfunctions.js';
 
 const redis = useRedis();
 const s3 = useS3();
@@ -24,11 +24,6 @@ function redrive(importId: string, lambdaUrl: string, ...extra: string[]) {
     ['redrive', importId, '--report-bucket', TEST_BUCKET, ...awsArgs(lambdaUrl), ...extra],
     LOCAL_AWS_ENV,
   );
-}
-
-function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { status: 'started' }> {
-  if (outcome?.status !== 'started') throw new Error(`import not started: ${JSON.stringify(outcome)}`);
-  return outcome;
 }
 
 /** Each chunk invocation that returned, per chunk index, with the phase it ran in. */

@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { StartOutcome } from '../../shared/import/index.js';
 import { runCli } from '../support/cli.js';
 import { dataCommandCalls, resetCommandStats } from '../support/commandstats.js';
 import { randomPrefix, useTempDir } from '../support/files.js';
 import { idValueRows } from '../support/read-back.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
 import { putObject, s3Event, useS3 } from '../support/s3.js';
-import { useImportStacks } from '../support/stepfunctions.js';
+import { started, useImportStacks } from '../support/stepfunctions.js';
 
 /**
  * The commands an import reports (`counts.commands`, `commandsPer100Keys`, the bill) against what the server
@@ -164,11 +163,6 @@ describe('import (CLI): the commands in the summary are the commands the server 
     expect(plan.pricePer100k).toBeUndefined();
   });
 });
-
-function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { status: 'started' }> {
-  if (outcome?.status !== 'started') throw new Error(`import not started: ${JSON.stringify(outcome)}`);
-  return outcome;
-}
 
 describe('the Lambda import: the report counts the commands its chunks sent', () => {
   it.each([

@@ -1,20 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { StartOutcome } from '../../shared/import/index.js';
 import { readCurrent } from '../../shared/dataset/index.js';
 import { TcpTarget } from '../../shared/redis/index.js';
 import { randomPrefix } from '../support/files.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
 import { putObject, s3Event, useS3 } from '../support/s3.js';
-import { useImportStacks } from '../support/stepfunctions.js';
+import { started, useImportStacks } from '../support/stepfunctions.js';
 
 const redis = useRedis();
 const s3 = useS3();
 const stacks = useImportStacks();
-
-function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { status: 'started' }> {
-  if (outcome?.status !== 'started') throw new Error(`import not started: ${JSON.stringify(outcome)}`);
-  return outcome;
-}
 
 /** `id,v` rows tagged with the load: `<tag>:<id>`; every `bad`-th value too long for the spec's limit. */
 function rows(n: number, tag: string, bad = 0): string {

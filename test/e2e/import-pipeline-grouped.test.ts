@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { ChunkState, ImportReport, StartOutcome } from '../../shared/import/index.js';
+import type { ChunkState, ImportReport } from '../../shared/import/index.js';
 import { randomPrefix } from '../support/files.js';
 import { expectBucketFields, scoreRows } from '../support/grouped.js';
 import { useRedis } from '../support/redis-server.js';
 import { getObjectText, putObject, s3Event, TEST_BUCKET, useS3 } from '../support/s3.js';
-import { useImportStacks } from '../support/stepfunctions.js';
+import { started, useImportStacks } from '../support/stepfunctions.js';
 
 /**
  * Grouped bucket writes on the Lambda path: import-start sizes chunks for import-chunk's temp directory, each
@@ -14,11 +14,6 @@ import { useImportStacks } from '../support/stepfunctions.js';
 const redis = useRedis();
 const s3 = useS3();
 const stacks = useImportStacks();
-
-function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { status: 'started' }> {
-  if (outcome?.status !== 'started') throw new Error(`import not started: ${JSON.stringify(outcome)}`);
-  return outcome;
-}
 
 function reconcile(report: ImportReport): void {
   const c = report.counts;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createChunkHandler } from '../../functions/import-chunk/handler.js';
 import { chunkEnvSchema, parseEnv } from '../../shared/config/index.js';
-import type { ChunkState, ImportReport, StartOutcome } from '../../shared/import/index.js';
+import type { ChunkState, ImportReport } from '../../shared/import/index.js';
 import { TcpTarget } from '../../shared/redis/index.js';
 import { LOCAL_S3_CREDENTIALS } from '../../cli/local-stack/local-s3.js';
 import { createS3Client } from '../../shared/records/index.js';
@@ -17,7 +17,7 @@ import {
   TEST_BUCKET,
   useS3,
 } from '../support/s3.js';
-import { useImportStacks } from '../support/stepfunctions.js';
+import { started, useImportStacks } from '../support/stepfunctions.js';
 
 const redis = useRedis();
 const s3 = useS3();
@@ -36,11 +36,6 @@ async function countKeys(pattern: string): Promise<number> {
   return Number(
     await redisCli(redis.server.port, 'EVAL', `return #redis.call('KEYS', ARGV[1])`, '0', pattern),
   );
-}
-
-function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { status: 'started' }> {
-  if (outcome?.status !== 'started') throw new Error(`import not started: ${JSON.stringify(outcome)}`);
-  return outcome;
 }
 
 function reconcile(report: ImportReport): void {

@@ -3,7 +3,7 @@ import type { StartOutcome } from '../../shared/import/index.js';
 import { randomPrefix } from '../support/files.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
 import { putObject, s3Event, useS3 } from '../support/s3.js';
-import { useImportStacks } from '../support/stepfunctions.js';
+import { started, useImportStacks } from '../support/stepfunctions.js';
 import { captureStdout } from '../support/stdout.js';
 
 const s3 = useS3();
@@ -15,11 +15,6 @@ const SMALL_REDIS = ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'];
 /** `rows` records `id,v`: as string keys they need ≈ 56 B each, bucketed ≈ 10 B. */
 function scores(rows: number): string {
   return `id,v\n${Array.from({ length: rows }, (_, i) => `${i},${i % 1000}`).join('\n')}\n`;
-}
-
-function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { status: 'started' }> {
-  if (outcome?.status !== 'started') throw new Error(`import not started: ${JSON.stringify(outcome)}`);
-  return outcome;
 }
 
 describe('import-start runs the memory pre-flight before any write', () => {

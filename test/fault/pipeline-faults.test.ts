@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import type { StartOutcome } from '../../shared/import/index.js';
 import { randomPrefix } from '../support/files.js';
 import { redisCli, useRedis } from '../support/redis-server.js';
 import { putObject, s3Event, useS3 } from '../support/s3.js';
-import { useImportStacks } from '../support/stepfunctions.js';
+import { started, useImportStacks } from '../support/stepfunctions.js';
 
 const s3 = useS3();
 const stacks = useImportStacks();
-
-function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { status: 'started' }> {
-  if (outcome?.status !== 'started') throw new Error(`import not started: ${JSON.stringify(outcome)}`);
-  return outcome;
-}
 
 function rows(n: number, value: (i: number) => string): string {
   return `id,v\n${Array.from({ length: n }, (_, i) => `${i},${value(i)}`).join('\n')}\n`;

@@ -1,6 +1,7 @@
 import { afterEach } from 'vitest';
 import { LocalImportStack, type LocalStackOptions } from '../../cli/local-stack/local-stack.js';
 import { installWithResolvers } from '../../cli/local-stack/with-resolvers.js';
+import type { StartOutcome } from '../../shared/import/index.js';
 import { TEST_BUCKET } from './s3.js';
 
 // aws-local-stepfunctions 3 needs Promise.withResolvers (Node 22+); these tests run on Node 20 too.
@@ -30,4 +31,10 @@ export function useImportStacks(): {
       return stack;
     },
   };
+}
+
+/** The outcome of an S3 event that started an import; throws (failing the test) with the outcome otherwise. */
+export function started(outcome: StartOutcome | undefined): Extract<StartOutcome, { status: 'started' }> {
+  if (outcome?.status !== 'started') throw new Error(`import not started: ${JSON.stringify(outcome)}`);
+  return outcome;
 }

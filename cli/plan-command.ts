@@ -331,7 +331,12 @@ export function registerPlan(program: Command): void {
     .option('--bucket-prefix <prefix>', 'bucketed: bucket key prefix')
     .option('--ttl <seconds>', 'keys (buckets) expire: adds the expires dict', positive('--ttl'))
     .option('--ttl-jitter <percent>', 'TTL jitter', (t) => Number(t))
-    .option('--chunk-size <bytes>', 'bytes per Lambda chunk', positive('--chunk-size'), DEFAULT_CHUNK_BYTES)
+    .option(
+      '--chunk-size <bytes>',
+      "bytes per Lambda chunk (CHUNK_BYTES; a grouped bucketed load gets chunks sized for import-chunk's /tmp, up to 1 GiB)",
+      positive('--chunk-size'),
+      DEFAULT_CHUNK_BYTES,
+    )
     .option(
       '--concurrency <n>',
       'Lambda chunks loaded at once',

@@ -445,14 +445,8 @@ async function planAction(file: string, flags: PlanFlags): Promise<number> {
       flags.rate ?? (bucketPath ? rateOf(report.model, spec.ttl !== false, sample.keys, lambdaPath) : rate);
     const lambdaSeconds = sample.keys / lambdaRate / Math.min(chunks, flags.concurrency);
     const price = billPrice(urls, flags.pricePer100k);
-    const commands = modelCommands(
-      report,
-      sample,
-      spec,
-      Math.max(1, Math.ceil(sample.bytes / flags.chunkSize)),
-      price,
-      chunks,
-    );
+    const directChunks = Math.max(1, Math.ceil(sample.bytes / flags.chunkSize));
+    const commands = modelCommands(report, sample, spec, directChunks, price, chunks);
     const plan = {
       rows: sample.records,
       keys: sample.keys,

@@ -5,7 +5,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { classifyError, type LoaderError, ServerResetError } from '../errors/index.js';
 import { S3Source } from '../records/index.js';
 import type { Target } from '../redis/index.js';
-import { type GroupedLoadResult, loadGrouped, openGroupedRun } from './grouped.js';
+import { loadGrouped, openGroupedRun } from './grouped.js';
 import { emptyCounts, loadRange, type LoadOptions, type LoadResult, type ServerResetNote } from './load.js';
 import { currentServers, serversChanged, touchTargets } from './servers.js';
 import { DEFAULT_MARKER_TTL_SECONDS, readMarker, writeMarker } from './marker.js';
@@ -231,9 +231,9 @@ export async function loadChunk(task: ChunkTask, deps: ChunkDeps): Promise<Chunk
   }
   if (wasGrouped && result.status === 'interrupted') {
     // Nothing of a grouped chunk is confirmed before its load pass ends: the next invocation reads the chunk
-    // from its start again (continuing the spill when it finds it), so its counts start over too.
+    // from its start again (continuing the spill when it finds it), so its counts start over too. Its rejects
+    // objects stay listed; the next invocation drops them unless it continues the spill (see above).
     const next = startOver(state, stats);
-    if (!(result as GroupedLoadResult).grouped.kept) return next;
     return {
       ...next,
       progress: {

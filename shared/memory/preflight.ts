@@ -71,7 +71,7 @@ export interface PreflightInput {
  * RSS gained per byte of `used_memory` growth: hash-scheme buckets grown one field at a time fragment the
  * allocator; whole buckets, range buckets filled in order and plain keys hardly do.
  */
-export function rssGrowthFactor(v: Variant, writes: 'direct' | 'grouped'): number {
+function rssGrowthFactor(v: Variant, writes: 'direct' | 'grouped'): number {
   return v.type === 'bucketed' && v.scheme === 'hash' && writes === 'direct'
     ? RSS_GROWTH.scattered
     : RSS_GROWTH.compact;
@@ -167,10 +167,8 @@ export function assessPreflight(input: PreflightInput): PreflightReport {
     else if (scattered && p.maxMemory && (p.usedMemory ?? 0) + p.growth * rssFactor > p.maxMemory) {
       warnings.push(
         `${p.shard}: RSS ≈ ${formatBytes(p.projectedRss)} after the load (${why}), above maxmemory ${formatBytes(p.maxMemory)}, ` +
-          `which caps used_memory only: the host must hold the difference` +
-          (scattered
-            ? `; grouped writes (--group-buckets on) keep RSS near ${RSS_GROWTH.compact} × the growth`
-            : ''),
+          `which caps used_memory only: the host must hold the difference; grouped writes (--group-buckets on) ` +
+          `keep RSS near ${RSS_GROWTH.compact} × the growth`,
       );
     }
   }

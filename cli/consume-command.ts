@@ -85,7 +85,7 @@ export interface ConsumeJsonOutput {
   batches: number;
   commits: number;
   retries: number;
-  /** Data commands sent to Redis (one `EVAL` per watermarked unit), retries included. */
+  /** Data commands sent to Redis (one `EVAL` or one transaction per watermarked unit), retries included. */
   commands: number;
   /** `commands` per 100 records received; null before the first record. */
   commandsPer100Records: number | null;
@@ -231,8 +231,8 @@ export function registerConsume(program: Command): void {
     .addHelpText(
       'after',
       `
-Guarantee: a record is applied at most once per group (watermarks in Redis, advanced in the same script as
-the writes) and at least once (offsets are committed only after Redis confirmed). A Redis without
+Guarantee: a record is applied at most once per group (watermarks in Redis, advanced in the same script or
+transaction as the writes) and at least once (offsets are committed only after Redis confirmed). A Redis without
 persistence that restarts loses its watermarks with its data: a running consumer detects it and stops,
 naming the lost range.
 

@@ -83,7 +83,7 @@ export const consumerSpecSchema = z.strictObject({
   op: op.optional(),
   limits: limits.default(limits.parse({})),
   /**
-   * Keep a watermark per (group, topic, partition) on each shard, advanced in the same script as the writes,
+   * Keep a watermark per (group, topic, partition) on each shard, advanced atomically with the writes (a script or a transaction),
    * so redelivered records are skipped (exactly-once effect). `false` writes at least once (a redelivered
    * `counter` record is added again). @default true
    */

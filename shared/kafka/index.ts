@@ -39,7 +39,14 @@ export type {
   PartitionFailure,
   RecordPlan,
 } from './types.js';
-export { APPLY_SCRIPT, APPLY_UNIFORM_SCRIPT, slotWatermarkKey, watermarkKey } from './watermark.js';
+export {
+  APPLY_SCRIPT,
+  APPLY_UNIFORM_SCRIPT,
+  pendingKey,
+  slotPendingKey,
+  slotWatermarkKey,
+  watermarkKey,
+} from './watermark.js';
 export {
   type ConsumeProgress,
   type ConsumeSummary,

@@ -3,6 +3,7 @@ import {
   backoffDelay,
   classifyError,
   classifyReplyError,
+  FatalError,
   InputError,
   type LoaderError,
   RetryableError,
@@ -12,7 +13,14 @@ import {
 import { type Command, type Reply, ReplyError, type Target } from '../redis/index.js';
 import { type Op, redisDeadLetter, type Stream, stopStream } from './stream.js';
 import type { DeadLetter, DeadLetterSink } from './types.js';
-import { parseUnitReply, unitCommand } from './watermark.js';
+import {
+  CLEAR_PENDING_SCRIPT,
+  parseTransactionReplies,
+  parseUnitReply,
+  transactable,
+  transactionUnit,
+  unitCommand,
+} from './watermark.js';
 
 /** What a shard runner needs besides its streams. */
 export interface ShardRunContext {
@@ -20,6 +28,8 @@ export interface ShardRunContext {
   readonly shard: number;
   /** Watermarked (atomic scripts) or plain pipelined writes. */
   readonly watermarks: boolean;
+  /** Send units of idempotent writes as transactions when the target can (`Target.transactions`). */
+  readonly transactions: boolean;
   readonly maxRecords: number;
   readonly maxBytes: number;
   readonly retry: RetryPolicy;
@@ -43,13 +53,22 @@ export interface ShardRunContext {
 export interface SentUnit {
   readonly stream: Stream;
   readonly outcome: Promise<PromiseSettledResult<Reply[]>>;
+  /** A {@link transactionUnit} of the stream's ops `[start, start + count)`; absent for a script. */
+  readonly transaction?: { readonly start: number; readonly count: number };
 }
 
-/** Where a stream's send-ahead stands: ops `[0, next)` went out in units, the last one up to `guard`. */
+/**
+ * Where a stream's send-ahead stands: ops `[0, next)` went out in units, the last one up to `guard`. `mode` is
+ * fixed by its first unit: transactions or scripts. A script after a transaction would clear the stream's
+ * pending mark before its transactions were reviewed, so a unit that cannot be a transaction `held`s the rest
+ * of a transactional stream for the next round (sent once the transactions are reviewed).
+ */
 export interface AheadState {
   next: number;
   guard: number | undefined;
   bytes: number;
+  mode?: 'transactions' | 'scripts';
+  held?: boolean;
 }
 
 /** A Redis Cluster checks a script's declared keys against its slot; a standalone server needs none. */
@@ -57,14 +76,14 @@ const isCluster = (target: Target): boolean => target.keySlot !== undefined;
 
 const sendUnit = (ctx: Pick<ShardRunContext, 'target' | 'onSent'>, command: Command): SentUnit['outcome'] => {
   ctx.onSent(1);
-  return ctx.target.exec([command]).then(
-    (value): PromiseSettledResult<Reply[]> => ({ status: 'fulfilled', value }),
-    (reason: unknown): PromiseSettledResult<Reply[]> => ({ status: 'rejected', reason }),
-  );
+  return settled(ctx.target.exec([command]));
 };
 
 /** What {@link sendAhead} needs of a shard's context. */
-export type AheadContext = Pick<ShardRunContext, 'target' | 'maxRecords' | 'maxBytes' | 'onSent'>;
+export type AheadContext = Pick<
+  ShardRunContext,
+  'target' | 'maxRecords' | 'maxBytes' | 'onSent' | 'transactions'
+>;
 
 /**
  * Sends the unit of a stream's ops from `ahead.next` while its partition is still being mapped, once they
@@ -81,15 +100,49 @@ export function sendAhead(
   final: boolean,
 ): SentUnit | undefined {
   const count = stream.ops.length - ahead.next;
-  if (count === 0 || (!final && count < ctx.maxRecords && ahead.bytes < ctx.maxBytes)) return undefined;
+  if (ahead.held || count === 0 || (!final && count < ctx.maxRecords && ahead.bytes < ctx.maxBytes))
+    return undefined;
   const records = stream.ops.slice(ahead.next);
   const cover = ahead.next === 0 ? stream.cover : undefined;
   const guard = ahead.next === 0 ? stream.guard : ahead.guard;
-  const command = unitCommand(stream.watermark, records, guard, cover, isCluster(ctx.target));
+  const start = ahead.next;
+  const transaction =
+    ahead.mode !== 'scripts' &&
+    ctx.transactions &&
+    ctx.target.transactions === true &&
+    cover === undefined &&
+    transactable(records);
+  if (ahead.mode === 'transactions' && !transaction) {
+    ahead.held = true;
+    return undefined;
+  }
+  ahead.mode ??= transaction ? 'transactions' : 'scripts';
   ahead.next = stream.ops.length;
   ahead.guard = records[records.length - 1]!.offset;
   ahead.bytes = 0;
-  return { stream, outcome: sendUnit(ctx, command) };
+  if (!transaction)
+    return {
+      stream,
+      outcome: sendUnit(
+        ctx,
+        unitCommand(stream.watermark, stream.pending, records, guard, cover, isCluster(ctx.target)),
+      ),
+    };
+  const commands = transactionUnit(stream.watermark, stream.pending, stream.token, records, guard);
+  ctx.onSent(commands.length);
+  return {
+    stream,
+    outcome: settled(ctx.target.exec(commands)),
+    transaction: { start, count: records.length },
+  };
+}
+
+/** A promise's outcome as a value (never an unhandled rejection). */
+function settled<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return promise.then(
+    (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
+    (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
+  );
 }
 
 /**
@@ -102,6 +155,12 @@ function unitsOf(live: readonly Stream[], ctx: ShardRunContext): SentUnit[] {
   for (const stream of live) {
     let start = stream.pos;
     let guard = stream.guard;
+    if (start === stream.ops.length) {
+      // Nothing left but the cover: raised into the watermark (and past a pending mark) on its own.
+      const command = unitCommand(stream.watermark, stream.pending, [], guard, stream.cover, false);
+      units.push({ stream, outcome: sendUnit(ctx, command) });
+      continue;
+    }
     while (start < stream.ops.length) {
       let end = start;
       let bytes = 0;
@@ -117,7 +176,10 @@ function unitsOf(live: readonly Stream[], ctx: ShardRunContext): SentUnit[] {
       const cover = start === stream.pos ? stream.cover : undefined;
       units.push({
         stream,
-        outcome: sendUnit(ctx, unitCommand(stream.watermark, records, guard, cover, isCluster(ctx.target))),
+        outcome: sendUnit(
+          ctx,
+          unitCommand(stream.watermark, stream.pending, records, guard, cover, isCluster(ctx.target)),
+        ),
       });
       guard = records[records.length - 1]!.offset;
       start = end;
@@ -153,7 +215,10 @@ export async function runShard(
   // Units sent ahead (see sendAhead) are the first round.
   let ahead: readonly SentUnit[] | undefined = sent.length > 0 ? sent : undefined;
   for (;;) {
-    const live = streams.filter((s) => s.stopped === undefined && s.pos < s.ops.length);
+    // A stream whose last op was dead-lettered still owes its watermark that offset (its cover).
+    const live = streams.filter(
+      (s) => s.stopped === undefined && (s.pos < s.ops.length || (ctx.watermarks && s.cover !== undefined)),
+    );
     if (live.length === 0) return;
     let transient: LoaderError | undefined;
     const rejected: { stream: Stream; op: Op; letter: DeadLetter }[] = [];
@@ -204,7 +269,22 @@ export async function runShard(
   }
 }
 
-/** One pipeline of watermarked units; settles what Redis confirmed, queues data errors for dead letters. */
+/** The transactions one stream sent in a round: reviewed together, then cleared together. */
+interface Chain {
+  readonly stream: Stream;
+  /** The stream's ops `[start, end)` went out in the chain's transactions. */
+  readonly start: number;
+  end: number;
+  /** Every transaction ran and its replies were read; else the chain is applied again by scripts. */
+  certain: boolean;
+  /** The records whose write failed inside a transaction, in offset order. */
+  readonly failed: { readonly op: Op; readonly error: string }[];
+}
+
+/**
+ * One pipeline of watermarked units; settles what Redis confirmed, queues data errors of scripts for dead
+ * letters, and reviews each stream's transactions (see {@link reviewChain}).
+ */
 async function watermarkedRound(
   units: readonly SentUnit[],
   ctx: ShardRunContext,
@@ -212,23 +292,62 @@ async function watermarkedRound(
 ): Promise<void> {
   const outcomes = await Promise.all(units.map((u) => u.outcome));
   const halted = new Set<Stream>();
+  const chains = new Map<Stream, Chain>();
   let transient: LoaderError | undefined;
   let fatal: LoaderError | undefined;
+  const fail = (error: LoaderError): void => {
+    if (error instanceof ServerResetError || !error.retryable) fatal ??= error;
+    else transient ??= error;
+  };
   for (let i = 0; i < units.length; i++) {
     const unit = units[i]!;
     const stream = unit.stream;
-    if (halted.has(stream)) continue;
     const outcome = outcomes[i]!;
+    const tx = unit.transaction;
+    if (tx) {
+      let chain = chains.get(stream);
+      if (chain === undefined)
+        chains.set(stream, (chain = { stream, start: tx.start, end: tx.start, certain: true, failed: [] }));
+      chain.end = tx.start + tx.count;
+      // After a transaction not known to have run, a later one of the chain may still have run (its check
+      // passes once anyone applied the records before it): the whole chain is applied again.
+      if (!chain.certain) continue;
+      if (outcome.status === 'rejected') {
+        chain.certain = false;
+        fail(classifyError(outcome.reason));
+        continue;
+      }
+      const reply = parseTransactionReplies(outcome.value, tx.count);
+      if (reply.status === 'ran') {
+        for (const f of reply.failed)
+          chain.failed.push({ op: stream.ops[tx.start + f.index]!, error: f.error });
+        continue;
+      }
+      chain.certain = false;
+      if (reply.status === 'refused') {
+        fail(
+          reply.unchecked
+            ? new FatalError(
+                `transaction on ${ctx.target.name} ran although its check was refused (${reply.error}): ` +
+                  `${stream.topic}-${stream.partition} offsets ${stream.ops[tx.start]!.offset}-` +
+                  `${stream.ops[tx.start + tx.count - 1]!.offset} were written without their duplicate check; ` +
+                  `replay that partition from the first of them`,
+              )
+            : classifyReplyError(reply.error, { shard: ctx.target.name, command: 'EXEC', index: i }),
+        );
+      }
+      continue;
+    }
+    if (halted.has(stream)) continue;
     if (outcome.status === 'rejected') {
       halted.add(stream);
-      const error = classifyError(outcome.reason);
-      if (error instanceof ServerResetError || !error.retryable) fatal ??= error;
-      else transient ??= error;
+      fail(classifyError(outcome.reason));
       continue;
     }
     const reply = parseUnitReply(outcome.value[0]!);
     if (reply.status === 'done') {
       settle(stream, reply.duplicates, reply.applied);
+      stream.cover = undefined;
       ctx.confirmed(stream.watermark, stream.ops[stream.pos - 1]!.offset);
       continue;
     }
@@ -239,9 +358,7 @@ async function watermarkedRound(
       continue;
     }
     if (reply.status === 'refused') {
-      const error = classifyReplyError(reply.error, { shard: ctx.target.name, command: 'EVAL', index: i });
-      if (!error.retryable) fatal ??= error;
-      else transient ??= error;
+      fail(classifyReplyError(reply.error, { shard: ctx.target.name, command: 'EVAL', index: i }));
       continue;
     }
     settle(stream, reply.duplicates, reply.applied);
@@ -254,15 +371,103 @@ async function watermarkedRound(
     });
     if (error instanceof InputError) {
       rejected.push({ stream, op, letter: redisDeadLetter(op, error.name, error.message) });
-    } else if (error.retryable) {
-      transient ??= error;
     } else {
-      fatal ??= error;
+      fail(error);
     }
+  }
+  for (const chain of chains.values()) {
+    const error = await reviewChain(chain, ctx);
+    if (error) fail(error);
   }
   // Everything answered is settled first: a reset check or a fatal stop then knows what was confirmed.
   if (fatal) throw fatal;
   if (transient) throw transient;
+}
+
+/**
+ * Settles a stream's transactions once all their replies are in: the records whose write failed go to the
+ * dead letters, then the stream's pending mark is cleared, and only then are the records confirmed. Until
+ * the mark is gone, the scripts apply the chain's records again instead of skipping them, so a crash, a lost
+ * connection or a failed dead letter in between loses nothing: the chain is left pending and applied again by
+ * the next round's scripts or by a redelivery. Returns the error that left it pending, if any.
+ */
+async function reviewChain(chain: Chain, ctx: ShardRunContext): Promise<LoaderError | undefined> {
+  const { stream } = chain;
+  if (!chain.certain) return undefined;
+  const letters: { op: Op; letter: DeadLetter }[] = [];
+  for (const f of chain.failed) {
+    const error = classifyReplyError(f.error, {
+      shard: ctx.target.name,
+      command: String(f.op.commands[0]?.args[0] ?? ''),
+    });
+    if (!(error instanceof InputError)) return error;
+    letters.push({ op: f.op, letter: redisDeadLetter(f.op, error.name, error.message) });
+  }
+  if (letters.length > 0) {
+    try {
+      await ctx.deadLetters.send(
+        letters.map((l) => l.letter),
+        `${ctx.batchId()}-redis-${ctx.shard}-tx-${letters[0]!.op.offset}`,
+      );
+    } catch (err) {
+      // The records before the first failed one were written and reviewed: once the mark is moved up to that
+      // record they are confirmed; from it on the stream stops, so their redelivery applies them again (and the
+      // failed one fails again). If the mark cannot be moved, nothing of the chain is confirmed.
+      const first = stream.ops.indexOf(letters[0]!.op);
+      const reason = `dead letter not written to ${ctx.deadLetters.name}: ${classifyError(err).message}`;
+      const moved = await settlePending(stream, String(letters[0]!.op.offset), ctx);
+      if (moved === true) settleApplied(stream, chain.start, first, new Set(), ctx);
+      stopStream(stream, reason);
+      return moved === true || moved === false ? undefined : moved;
+    }
+  }
+  const cleared = await settlePending(stream, '', ctx);
+  // Another delivery's script moved or cleared the mark: the next round applies the chain again, or finds it
+  // already applied.
+  if (cleared !== true) return cleared === false ? undefined : cleared;
+  settleApplied(stream, chain.start, chain.end, new Set(letters.map((l) => l.op)), ctx);
+  return undefined;
+}
+
+/**
+ * Runs {@link CLEAR_PENDING_SCRIPT} for a stream's mark: `true` when it was the stream's own (and is now gone,
+ * or moved to `to`), `false` when it was not, or the error that kept the answer away.
+ */
+async function settlePending(
+  stream: Stream,
+  to: string,
+  ctx: ShardRunContext,
+): Promise<boolean | LoaderError> {
+  try {
+    ctx.onSent(1);
+    const [reply] = await ctx.target.exec([
+      { key: stream.pending, args: ['EVAL', CLEAR_PENDING_SCRIPT, '1', stream.pending, stream.token, to] },
+    ]);
+    if (reply instanceof ReplyError)
+      return classifyReplyError(reply.message, { shard: ctx.target.name, command: 'EVAL' });
+    return reply === 1;
+  } catch (err) {
+    return classifyError(err);
+  }
+}
+
+/** Settles a stream's ops `[start, end)` (from its `pos`) as applied, or dead-lettered when in `dead`. */
+function settleApplied(
+  stream: Stream,
+  start: number,
+  end: number,
+  dead: ReadonlySet<Op>,
+  ctx: ShardRunContext,
+): void {
+  if (end <= start) return;
+  for (let i = start; i < end; i++) {
+    const op = stream.ops[i]!;
+    op.entry.status = dead.has(op) ? 'dead' : 'applied';
+  }
+  stream.pos = end;
+  stream.guard = stream.ops[end - 1]!.offset;
+  stream.cover = undefined;
+  ctx.confirmed(stream.watermark, stream.guard);
 }
 
 /** One pipeline of plain commands (no watermarks: at-least-once); every op still pending is sent. */

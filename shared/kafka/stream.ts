@@ -44,6 +44,10 @@ export interface Stream {
   readonly topic: string;
   readonly partition: number;
   readonly watermark: string;
+  /** The pending mark beside the watermark (see `transactionUnit`). */
+  readonly pending: string;
+  /** Random per delivery: marks the pending marks this stream's transactions set (see `transactionUnit`). */
+  readonly token: string;
   readonly ops: Op[];
   pos: number;
   /** The offset the watermark must have reached before the op at `pos` may run (the last settled op's). */

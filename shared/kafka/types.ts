@@ -79,8 +79,9 @@ export interface BatchResult {
   readonly confirmed: ReadonlyMap<string, number>;
   readonly deadLetters: readonly DeadLetter[];
   /**
-   * Data commands sent to Redis for the batch, retries included: one `EVAL` per watermarked unit, the plain
-   * commands otherwise. Control commands (a restarted shard's watermark check) are not counted.
+   * Data commands sent to Redis for the batch, retries included: one `EVAL` per watermarked unit, or the
+   * commands of its transaction (its writes and six more) and one `EVAL` per stream to clear its pending mark;
+   * the plain commands without watermarks. Control commands (a restarted shard's watermark check) are not counted.
    */
   readonly commands: number;
 }

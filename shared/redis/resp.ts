@@ -137,6 +137,20 @@ export function encodeCommands(cmds: readonly Command[]): Buffer {
 /** Waiting for a line end, not for a byte count. */
 const NEED_LINE = -1;
 
+/** Whether `+QUEUED\r\n` starts at `pos` (the caller checked that its 9 bytes are there). */
+function isQueued(buf: Buffer, pos: number): boolean {
+  return (
+    buf[pos + 1] === 81 /* Q */ &&
+    buf[pos + 2] === 85 /* U */ &&
+    buf[pos + 3] === 69 /* E */ &&
+    buf[pos + 4] === 85 /* U */ &&
+    buf[pos + 5] === 69 /* E */ &&
+    buf[pos + 6] === 68 /* D */ &&
+    buf[pos + 7] === CR &&
+    buf[pos + 8] === LF
+  );
+}
+
 interface OpenArray {
   readonly items: Reply[];
   remaining: number;
@@ -237,6 +251,10 @@ export class ReplyParser {
       ) {
         value = 'OK';
         pos += 5;
+      } else if (type === PLUS && pos + 8 < len && isQueued(buf, pos)) {
+        // A transaction answers every command it queues so: one per record of a Kafka unit.
+        value = 'QUEUED';
+        pos += 9;
       } else {
         let cr = pos + 1;
         while (cr < len && buf[cr] !== CR) cr++;

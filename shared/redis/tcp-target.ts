@@ -106,6 +106,12 @@ function checkOptions(options: TcpTargetOptions): void {
  * await target.close();
  */
 export class TcpTarget implements Target {
+  /**
+   * One connection, pipelines in order: `WATCH … EXEC` in one pipeline is one transaction. Not offered for an
+   * Upstash host (`*.upstash.io`), which bills every command: a watermarked unit as one script is one
+   * command there, as a transaction one per record and six more.
+   */
+  readonly transactions: boolean;
   private readonly endpoint: RedisEndpoint;
   private readonly connectTimeoutMs: number;
   private readonly commandTimeoutMs: number;
@@ -126,6 +132,7 @@ export class TcpTarget implements Target {
   constructor(url: string, options: TcpTargetOptions = {}) {
     checkOptions(options);
     this.endpoint = parseRedisUrl(url);
+    this.transactions = !/(^|\.)upstash\.io$/i.test(this.endpoint.host);
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
     this.commandTimeoutMs = options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs;
     this.tlsOptions = options.tls ?? {};

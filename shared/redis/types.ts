@@ -86,6 +86,12 @@ export interface Target {
    * script) must share a slot, so callers that build such commands group keys by it.
    */
   keySlot?(key: string): number;
+  /**
+   * True when a pipeline's `WATCH … MULTI … EXEC` reaches one server on one connection, in order (a standalone
+   * server over TCP): the Kafka engine then applies idempotent writes in transactions instead of scripts.
+   * Absent on a Redis Cluster (a transaction's keys would span slots) and on Upstash REST.
+   */
+  readonly transactions?: boolean;
   /** Present on a Redis Cluster: the `MOVED` and `ASK` redirects it followed since it was made. */
   readonly redirects?: { readonly moved: number; readonly ask: number };
   /** Present on a Redis Cluster: its masters, one target each, for what is asked of every server. */

@@ -61,6 +61,9 @@ const unit = fc.integer({ min: 1, max: 3 }).chain((length) =>
     gaps: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 12, maxLength: 12 }),
     watermark: fc.integer({ min: -1, max: 20 }),
     cover: fc.option(fc.integer({ min: 0, max: 25 }), { nil: undefined }),
+    // The first offset of a pending range left by a transaction nobody reviewed (see transactionUnit).
+    pending: fc.option(fc.integer({ min: 0, max: 25 }), { nil: undefined }),
+    guard: fc.option(fc.integer({ min: -1, max: 25 }), { nil: undefined }),
   }),
 );
 
@@ -108,32 +111,58 @@ async function snapshot(prefix: string): Promise<unknown[]> {
 }
 
 describe('the watermark scripts on a real server', () => {
-  it('apply what one command at a time would, stop at the first failing record, and move the watermark to match (property)', async () => {
+  it('apply what one command at a time would, stop at the first failing record, and move the watermark and the pending mark to match (property)', async () => {
     target = new TcpTarget(redis.server.url);
     let uniformRuns = 0;
+    let pendingRuns = 0;
+    let blockedRuns = 0;
     await fc.assert(
       fc.asyncProperty(unit, async (drawn) => {
         const base = randomPrefix();
         const script = `${base}s:`;
         const plain = `${base}p:`;
         const wm = `${base}wm`;
+        const pm = `${base}pm`;
+        const mark = drawn.pending === undefined ? undefined : `${drawn.pending}:0123456789ab`;
         const setup = [{ args: ['RPUSH', `${script}list`, 'x'] }, { args: ['RPUSH', `${plain}list`, 'x'] }];
         if (drawn.watermark >= 0) setup.push({ args: ['SET', wm, String(drawn.watermark)] });
+        if (mark !== undefined) setup.push({ args: ['SET', pm, mark] });
         await target.exec(setup);
 
         // The script.
         const records = build(script, drawn);
-        const command = unitCommand(wm, records, undefined, drawn.cover, false);
+        const command = unitCommand(wm, pm, records, drawn.guard, drawn.cover, false);
         if (command.args[1] === APPLY_UNIFORM_SCRIPT) uniformRuns++;
+        if (mark !== undefined) pendingRuns++;
         const reply = parseUnitReply((await target.exec([command]))[0]!);
+        const [storedWm, storedMark] = await target.exec([{ args: ['GET', wm] }, { args: ['GET', pm] }]);
 
-        // One command at a time, as the scripts promise to behave.
+        // Blocked by the guard: the watermark is below it, or the pending range starts at or below it.
+        const { guard } = drawn;
+        if (
+          guard !== undefined &&
+          (drawn.watermark < guard || (drawn.pending !== undefined && drawn.pending <= guard))
+        ) {
+          blockedRuns++;
+          expect(reply).toEqual({ status: 'blocked', watermark: drawn.watermark });
+          expect(storedWm).toBe(drawn.watermark < 0 ? null : String(drawn.watermark));
+          expect(storedMark).toBe(mark ?? null);
+          return;
+        }
+
+        // One command at a time, as the scripts promise to behave: a record at or below the watermark is a
+        // duplicate unless it is in the pending range [pending, watermark], which is applied again.
         const start = Math.max(drawn.watermark, drawn.cover ?? -1);
+        let pf = drawn.pending;
+        if (pf !== undefined && drawn.cover !== undefined && pf <= drawn.cover) pf = drawn.cover + 1;
         const expected = { duplicates: 0, applied: 0, index: -1, error: '', watermark: start };
         const reference = build(plain, drawn);
+        let reached = -1;
         for (let r = 0; r < reference.length && expected.index < 0; r++) {
-          if (reference[r]!.offset <= start) {
+          const offset = reference[r]!.offset;
+          if (offset <= start && (pf === undefined || offset < pf)) {
             expected.duplicates++;
+            reached = offset;
             continue;
           }
           for (const c of reference[r]!.commands) {
@@ -141,13 +170,22 @@ describe('the watermark scripts on a real server', () => {
             if (answer instanceof ReplyError) {
               expected.index = r;
               expected.error = answer.message;
+              reached = offset - 1;
               break;
             }
           }
           if (expected.index < 0) {
             expected.applied++;
-            expected.watermark = reference[r]!.offset;
+            expected.watermark = Math.max(expected.watermark, offset);
+            reached = offset;
           }
+        }
+        // The mark moves past what the unit went through, and goes once past the watermark it started from.
+        let expectedMark = mark;
+        if (pf !== undefined) {
+          const moved = pf !== drawn.pending || reached >= pf;
+          if (reached >= pf) pf = reached + 1;
+          expectedMark = pf > start ? undefined : moved ? String(pf) : mark;
         }
 
         expect(reply).toEqual(
@@ -161,13 +199,15 @@ describe('the watermark scripts on a real server', () => {
                 error: expected.error,
               },
         );
-        const [stored] = await target.exec([{ args: ['GET', wm] }]);
-        expect(stored).toBe(expected.watermark < 0 ? null : String(expected.watermark));
+        expect(storedWm).toBe(expected.watermark < 0 ? null : String(expected.watermark));
+        expect(storedMark).toBe(expectedMark ?? null);
         expect(await snapshot(script)).toEqual(await snapshot(plain));
       }),
-      { numRuns: 300 },
+      { numRuns: 400 },
     );
     // The draws exercised the uniform script, not only the general one.
     expect(uniformRuns).toBeGreaterThan(100);
+    expect(pendingRuns).toBeGreaterThan(100);
+    expect(blockedRuns).toBeGreaterThan(20);
   });
 });

@@ -3,7 +3,11 @@ import { describe, expect, it } from 'vitest';
 import {
   APPLY_SCRIPT,
   APPLY_UNIFORM_SCRIPT,
+  parseTransactionReplies,
   parseUnitReply,
+  TRANSACTION_CHECK_SCRIPT,
+  transactable,
+  transactionUnit,
   type UnitRecord,
   unitCommand,
   watermarkKey,
@@ -86,19 +90,22 @@ describe('watermarkKey', () => {
 describe('unitCommand', () => {
   it('the reader above follows APPLY_SCRIPT', () => {
     // Guard and cover in ARGV[1] and ARGV[2], the records from ARGV[3]: offset, count, then argc and args.
-    expect(APPLY_SCRIPT).toContain("if ARGV[1] ~= '' and wm < tonumber(ARGV[1])");
-    expect(APPLY_SCRIPT).toContain("if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then");
+    expect(APPLY_SCRIPT).toContain(
+      "if ARGV[1] ~= '' and (wm < tonumber(ARGV[1]) or (pf and pf <= tonumber(ARGV[1])))",
+    );
+    expect(APPLY_SCRIPT).toContain("if ARGV[2] ~= '' then\n  local c = tonumber(ARGV[2])");
+    expect(APPLY_SCRIPT).toContain("redis.call('GET', KEYS[2])");
     expect(APPLY_SCRIPT).toContain('local i, n = 3, #ARGV');
     expect(APPLY_SCRIPT).toContain(
-      'local offset = ARGV[i]\n  local cmds = tonumber(ARGV[i + 1])\n  i = i + 2',
+      'local offset = ARGV[i]\n  local o = tonumber(offset)\n  local cmds = tonumber(ARGV[i + 1])\n  i = i + 2',
     );
     expect(APPLY_SCRIPT).toContain('local argc = tonumber(ARGV[i])');
     expect(APPLY_SCRIPT).toContain('rpcall(unpack(ARGV, i + 1, i + argc))');
     expect(APPLY_SCRIPT).toContain('for c = 1, cmds do i = i + 1 + tonumber(ARGV[i]) end');
     expect(APPLY_SCRIPT).toContain("redis.call('GET', KEYS[1])");
     // The uniform layout: n, m, per command argc, constants and their (position, value), n offsets, the rest.
-    expect(APPLY_UNIFORM_SCRIPT).toContain("if ARGV[1] ~= '' and wm < tonumber(ARGV[1])");
-    expect(APPLY_UNIFORM_SCRIPT).toContain("if ARGV[2] ~= '' and tonumber(ARGV[2]) > wm then");
+    expect(APPLY_UNIFORM_SCRIPT).toContain("if ARGV[1] ~= '' and (wm < tonumber(ARGV[1]) or");
+    expect(APPLY_UNIFORM_SCRIPT).toContain("if ARGV[2] ~= '' then\n  local c = tonumber(ARGV[2])");
     expect(APPLY_UNIFORM_SCRIPT).toContain('local n = tonumber(ARGV[3])\nlocal m = tonumber(ARGV[4])');
     expect(APPLY_UNIFORM_SCRIPT).toContain('local p = 5\nfor c = 1, m do\n  argc[c] = tonumber(ARGV[p])');
     expect(APPLY_UNIFORM_SCRIPT).toContain('local at = tonumber(ARGV[p])\n    t[at] = ARGV[p + 1]');
@@ -111,6 +118,7 @@ describe('unitCommand', () => {
   it('sends records of one shape once with the uniform script', () => {
     const cmd = unitCommand(
       'wm',
+      'pm',
       [
         {
           offset: 10,
@@ -133,7 +141,7 @@ describe('unitCommand', () => {
     expect(cmd.args[1]).toBe(APPLY_UNIFORM_SCRIPT);
     // prettier-ignore
     expect(cmd.args.slice(2)).toEqual([
-      '3', 'wm', 'a', 'b',      // numkeys, the watermark, the written keys once each
+      '4', 'wm', 'pm', 'a', 'b', // numkeys, the watermark, the pending mark, the written keys once each
       '', '7',                  // no guard, a cover
       '2', '2',                 // 2 records of 2 commands
       '3', '1', '1', 'INCRBY',  // 3 arguments, 1 the same in every record: 'INCRBY' at 1
@@ -143,13 +151,13 @@ describe('unitCommand', () => {
     ]);
   });
 
-  it('declares only the watermark in KEYS when asked not to list the written keys (a standalone server)', () => {
+  it('declares only the watermark and the pending mark in KEYS when asked not to list the written keys (a standalone server)', () => {
     const records: UnitRecord[] = [
       { offset: 3, commands: [{ key: 'a', args: ['SET', 'a', '1'] }] },
       { offset: 4, commands: [{ key: 'b', args: ['SET', 'b', '2'] }] },
     ];
-    const read = readAsScript(unitCommand('wm', records, 2, undefined, false));
-    expect(read.keys).toEqual(['wm']);
+    const read = readAsScript(unitCommand('wm', 'pm', records, 2, undefined, false));
+    expect(read.keys).toEqual(['wm', 'pm']);
     expect(read.records).toEqual([
       { offset: '3', commands: [['SET', 'a', '1']] },
       { offset: '4', commands: [['SET', 'b', '2']] },
@@ -159,6 +167,7 @@ describe('unitCommand', () => {
   it('lays out EVAL arguments as the script reads them', () => {
     const cmd = unitCommand(
       'wm',
+      'pm',
       [
         { offset: 10, commands: [{ key: 'a', args: ['SET', 'a', '1'] }] },
         {
@@ -176,7 +185,7 @@ describe('unitCommand', () => {
     expect(cmd.args.slice(0, 2)).toEqual(['EVAL', APPLY_SCRIPT]); // two shapes: the general script
     // prettier-ignore
     expect(cmd.args.slice(2)).toEqual([
-      '3', 'wm', 'a', 'b',                   // numkeys, the watermark, the written keys once each
+      '4', 'wm', 'pm', 'a', 'b',             // numkeys, watermark, pending mark, the written keys once each
       '9', '',                               // guard, no cover
       '10', '1', '3', 'SET', 'a', '1',       // offset, commands, argc, args
       '11', '2', '4', 'HSET', 'b', 'f', 'v', '3', 'EXPIRE', 'b', '9',
@@ -184,10 +193,11 @@ describe('unitCommand', () => {
   });
 
   it('sends a cover, no guard, and an empty unit as the bare watermark', () => {
-    expect(unitCommand('wm', [], undefined, 41).args.slice(2)).toEqual(['1', 'wm', '', '41']);
-    expect(unitCommand('wm', [{ offset: 0, commands: [] }], 0, 0).args.slice(2)).toEqual([
-      '1',
+    expect(unitCommand('wm', 'pm', [], undefined, 41).args.slice(2)).toEqual(['2', 'wm', 'pm', '', '41']);
+    expect(unitCommand('wm', 'pm', [{ offset: 0, commands: [] }], 0, 0).args.slice(2)).toEqual([
+      '2',
       'wm',
+      'pm',
       '0',
       '0',
       '0',
@@ -199,12 +209,13 @@ describe('unitCommand', () => {
     const bytes = Buffer.from([0xff, 0x00, 0x80]);
     const cmd = unitCommand(
       'wm',
+      'pm',
       [{ offset: 5, commands: [{ args: ['PING'] }, { key: 'k', args: ['SET', 'k', bytes] }] }],
       undefined,
       undefined,
     );
     const read = readAsScript(cmd);
-    expect(read.keys).toEqual(['wm', 'k']);
+    expect(read.keys).toEqual(['wm', 'pm', 'k']);
     expect(read.records).toEqual([{ offset: '5', commands: [['PING'], ['SET', 'k', bytes]] }]);
     expect(read.records[0]!.commands[1]![2]).toBe(bytes);
   });
@@ -227,11 +238,12 @@ describe('unitCommand', () => {
             c.key === undefined ? { args: c.args } : { key: c.key, args: c.args },
           ),
         }));
-        const read = readAsScript(unitCommand('rbl:wm:t:0:g', typed, guard, cover));
+        const read = readAsScript(unitCommand('rbl:wm:t:0:g', 'rbl:wm:t:pending:0:g', typed, guard, cover));
         expect(read.name).toBe('EVAL');
         expect([APPLY_SCRIPT, APPLY_UNIFORM_SCRIPT]).toContain(read.script);
         expect(read.keys).toEqual([
           'rbl:wm:t:0:g',
+          'rbl:wm:t:pending:0:g',
           ...new Set(records.flatMap((r) => r.commands.flatMap((c) => c.key ?? []))),
         ]);
         expect(read.guard).toBe(guard === undefined ? '' : String(guard));
@@ -302,5 +314,109 @@ describe('parseUnitReply', () => {
     expect(reply.status === 'refused' && reply.error).toBe(
       `unexpected script reply ${`"${'x'.repeat(199)}`}`,
     );
+  });
+});
+
+describe('transactionUnit', () => {
+  const records: UnitRecord[] = [
+    { offset: 10, commands: [{ key: 'a', args: ['HSET', 'a', 'f', '1'] }] },
+    { offset: 12, commands: [{ key: 'b', args: ['DEL', 'b'] }] },
+  ];
+
+  it('watches the watermark and the mark, checks, then sets the mark before any write and the watermark after all', () => {
+    const cmds = transactionUnit('wm', 'pm', 'tok', records, 9);
+    expect(cmds.map((c) => c.args)).toEqual([
+      ['WATCH', 'wm', 'pm'],
+      ['EVAL', TRANSACTION_CHECK_SCRIPT, '2', 'wm', 'pm', '9', '10', 'tok'],
+      ['MULTI'],
+      ['SET', 'pm', '10:tok', 'NX'],
+      ['HSET', 'a', 'f', '1'],
+      ['DEL', 'b'],
+      ['SET', 'wm', '12'],
+      ['EXEC'],
+    ]);
+    expect(transactionUnit('wm', 'pm', 'tok', records, undefined)[1]!.args[5]).toBe('');
+  });
+
+  it('holds only records of one idempotent write each', () => {
+    expect(transactable(records)).toBe(true);
+    expect(transactable([])).toBe(false);
+    // A counter is not idempotent; an EXPIRE after a failed HSET would still run; two commands per record.
+    expect(transactable([{ offset: 1, commands: [{ key: 'c', args: ['INCRBY', 'c', '1'] }] }])).toBe(false);
+    expect(
+      transactable([
+        {
+          offset: 1,
+          commands: [
+            { key: 'a', args: ['HSET', 'a', 'f', '1'] },
+            { key: 'a', args: ['EXPIRE', 'a', '60'] },
+          ],
+        },
+      ]),
+    ).toBe(false);
+    expect(transactable([{ offset: 1, commands: [{ key: 'a', args: ['SET', 'a', '1', 'EX', '60'] }] }])).toBe(
+      true,
+    );
+  });
+});
+
+describe('parseTransactionReplies', () => {
+  const queued = (n: number): Reply[] => [
+    'OK',
+    1,
+    'OK',
+    'QUEUED',
+    ...new Array<Reply>(n).fill('QUEUED'),
+    'QUEUED',
+  ];
+
+  it('ran: lists the records whose write failed, in order', () => {
+    const wrong = new ReplyError('WRONGTYPE Operation against a key holding the wrong kind of value');
+    expect(parseTransactionReplies([...queued(3), ['OK', 1, wrong, 0, 'OK']], 3)).toEqual({
+      status: 'ran',
+      failed: [{ index: 1, error: wrong.message }],
+    });
+    expect(parseTransactionReplies([...queued(1), ['OK', 1, 'OK']], 1)).toEqual({
+      status: 'ran',
+      failed: [],
+    });
+  });
+
+  it('discarded: EXEC answered nil (the check touched a watched key, or another client wrote one)', () => {
+    expect(parseTransactionReplies(['OK', 0, 'OK', 'QUEUED', 'QUEUED', 'QUEUED', null], 1)).toEqual({
+      status: 'discarded',
+    });
+  });
+
+  it('refused: EXECABORT names the queued command that was refused', () => {
+    const oom = new ReplyError("OOM command not allowed when used memory > 'maxmemory'.");
+    const abort = new ReplyError('EXECABORT Transaction discarded because of previous errors.');
+    expect(parseTransactionReplies(['OK', 1, 'OK', oom, oom, 'QUEUED', abort], 1)).toEqual({
+      status: 'refused',
+      error: oom.message,
+    });
+  });
+
+  it('refused and unchecked: the writes ran although the check did not (a server BUSY in between)', () => {
+    const busy = new ReplyError('BUSY Redis is busy running a script.');
+    expect(
+      parseTransactionReplies(['OK', busy, 'OK', 'QUEUED', 'QUEUED', 'QUEUED', ['OK', 1, 'OK']], 1),
+    ).toEqual({
+      status: 'refused',
+      error: busy.message,
+      unchecked: true,
+    });
+  });
+
+  it('refused: an error on the mark or the watermark write is not understood as success', () => {
+    const err = new ReplyError('ERR something');
+    expect(parseTransactionReplies([...queued(1), [err, 1, 'OK']], 1)).toEqual({
+      status: 'refused',
+      error: err.message,
+    });
+    expect(parseTransactionReplies([...queued(1), ['OK', 1, err]], 1)).toEqual({
+      status: 'refused',
+      error: err.message,
+    });
   });
 });

@@ -77,6 +77,7 @@ const wire: fc.Arbitrary<Wire> = fc.letrec<{ wire: Wire }>((tie) => ({
     { depthSize: 'small' },
     line.map((s): Wire => ({ t: 'simple', s })),
     fc.constant<Wire>({ t: 'simple', s: 'OK' }),
+    fc.constant<Wire>({ t: 'simple', s: 'QUEUED' }),
     fc.string({ unit: 'binary', maxLength: 100 }).map((s): Wire => ({ t: 'bulk', s })),
     fc
       .oneof(fc.integer(), fc.maxSafeInteger(), fc.constant(-Number.MAX_SAFE_INTEGER))
@@ -192,6 +193,18 @@ describe('ReplyParser', () => {
     const bytes = Buffer.from('+OK\r\n$3\r\nabc\r\n+OK\r\n');
     const cuts = Array.from({ length: bytes.length }, (_, i) => i);
     expect(parseSplit(bytes, cuts)).toStrictEqual(['OK', 'abc', 'OK']);
+  });
+
+  it('reads +QUEUED whole or split anywhere, and other replies that start like it', () => {
+    const bytes = Buffer.from('+QUEUED\r\n+QUEUE\r\n+QUEUEDX\r\n*2\r\n+QUEUED\r\n:1\r\n');
+    const replies = ['QUEUED', 'QUEUE', 'QUEUEDX', ['QUEUED', 1]];
+    expect(parseSplit(bytes, [])).toStrictEqual(replies);
+    expect(
+      parseSplit(
+        bytes,
+        Array.from({ length: bytes.length }, (_, i) => i),
+      ),
+    ).toStrictEqual(replies);
   });
 
   it('assembles a 5 MB bulk reply fed in 1000-byte chunks', () => {

@@ -269,30 +269,25 @@ export async function runShard(
   }
 }
 
-/** The transactions one stream sent in a round: reviewed together, then cleared together. */
-interface Chain {
-  readonly stream: Stream;
-  /** The stream's ops `[start, end)` went out in the chain's transactions. */
-  readonly start: number;
-  end: number;
-  /** Every transaction ran and its replies were read; else the chain is applied again by scripts. */
-  certain: boolean;
-  /** The records whose write failed inside a transaction, in offset order. */
-  readonly failed: { readonly op: Op; readonly error: string }[];
-}
-
 /**
  * One pipeline of watermarked units; settles what Redis confirmed, queues data errors of scripts for dead
- * letters, and reviews each stream's transactions (see {@link reviewChain}).
+ * letters, and reviews each stream's transactions as their replies come in (see {@link reviewTransactions}).
  */
 async function watermarkedRound(
   units: readonly SentUnit[],
   ctx: ShardRunContext,
   rejected: { stream: Stream; op: Op; letter: DeadLetter }[],
 ): Promise<void> {
+  const transactions = new Map<Stream, SentUnit[]>();
+  for (const u of units) {
+    if (u.transaction === undefined) continue;
+    let list = transactions.get(u.stream);
+    if (list === undefined) transactions.set(u.stream, (list = []));
+    list.push(u);
+  }
+  const reviews = [...transactions].map(([stream, list]) => reviewTransactions(stream, list, ctx));
   const outcomes = await Promise.all(units.map((u) => u.outcome));
   const halted = new Set<Stream>();
-  const chains = new Map<Stream, Chain>();
   let transient: LoaderError | undefined;
   let fatal: LoaderError | undefined;
   const fail = (error: LoaderError): void => {
@@ -303,42 +298,7 @@ async function watermarkedRound(
     const unit = units[i]!;
     const stream = unit.stream;
     const outcome = outcomes[i]!;
-    const tx = unit.transaction;
-    if (tx) {
-      let chain = chains.get(stream);
-      if (chain === undefined)
-        chains.set(stream, (chain = { stream, start: tx.start, end: tx.start, certain: true, failed: [] }));
-      chain.end = tx.start + tx.count;
-      // After a transaction not known to have run, a later one of the chain may still have run (its check
-      // passes once anyone applied the records before it): the whole chain is applied again.
-      if (!chain.certain) continue;
-      if (outcome.status === 'rejected') {
-        chain.certain = false;
-        fail(classifyError(outcome.reason));
-        continue;
-      }
-      const reply = parseTransactionReplies(outcome.value, tx.count);
-      if (reply.status === 'ran') {
-        for (const f of reply.failed)
-          chain.failed.push({ op: stream.ops[tx.start + f.index]!, error: f.error });
-        continue;
-      }
-      chain.certain = false;
-      if (reply.status === 'refused') {
-        fail(
-          reply.unchecked
-            ? new FatalError(
-                `transaction on ${ctx.target.name} ran although its check was refused (${reply.error}): ` +
-                  `${stream.topic}-${stream.partition} offsets ${stream.ops[tx.start]!.offset}-` +
-                  `${stream.ops[tx.start + tx.count - 1]!.offset} were written without their duplicate check; ` +
-                  `replay that partition from the first of them`,
-              )
-            : classifyReplyError(reply.error, { shard: ctx.target.name, command: 'EXEC', index: i }),
-        );
-      }
-      continue;
-    }
-    if (halted.has(stream)) continue;
+    if (unit.transaction !== undefined || halted.has(stream)) continue;
     if (outcome.status === 'rejected') {
       halted.add(stream);
       fail(classifyError(outcome.reason));
@@ -375,58 +335,110 @@ async function watermarkedRound(
       fail(error);
     }
   }
-  for (const chain of chains.values()) {
-    const error = await reviewChain(chain, ctx);
-    if (error) fail(error);
-  }
+  for (const error of await Promise.all(reviews)) if (error) fail(error);
   // Everything answered is settled first: a reset check or a fatal stop then knows what was confirmed.
   if (fatal) throw fatal;
   if (transient) throw transient;
 }
 
 /**
- * Settles a stream's transactions once all their replies are in: the records whose write failed go to the
- * dead letters, then the stream's pending mark is cleared, and only then are the records confirmed. Until
- * the mark is gone, the scripts apply the chain's records again instead of skipping them, so a crash, a lost
- * connection or a failed dead letter in between loses nothing: the chain is left pending and applied again by
- * the next round's scripts or by a redelivery. Returns the error that left it pending, if any.
+ * Reviews a stream's transactions of one round, in order, as their replies come in. For each one that ran:
+ * the records whose write failed go to the dead letters, then the stream's pending mark is moved up to the
+ * next transaction's first record (or cleared after the last), and only then are its records confirmed. Until
+ * the mark has passed them, the scripts apply a transaction's records again instead of skipping them, so a
+ * crash, a lost connection or a failed dead letter in between loses nothing: the records not confirmed are
+ * applied again by the next round's scripts or by a redelivery. The marks go out as each reply arrives, so a
+ * cut confirms every transaction reviewed before it. Returns the error that ended the review, if any.
  */
-async function reviewChain(chain: Chain, ctx: ShardRunContext): Promise<LoaderError | undefined> {
-  const { stream } = chain;
-  if (!chain.certain) return undefined;
-  const letters: { op: Op; letter: DeadLetter }[] = [];
-  for (const f of chain.failed) {
-    const error = classifyReplyError(f.error, {
-      shard: ctx.target.name,
-      command: String(f.op.commands[0]?.args[0] ?? ''),
-    });
-    if (!(error instanceof InputError)) return error;
-    letters.push({ op: f.op, letter: redisDeadLetter(f.op, error.name, error.message) });
-  }
-  if (letters.length > 0) {
-    try {
-      await ctx.deadLetters.send(
-        letters.map((l) => l.letter),
-        `${ctx.batchId()}-redis-${ctx.shard}-tx-${letters[0]!.op.offset}`,
-      );
-    } catch (err) {
-      // The records before the first failed one were written and reviewed: once the mark is moved up to that
-      // record they are confirmed; from it on the stream stops, so their redelivery applies them again (and the
-      // failed one fails again). If the mark cannot be moved, nothing of the chain is confirmed.
-      const first = stream.ops.indexOf(letters[0]!.op);
-      const reason = `dead letter not written to ${ctx.deadLetters.name}: ${classifyError(err).message}`;
-      const moved = await settlePending(stream, String(letters[0]!.op.offset), ctx);
-      if (moved === true) settleApplied(stream, chain.start, first, new Set(), ctx);
-      stopStream(stream, reason);
-      return moved === true || moved === false ? undefined : moved;
+async function reviewTransactions(
+  stream: Stream,
+  units: readonly SentUnit[],
+  ctx: ShardRunContext,
+): Promise<LoaderError | undefined> {
+  const moves: {
+    start: number;
+    end: number;
+    dead: ReadonlySet<Op>;
+    moved: Promise<boolean | LoaderError>;
+  }[] = [];
+  let error: LoaderError | undefined;
+  let stop: string | undefined;
+  for (let i = 0; i < units.length; i++) {
+    const tx = units[i]!.transaction!;
+    const outcome = await units[i]!.outcome;
+    if (outcome.status === 'rejected') {
+      error = classifyError(outcome.reason);
+      break;
     }
+    const reply = parseTransactionReplies(outcome.value, tx.count);
+    // Discarded: nothing ran; the next round applies the rest with scripts (duplicates, or the mark's range).
+    if (reply.status === 'discarded') break;
+    if (reply.status === 'refused') {
+      error = reply.unchecked
+        ? new FatalError(
+            `transaction on ${ctx.target.name} ran although its check was refused (${reply.error}): ` +
+              `${stream.topic}-${stream.partition} offsets ${stream.ops[tx.start]!.offset}-` +
+              `${stream.ops[tx.start + tx.count - 1]!.offset} were written without their duplicate check; ` +
+              `replay that partition from the first of them`,
+          )
+        : classifyReplyError(reply.error, { shard: ctx.target.name, command: 'EXEC' });
+      break;
+    }
+    const letters: { op: Op; letter: DeadLetter }[] = [];
+    for (const f of reply.failed) {
+      const op = stream.ops[tx.start + f.index]!;
+      const failure = classifyReplyError(f.error, {
+        shard: ctx.target.name,
+        command: String(op.commands[0]?.args[0] ?? ''),
+      });
+      if (!(failure instanceof InputError)) {
+        error = failure;
+        break;
+      }
+      letters.push({ op, letter: redisDeadLetter(op, failure.name, failure.message) });
+    }
+    if (error) break;
+    if (letters.length > 0) {
+      try {
+        await ctx.deadLetters.send(
+          letters.map((l) => l.letter),
+          `${ctx.batchId()}-redis-${ctx.shard}-tx-${letters[0]!.op.offset}`,
+        );
+      } catch (err) {
+        // The records before the first failed one are confirmed once the mark is moved up to it; from it on
+        // the stream stops, so their redelivery applies them again (and the failed one fails again).
+        const first = letters[0]!.op;
+        stop = `dead letter not written to ${ctx.deadLetters.name}: ${classifyError(err).message}`;
+        const end = stream.ops.indexOf(first);
+        moves.push({
+          start: tx.start,
+          end,
+          dead: new Set(),
+          moved: settlePending(stream, String(first.offset), ctx),
+        });
+        break;
+      }
+    }
+    const next = units[i + 1]?.transaction;
+    const to = next === undefined ? '' : String(stream.ops[next.start]!.offset);
+    moves.push({
+      start: tx.start,
+      end: tx.start + tx.count,
+      dead: new Set(letters.map((l) => l.op)),
+      moved: settlePending(stream, to, ctx),
+    });
   }
-  const cleared = await settlePending(stream, '', ctx);
-  // Another delivery's script moved or cleared the mark: the next round applies the chain again, or finds it
-  // already applied.
-  if (cleared !== true) return cleared === false ? undefined : cleared;
-  settleApplied(stream, chain.start, chain.end, new Set(letters.map((l) => l.op)), ctx);
-  return undefined;
+  for (const m of moves) {
+    const moved = await m.moved;
+    // Not the stream's own any more (a script of another delivery moved it): what follows is applied again.
+    if (moved !== true) {
+      if (moved !== false) error ??= moved;
+      break;
+    }
+    settleApplied(stream, m.start, m.end, m.dead, ctx);
+  }
+  if (stop !== undefined) stopStream(stream, stop);
+  return error;
 }
 
 /**

@@ -80,7 +80,7 @@ export interface BatchResult {
   readonly deadLetters: readonly DeadLetter[];
   /**
    * Data commands sent to Redis for the batch, retries included: one `EVAL` per watermarked unit, or the
-   * commands of its transaction (its writes and six more) and one `EVAL` per stream to clear its pending mark;
+   * commands of its transaction (its writes and six more) and one `EVAL` after it to move its pending mark;
    * the plain commands without watermarks. Control commands (a restarted shard's watermark check) are not counted.
    */
   readonly commands: number;

@@ -5,14 +5,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { KafkaEvent } from '../../functions/kafka-consumer/event.js';
 import { consumerRuntime, createConsumerHandler } from '../../functions/kafka-consumer/handler.js';
 import { ServerResetError } from '../../shared/errors/index.js';
-import { watermarkKey } from '../../shared/kafka/index.js';
+import { pendingKey, watermarkKey } from '../../shared/kafka/index.js';
+import { TcpTarget } from '../../shared/redis/index.js';
 import { randomPrefix } from '../support/files.js';
 import { type RedisServer, redisCli, startRedis } from '../support/redis-server.js';
 
 /**
  * The kafka-consumer handler while its redis-server is SIGKILLed mid-batch: the response must name, per
  * partition, the first offset not confirmed, and the redelivery Lambda then makes must leave every counter
- * exact. With an AOF fsynced on every write the server comes back with its watermarks and the redelivery is
+ * exact (watermark scripts), and every hash with its last write (transactions). With an AOF fsynced on every write the server comes back with its watermarks and the redelivery is
  * exact; without persistence it comes back empty and the warm function must refuse to go on, naming the loss.
  */
 
@@ -63,7 +64,7 @@ function mskEvent(from: ReadonlyMap<number, number> = allFrom(0), to = PER_PARTI
       timestamp: 1_760_000_000_000 + r.offset,
       timestampType: 'CREATE_TIME',
       key: Buffer.from(r.id).toString('base64'),
-      value: Buffer.from(JSON.stringify({ id: r.id, n: r.n })).toString('base64'),
+      value: Buffer.from(JSON.stringify({ id: r.id, n: r.n, at: r.offset })).toString('base64'),
       headers: [],
     });
   }
@@ -76,15 +77,23 @@ function mskEvent(from: ReadonlyMap<number, number> = allFrom(0), to = PER_PARTI
   } as KafkaEvent;
 }
 
+/**
+ * The counter model (`INCRBY` in watermark scripts: a double apply shows in the totals), or the hash model
+ * (one `HSET` per record, in `MULTI`/`EXEC` transactions: a lost or reordered write shows in the fields).
+ */
+type Model = 'counter' | 'hash';
+
 /** A warm function instance: one runtime for every invocation, as Lambda keeps it between events. */
-async function warmHandler(server: RedisServer, prefix: string) {
+async function warmHandler(server: RedisServer, prefix: string, model: Model = 'counter') {
   const runtime = await consumerRuntime({
     REDIS_URL: server.url,
     CONSUMER_GROUP_ID: GROUP,
     WATERMARK_PREFIX: `${prefix}wm:`,
     CONSUMER_SPEC: JSON.stringify({
-      key: `${prefix}c:{id}`,
-      model: { type: 'counter', by: 'n' },
+      ...(model === 'counter'
+        ? { key: `${prefix}c:{id}`, model: { type: 'counter', by: 'n' } }
+        : // Keys of their own per partition: the last write of a key is defined only within its partition.
+          { key: `${prefix}h:{$partition}:{id}`, model: { type: 'hash', fields: ['n', 'at'] } }),
       batch: { maxRecords: 50 },
       retry: { retries: 2, baseMs: 20, maxMs: 50 },
     }),
@@ -115,6 +124,27 @@ async function counters(server: RedisServer, prefix: string): Promise<Map<string
     ids.map((id) => `${prefix}c:${id}`),
   );
   return new Map(ids.map((id, i) => [id, values[i] === '' ? 0 : Number(values[i])]));
+}
+
+/** Per partition and id, the fields of its last record: what the hash model must leave. */
+const lastWrites = new Map<string, string>();
+for (const r of records) lastWrites.set(`${r.partition}:${r.id}`, `n=${r.n} at=${r.offset}`);
+
+/** What the hash model left, in the shape of {@link lastWrites}. */
+async function hashes(server: RedisServer, prefix: string): Promise<Map<string, string>> {
+  const target = new TcpTarget(server.url);
+  try {
+    const keys = [...lastWrites.keys()];
+    const replies = await target.exec(keys.map((k) => ({ args: ['HMGET', `${prefix}h:${k}`, 'n', 'at'] })));
+    return new Map(
+      keys.map((k, i) => {
+        const [n, at] = replies[i] as (string | null)[];
+        return [k, `n=${n} at=${at}`];
+      }),
+    );
+  } finally {
+    await target.close();
+  }
 }
 
 /**
@@ -176,42 +206,52 @@ async function killMidBatch(
 }
 
 describe('kafka-consumer when its redis-server is SIGKILLed mid-batch', () => {
-  it('with an AOF (fsync always): names the first unconfirmed offset per partition; the redelivery is exact', async () => {
-    const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
-    servers.push(server);
-    const prefix = randomPrefix();
-    const invoke = await warmHandler(server, prefix);
+  it.each<Model>(['counter', 'hash'])(
+    'with an AOF (fsync always): names the first unconfirmed offset per partition; the redelivery is exact (%s model)',
+    async (model) => {
+      const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'always'] });
+      servers.push(server);
+      const prefix = randomPrefix();
+      const invoke = await warmHandler(server, prefix, model);
+      const state = model === 'counter' ? () => counters(server, prefix) : () => hashes(server, prefix);
+      const expected = model === 'counter' ? totals : lastWrites;
 
-    const response = await killMidBatch(server, prefix, invoke);
-    expect(response.batchItemFailures.length).toBeGreaterThan(0);
-    const restartAt = new Map<number, number>();
-    for (const { itemIdentifier } of response.batchItemFailures) {
-      const partition = Number(itemIdentifier.partition.slice(`${TOPIC}-`.length));
-      expect(itemIdentifier.partition).toBe(`${TOPIC}-${partition}`);
-      expect(restartAt.has(partition), 'one item per partition').toBe(false);
-      restartAt.set(partition, itemIdentifier.offset);
-    }
+      const response = await killMidBatch(server, prefix, invoke);
+      expect(response.batchItemFailures.length).toBeGreaterThan(0);
+      const restartAt = new Map<number, number>();
+      for (const { itemIdentifier } of response.batchItemFailures) {
+        const partition = Number(itemIdentifier.partition.slice(`${TOPIC}-`.length));
+        expect(itemIdentifier.partition).toBe(`${TOPIC}-${partition}`);
+        expect(restartAt.has(partition), 'one item per partition').toBe(false);
+        restartAt.set(partition, itemIdentifier.offset);
+      }
 
-    await server.restart();
-    const persisted = await watermarks(server, prefix);
-    for (let p = 0; p < PARTITIONS; p++) {
-      const at = restartAt.get(p);
-      // Confirmed means durable: the response never names an offset at or below what the server applied
-      // before the response; it may name less (a script that ran but whose reply was cut off: a duplicate).
-      if (at === undefined)
-        expect(persisted.get(p), `partition ${p} fully confirmed`).toBe(PER_PARTITION - 1);
-      else expect(at, `partition ${p}`).toBeLessThanOrEqual(persisted.get(p)! + 1);
-    }
-    // Not the batch start: the units answered before the cut count as confirmed.
-    expect(Math.max(...restartAt.values())).toBeGreaterThan(200);
+      await server.restart();
+      const persisted = await watermarks(server, prefix);
+      for (let p = 0; p < PARTITIONS; p++) {
+        const at = restartAt.get(p);
+        // Confirmed means durable: the response never names an offset at or below what the server applied
+        // before the response; it may name less (a script that ran but whose reply was cut off: a duplicate).
+        if (at === undefined)
+          expect(persisted.get(p), `partition ${p} fully confirmed`).toBe(PER_PARTITION - 1);
+        else expect(at, `partition ${p}`).toBeLessThanOrEqual(persisted.get(p)! + 1);
+      }
+      // Not the batch start: the script units answered before the cut count as confirmed. A transaction
+      // counts once its pending mark has moved past it, one round trip after its reply: a cut before that
+      // leaves it to the redelivery, which applies it again.
+      if (model === 'counter') expect(Math.max(...restartAt.values())).toBeGreaterThan(200);
 
-    // Lambda redelivers each partition from the offset the response named.
-    expect(await invoke(mskEvent(restartAt))).toEqual({ batchItemFailures: [] });
-    expect(await counters(server, prefix)).toEqual(totals);
-    // And a whole redelivery (a retry of the original batch) changes nothing.
-    expect(await invoke(mskEvent())).toEqual({ batchItemFailures: [] });
-    expect(await counters(server, prefix)).toEqual(totals);
-  });
+      // Lambda redelivers each partition from the offset the response named.
+      expect(await invoke(mskEvent(restartAt))).toEqual({ batchItemFailures: [] });
+      expect(await state()).toEqual(expected);
+      // And a whole redelivery (a retry of the original batch) changes nothing.
+      expect(await invoke(mskEvent())).toEqual({ batchItemFailures: [] });
+      expect(await state()).toEqual(expected);
+      // No pending mark is left: every transaction was reviewed, or applied again and passed.
+      for (let p = 0; p < PARTITIONS; p++)
+        expect(await redisCli(server.port, 'EXISTS', pendingKey(`${prefix}wm:`, GROUP, TOPIC, p))).toBe('0');
+    },
+  );
 
   it('without persistence: the warm function refuses to go on, naming the watermarks that went back', async () => {
     const server = await startRedis();

@@ -231,8 +231,9 @@ export function registerConsume(program: Command): void {
     .addHelpText(
       'after',
       `
-Guarantee: a record is applied at most once per group (watermarks in Redis, advanced in the same script or
-transaction as the writes) and at least once (offsets are committed only after Redis confirmed). A Redis without
+Guarantee: a record takes effect once per group: at most once (watermarks in Redis, advanced in the same
+script or transaction as the writes; an idempotent write may be applied again after a crash, in order) and
+at least once (offsets are committed only after Redis confirmed). A Redis without
 persistence that restarts loses its watermarks with its data: a running consumer detects it and stops,
 naming the lost range.
 

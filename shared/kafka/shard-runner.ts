@@ -313,8 +313,11 @@ async function watermarkedRound(
     }
     halted.add(stream);
     if (reply.status === 'blocked') {
-      // Only a unit after a stopped one of the same stream is blocked; that one halted the stream already.
-      transient ??= new RetryableError(`watermark ${stream.watermark} is behind (${reply.watermark})`);
+      // A unit after a stopped one of the same stream (that one halted the stream already), or one whose guard
+      // a pending mark of another delivery is at or below (its review has not moved the mark on yet).
+      transient ??= new RetryableError(
+        `watermark ${stream.watermark} (at ${reply.watermark}) or its pending mark is not past the unit's guard`,
+      );
       continue;
     }
     if (reply.status === 'refused') {

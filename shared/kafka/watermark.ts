@@ -14,7 +14,7 @@ import { type Command, type Reply, ReplyError, slotTag } from '../redis/index.js
 const GUARD_AND_COVER = `local rpcall, unpack, type, tonumber = redis.pcall, unpack, type, tonumber
 local wm = tonumber(redis.call('GET', KEYS[1]) or '-1')
 local pv = redis.call('GET', KEYS[2])
-local pf = pv and tonumber(string.match(pv, '^%d+'))
+local pf = pv and (tonumber(string.match(pv, '^%d+')) or 0)
 if ARGV[1] ~= '' and (wm < tonumber(ARGV[1]) or (pf and pf <= tonumber(ARGV[1]))) then
   return {1, 0, 0, -1, tostring(wm)}
 end
@@ -47,7 +47,8 @@ end
  *
  * Returns {status, applied, duplicates, index, text}: status 0 done; 1 blocked by the guard (nothing ran);
  * 2 stopped at record `index` (0-based) whose command failed with `text`, the watermark covering exactly
- * the records before it (or, inside a pending range, the pending mark moved to it). A command error is
+ * the records before it (or, inside a pending range, the pending mark moved up to it: left as it is when it
+ * was there already). A command error is
  * caught (`redis.pcall`) so the records before it keep their watermark; Redis refuses an out-of-memory
  * write only before a script's first write, so the watermark `SET` after writes cannot fail that way.
  */
@@ -176,14 +177,19 @@ end
 return 0`;
 
 /**
- * Settles a stream's pending mark once its transactions were reviewed (KEYS[1] the mark, ARGV[1] the stream's
- * token): deletes it (ARGV[2] '') or, when the review stopped at a record, moves it to that record's offset
- * (ARGV[2]), so that the records before it, reviewed, are never applied again after later ones. Returns 1
- * when the mark was still the stream's own, 0 when a script moved or cleared it (then nothing is changed).
+ * Moves a stream's pending mark once a transaction of the stream was reviewed (KEYS[1] the mark, ARGV[1] the
+ * stream's token): up to the next transaction's first offset (ARGV[2]), never down (a later transaction of
+ * the stream may have set it higher after a script of another delivery cleared it), or deletes it after the
+ * stream's last transaction (ARGV[2] ''). Returns 1 when the mark was the stream's own, 0 when a script moved
+ * or cleared it (then nothing is changed).
  */
 export const CLEAR_PENDING_SCRIPT = `local p = redis.call('GET', KEYS[1])
 if not p or string.sub(p, -(#ARGV[1] + 1)) ~= ':' .. ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[1]) end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+elseif tonumber(ARGV[2]) > (tonumber(string.match(p, '^%d+')) or -1) then
+  redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[1])
+end
 return 1`;
 
 /**
@@ -408,7 +414,7 @@ export function parseUnitReply(reply: Reply): UnitReply {
  * nothing behind. `INCRBY` (not idempotent) and `EXPIRE` (it would still run on a key whose `HSET` failed)
  * stay in scripts.
  */
-const IDEMPOTENT_WRITES: ReadonlySet<unknown> = new Set(['SET', 'HSET', 'HDEL', 'DEL', 'UNLINK']);
+const IDEMPOTENT_WRITES: ReadonlySet<unknown> = new Set(['SET', 'HSET', 'HDEL', 'DEL']);
 
 /** True when a unit may go as a {@link transactionUnit}: every record is one idempotent write. */
 export function transactable(records: readonly UnitRecord[]): boolean {

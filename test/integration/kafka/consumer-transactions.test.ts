@@ -4,9 +4,12 @@ import { parseConsumerSpec } from '../../../shared/config/index.js';
 import { RetryableError } from '../../../shared/errors/index.js';
 import { createConsumer, type KafkaMessage, pendingKey, watermarkKey } from '../../../shared/kafka/index.js';
 import {
+  CLEAR_PENDING_SCRIPT,
   parseTransactionReplies,
+  parseUnitReply,
   transactionUnit,
   type UnitRecord,
+  unitCommand,
 } from '../../../shared/kafka/watermark.js';
 import { type Command, ReplyError, type Target, TcpTarget } from '../../../shared/redis/index.js';
 import { commandCalls, resetCommandStats } from '../../support/commandstats.js';
@@ -197,6 +200,46 @@ describe('transactionUnit on a real server', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('the pending mark on a real server', () => {
+  it('is moved on only by its own stream, never down, and deleted after the last transaction', async () => {
+    const t = tcp();
+    const pm = `${randomPrefix()}pm`;
+    const move = async (token: string, to: string) =>
+      (await t.exec([{ args: ['EVAL', CLEAR_PENDING_SCRIPT, '1', pm, token, to] }]))[0];
+    const mark = async () => (await t.exec([{ args: ['GET', pm] }]))[0];
+    await t.exec([{ args: ['SET', pm, '500:aaaa'] }]);
+    expect(await move('bbbb', '900')).toBe(0); // another delivery's
+    expect(await mark()).toBe('500:aaaa');
+    expect(await move('aaaa', '900')).toBe(1);
+    expect(await mark()).toBe('900:aaaa');
+    // Set higher by a later transaction of the stream: an older review does not bring it down.
+    expect(await move('aaaa', '700')).toBe(1);
+    expect(await mark()).toBe('900:aaaa');
+    expect(await move('aaaa', '')).toBe(1);
+    expect(await mark()).toBe(null);
+    expect(await move('aaaa', '')).toBe(0);
+  });
+
+  it('read without a leading offset, it is taken from offset 0: everything at or below the watermark is applied again, then it is gone', async () => {
+    const t = tcp();
+    const base = randomPrefix();
+    await t.exec([{ args: ['SET', `${base}wm`, '5'] }, { args: ['SET', `${base}pm`, 'garbage'] }]);
+    const records: UnitRecord[] = [4, 5, 6].map((offset) => ({
+      offset,
+      commands: [{ key: `${base}k`, args: ['RPUSH', `${base}k`, String(offset)] }],
+    }));
+    const [reply] = await t.exec([
+      unitCommand(`${base}wm`, `${base}pm`, records, undefined, undefined, false),
+    ]);
+    expect(parseUnitReply(reply!)).toEqual({ status: 'done', applied: 3, duplicates: 0 });
+    expect(await t.exec([{ args: ['LRANGE', `${base}k`, '0', '-1'] }])).toEqual([['4', '5', '6']]);
+    expect(await t.exec([{ args: ['GET', `${base}pm`] }, { args: ['GET', `${base}wm`] }])).toEqual([
+      null,
+      '6',
+    ]);
   });
 });
 

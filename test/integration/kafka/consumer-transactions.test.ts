@@ -2,7 +2,13 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConsumerSpec } from '../../../shared/config/index.js';
 import { RetryableError } from '../../../shared/errors/index.js';
-import { createConsumer, type KafkaMessage, pendingKey, watermarkKey } from '../../../shared/kafka/index.js';
+import {
+  createConsumer,
+  type DeadLetterSink,
+  type KafkaMessage,
+  pendingKey,
+  watermarkKey,
+} from '../../../shared/kafka/index.js';
 import {
   CLEAR_PENDING_SCRIPT,
   parseTransactionReplies,
@@ -412,13 +418,15 @@ describe('the Kafka engine with transactions', () => {
             if (isTransaction(c)) transactions++;
             return fault.next().value;
           });
-          const consumer = createConsumer({
-            spec: hashSpec(prefix, maxRecords),
-            group: 'prop',
-            watermarkPrefix: `${prefix}wm:`,
-            targets: [lossy],
-            deadLetters: flaky,
-          });
+          const consumerOn = (target: Target, deadLetters: DeadLetterSink) =>
+            createConsumer({
+              spec: hashSpec(prefix, maxRecords),
+              group: 'prop',
+              watermarkPrefix: `${prefix}wm:`,
+              targets: [target],
+              deadLetters,
+            });
+          const consumer = consumerOn(lossy, flaky);
           const committed = [0, 0];
           const delivery = (back: number, len: number) =>
             all.filter(
@@ -438,13 +446,7 @@ describe('the Kafka engine with transactions', () => {
             }
           }
           // Then the rest, on a healthy connection and destination, until every partition is committed.
-          const healthy = createConsumer({
-            spec: hashSpec(prefix, maxRecords),
-            group: 'prop',
-            watermarkPrefix: `${prefix}wm:`,
-            targets: [server],
-            deadLetters: sink,
-          });
+          const healthy = consumerOn(server, sink);
           sink.fail = false;
           const rest = await healthy.process(delivery(0, 1_000));
           expect(rest.failures).toEqual([]);

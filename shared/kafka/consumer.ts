@@ -6,7 +6,14 @@ import { clusterOf, SLOT_COUNT, type Target } from '../redis/index.js';
 import { createJumpRouter, type Router } from '../sharding/index.js';
 import { deadLetterBatchId } from './dead-letter.js';
 import { createRecordMapper, type RecordMapper } from './mapper.js';
-import { type AheadContext, type AheadState, runShard, type SentUnit, sendAhead } from './shard-runner.js';
+import {
+  type AheadContext,
+  type AheadState,
+  runShard,
+  type SentUnit,
+  sendAhead,
+  settled,
+} from './shard-runner.js';
 import { commandBytes, Entry, type Stream } from './stream.js';
 import type {
   BatchCounts,
@@ -16,7 +23,7 @@ import type {
   KafkaMessage,
   PartitionFailure,
 } from './types.js';
-import { pendingKey, slotPendingKey, slotWatermarkKey, watermarkKey } from './watermark.js';
+import { streamKeys } from './watermark.js';
 
 /** One structured log line about the consumer (a record, a partition, a shard). */
 export type ConsumerLog = (
@@ -98,14 +105,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
     ? { shards: SLOT_COUNT, route: (key) => cluster.keySlot!(key) }
     : createJumpRouter(targets.length);
   const targetOf = (shard: number): Target => cluster ?? targets[shard]!;
-  const watermarkOf = (shard: number, topic: string, partition: number): string =>
-    cluster
-      ? slotWatermarkKey(prefix, group, topic, partition, shard)
-      : watermarkKey(prefix, group, topic, partition);
-  const pendingOf = (shard: number, topic: string, partition: number): string =>
-    cluster
-      ? slotPendingKey(prefix, group, topic, partition, shard)
-      : pendingKey(prefix, group, topic, partition);
+  const keysOf = (shard: number, topic: string, partition: number) =>
+    streamKeys(prefix, group, topic, partition, cluster ? shard : undefined);
   const transactions = options.transactions ?? true;
   const map: RecordMapper = createRecordMapper(spec, options.buckets);
   // Per shard, the highest offset each watermark was seen confirmed at: after a server restart, a watermark
@@ -228,13 +229,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
       // Each run settles into `runs` at once (a handler attached before any await below), so a fatal error
       // of an early partition is never an unhandled rejection while a later one is mapped.
       const runs: Promise<PromiseSettledResult<void>>[] = [];
-      const started = (run: Promise<void>) =>
-        runs.push(
-          run.then(
-            (value): PromiseSettledResult<void> => ({ status: 'fulfilled', value }),
-            (reason: unknown): PromiseSettledResult<void> => ({ status: 'rejected', reason }),
-          ),
-        );
+      const started = (run: Promise<void>) => runs.push(settled(run));
       const unitLimits = {
         maxRecords: spec.batch.maxRecords,
         maxBytes: spec.batch.maxBytes,
@@ -275,8 +270,7 @@ export function createConsumer(options: ConsumerOptions): Consumer {
               shard,
               topic,
               partition,
-              watermark: watermarkOf(shard, topic, partition),
-              pending: pendingOf(shard, topic, partition),
+              ...keysOf(shard, topic, partition),
               token: randomBytes(6).toString('hex'),
               ops: [],
               pos: 0,
@@ -326,8 +320,8 @@ export function createConsumer(options: ConsumerOptions): Consumer {
         for (const [shard, stream] of streams)
           started(runShardOf(shard, [stream], ahead.get(stream)?.sent ?? []));
       }
-      const settled = await Promise.all(runs);
-      const fatal = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      const finished = await Promise.all(runs);
+      const fatal = finished.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (fatal) throw classifyError(fatal.reason);
       deadLettered.push(...redisLetters);
 

@@ -43,8 +43,8 @@ export {
   APPLY_SCRIPT,
   APPLY_UNIFORM_SCRIPT,
   pendingKey,
-  slotPendingKey,
   slotWatermarkKey,
+  streamKeys,
   watermarkKey,
 } from './watermark.js';
 export {

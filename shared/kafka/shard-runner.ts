@@ -138,7 +138,7 @@ export function sendAhead(
 }
 
 /** A promise's outcome as a value (never an unhandled rejection). */
-function settled<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
+export function settled<T>(promise: Promise<T>): Promise<PromiseSettledResult<T>> {
   return promise.then(
     (value): PromiseSettledResult<T> => ({ status: 'fulfilled', value }),
     (reason: unknown): PromiseSettledResult<T> => ({ status: 'rejected', reason }),
@@ -412,7 +412,7 @@ async function reviewTransactions(
         // the stream stops, so their redelivery applies them again (and the failed one fails again).
         const first = letters[0]!.op;
         stop = `dead letter not written to ${ctx.deadLetters.name}: ${classifyError(err).message}`;
-        const end = stream.ops.indexOf(first);
+        const end = tx.start + reply.failed[0]!.index;
         moves.push({
           start: tx.start,
           end,
@@ -466,7 +466,7 @@ async function settlePending(
   }
 }
 
-/** Settles a stream's ops `[start, end)` (from its `pos`) as applied, or dead-lettered when in `dead`. */
+/** Settles a stream's ops `[start, end)` (`start` is its `pos`) as applied, or dead-lettered when in `dead`. */
 function settleApplied(
   stream: Stream,
   start: number,
@@ -475,14 +475,9 @@ function settleApplied(
   ctx: ShardRunContext,
 ): void {
   if (end <= start) return;
-  for (let i = start; i < end; i++) {
-    const op = stream.ops[i]!;
-    op.entry.status = dead.has(op) ? 'dead' : 'applied';
-  }
-  stream.pos = end;
-  stream.guard = stream.ops[end - 1]!.offset;
-  stream.cover = undefined;
-  ctx.confirmed(stream.watermark, stream.guard);
+  settle(stream, 0, end - start);
+  for (const op of dead) op.entry.status = 'dead';
+  ctx.confirmed(stream.watermark, stream.guard!);
 }
 
 /** One pipeline of plain commands (no watermarks: at-least-once); every op still pending is sent. */

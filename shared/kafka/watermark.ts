@@ -193,59 +193,57 @@ end
 return 1`;
 
 /**
- * The watermark key of (group, topic, partition): `<prefix><topic>:<partition>:<group>`. Topic names cannot
- * hold `:`, so the key is unambiguous whatever the group id holds.
+ * The keys of a stream's watermark and pending mark: `<prefix><topic>:<partition>:<group>` and
+ * `<prefix><topic>:pending:<partition>:<group>`, with `{<slot tag>}` after the prefix on a Redis Cluster (the
+ * slot's hash tag puts both in `slot`, beside the data they cover, so a script never spans two slots). Topic
+ * names cannot hold `:`, so a key is unambiguous whatever the group id holds, and a watermark key has the
+ * partition number where a mark has `pending`.
+ *
+ * @example
+ * streamKeys('rbl:wm:', 'profiles', 'orders', 3) // { watermark: 'rbl:wm:orders:3:profiles', pending: 'rbl:wm:orders:pending:3:profiles' }
+ */
+export function streamKeys(
+  prefix: string,
+  group: string,
+  topic: string,
+  partition: number,
+  slot?: number,
+): { readonly watermark: string; readonly pending: string } {
+  const head = slot === undefined ? `${prefix}${topic}:` : `${prefix}{${slotTag(slot)}}${topic}:`;
+  return { watermark: `${head}${partition}:${group}`, pending: `${head}pending:${partition}:${group}` };
+}
+
+/**
+ * The watermark key of (group, topic, partition) (see {@link streamKeys}).
  *
  * @example
  * watermarkKey('rbl:wm:', 'profiles', 'orders', 3) // 'rbl:wm:orders:3:profiles'
  */
-export function watermarkKey(prefix: string, group: string, topic: string, partition: number): string {
-  return `${prefix}${topic}:${partition}:${group}`;
-}
+export const watermarkKey = (prefix: string, group: string, topic: string, partition: number): string =>
+  streamKeys(prefix, group, topic, partition).watermark;
 
 /**
- * The watermark of a partition in one slot of a Redis Cluster: the hash tag right after the prefix puts it
- * in `slot`, beside the data it covers, so its script never spans two slots (`CROSSSLOT`).
+ * The watermark of a partition in one slot of a Redis Cluster (see {@link streamKeys}).
  *
  * @example
  * slotWatermarkKey('rbl:wm:', 'profiles', 'orders', 3, 42) // 'rbl:wm:{a52}orders:3:profiles'
  */
-export function slotWatermarkKey(
+export const slotWatermarkKey = (
   prefix: string,
   group: string,
   topic: string,
   partition: number,
   slot: number,
-): string {
-  return `${prefix}{${slotTag(slot)}}${topic}:${partition}:${group}`;
-}
+): string => streamKeys(prefix, group, topic, partition, slot).watermark;
 
 /**
- * The pending mark beside a watermark key (see {@link transactionUnit}): `<prefix><topic>:pending:<partition>:<group>`.
- * A watermark key has the partition number where this one has `pending`, so the two never collide.
+ * The pending mark beside a watermark key (see {@link streamKeys} and {@link transactionUnit}).
  *
  * @example
  * pendingKey('rbl:wm:', 'profiles', 'orders', 3) // 'rbl:wm:orders:pending:3:profiles'
  */
-export function pendingKey(prefix: string, group: string, topic: string, partition: number): string {
-  return `${prefix}${topic}:pending:${partition}:${group}`;
-}
-
-/**
- * {@link pendingKey} in one slot of a Redis Cluster, beside {@link slotWatermarkKey}'s watermark.
- *
- * @example
- * slotPendingKey('rbl:wm:', 'profiles', 'orders', 3, 42) // 'rbl:wm:{a52}orders:pending:3:profiles'
- */
-export function slotPendingKey(
-  prefix: string,
-  group: string,
-  topic: string,
-  partition: number,
-  slot: number,
-): string {
-  return `${prefix}{${slotTag(slot)}}${topic}:pending:${partition}:${group}`;
-}
+export const pendingKey = (prefix: string, group: string, topic: string, partition: number): string =>
+  streamKeys(prefix, group, topic, partition).pending;
 
 /** One record of a unit: its offset and the commands that apply it. */
 export interface UnitRecord {

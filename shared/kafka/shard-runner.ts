@@ -358,12 +358,8 @@ async function reviewTransactions(
   units: readonly SentUnit[],
   ctx: ShardRunContext,
 ): Promise<LoaderError | undefined> {
-  const moves: {
-    start: number;
-    end: number;
-    dead: ReadonlySet<Op>;
-    moved: Promise<boolean | LoaderError>;
-  }[] = [];
+  // Per transaction reviewed: how many of its ops (from the stream's `pos`) to settle once its mark moved.
+  const moves: { count: number; dead: readonly Op[]; moved: Promise<boolean | LoaderError> }[] = [];
   let error: LoaderError | undefined;
   let stop: string | undefined;
   for (let i = 0; i < units.length; i++) {
@@ -412,11 +408,9 @@ async function reviewTransactions(
         // the stream stops, so their redelivery applies them again (and the failed one fails again).
         const first = letters[0]!.op;
         stop = `dead letter not written to ${ctx.deadLetters.name}: ${classifyError(err).message}`;
-        const end = tx.start + reply.failed[0]!.index;
         moves.push({
-          start: tx.start,
-          end,
-          dead: new Set(),
+          count: reply.failed[0]!.index,
+          dead: [],
           moved: settlePending(stream, String(first.offset), ctx),
         });
         break;
@@ -425,9 +419,8 @@ async function reviewTransactions(
     const next = units[i + 1]?.transaction;
     const to = next === undefined ? '' : String(stream.ops[next.start]!.offset);
     moves.push({
-      start: tx.start,
-      end: tx.start + tx.count,
-      dead: new Set(letters.map((l) => l.op)),
+      count: tx.count,
+      dead: letters.map((l) => l.op),
       moved: settlePending(stream, to, ctx),
     });
   }
@@ -438,7 +431,7 @@ async function reviewTransactions(
       if (moved !== false) error ??= moved;
       break;
     }
-    settleApplied(stream, m.start, m.end, m.dead, ctx);
+    settleApplied(stream, m.count, m.dead, ctx);
   }
   if (stop !== undefined) stopStream(stream, stop);
   return error;
@@ -466,16 +459,10 @@ async function settlePending(
   }
 }
 
-/** Settles a stream's ops `[start, end)` (`start` is its `pos`) as applied, or dead-lettered when in `dead`. */
-function settleApplied(
-  stream: Stream,
-  start: number,
-  end: number,
-  dead: ReadonlySet<Op>,
-  ctx: ShardRunContext,
-): void {
-  if (end <= start) return;
-  settle(stream, 0, end - start);
+/** Settles `count` ops of a stream from its `pos` as applied, or dead-lettered when in `dead`, and confirms them. */
+function settleApplied(stream: Stream, count: number, dead: readonly Op[], ctx: ShardRunContext): void {
+  if (count <= 0) return;
+  settle(stream, 0, count);
   for (const op of dead) op.entry.status = 'dead';
   ctx.confirmed(stream.watermark, stream.guard!);
 }

@@ -11,12 +11,7 @@ export const cliFlags = readFileSync(cli, 'utf8')
   .split(' ')
   .filter((a) => a.startsWith('--'));
 
-/** The median of a non-empty list. */
-export function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+export { median, medianInterval } from './stats.js';
 
 /** Wall-clock seconds of `fn`. */
 export async function timed(fn: () => Promise<unknown>): Promise<number> {

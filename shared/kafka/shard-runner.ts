@@ -474,38 +474,45 @@ async function plainRound(
   rejected: { stream: Stream; op: Op; letter: DeadLetter }[],
 ): Promise<void> {
   const cmds: Command[] = [];
-  const owner: { stream: Stream; op: Op }[] = [];
+  // Per command, the index of its op in `sentOps` (no object per command: this runs for every record).
+  const opOf: number[] = [];
+  const sentOps: Op[] = [];
+  const streamOf: Stream[] = [];
   for (const s of live) {
     for (let i = s.pos; i < s.ops.length; i++) {
       const op = s.ops[i]!;
       if (op.entry.status !== 'pending') continue;
+      const at = sentOps.length;
+      sentOps.push(op);
+      streamOf.push(s);
       for (const c of op.commands) {
         cmds.push(c);
-        owner.push({ stream: s, op });
+        opOf.push(at);
       }
     }
   }
   ctx.onSent(cmds.length);
   const replies = await ctx.target.exec(cmds);
-  const failed = new Set<Op>();
+  const failed = new Set<number>();
   let transient: LoaderError | undefined;
   for (let i = 0; i < replies.length; i++) {
     const reply = replies[i];
     if (!(reply instanceof ReplyError)) continue;
-    const { stream, op } = owner[i]!;
+    const at = opOf[i]!;
+    if (failed.has(at)) continue;
+    failed.add(at);
+    const op = sentOps[at]!;
     const error = classifyReplyError(reply.message, {
       shard: ctx.target.name,
       command: String(cmds[i]!.args[0]),
       index: i,
     });
-    if (failed.has(op)) continue;
-    failed.add(op);
     if (error instanceof InputError)
-      rejected.push({ stream, op, letter: redisDeadLetter(op, error.name, error.message) });
+      rejected.push({ stream: streamOf[at]!, op, letter: redisDeadLetter(op, error.name, error.message) });
     else if (error.retryable) transient ??= error;
     else throw error;
   }
-  for (const { op } of owner) if (!failed.has(op)) op.entry.status = 'applied';
+  for (let at = 0; at < sentOps.length; at++) if (!failed.has(at)) sentOps[at]!.entry.status = 'applied';
   if (transient) throw transient;
 }
 

@@ -288,6 +288,49 @@ describe('poison records', () => {
     expect(await redisCli(port, 'GET', `${prefix}c:1`)).toBe('111');
   });
 
+  it('without watermarks, dead-letters a record once when one of its commands fails, and applies the rest', async () => {
+    // At-least-once mode sends every record's commands in one pipeline: INCRBY then EXPIRE here. On a hash
+    // the INCRBY fails with WRONGTYPE while its EXPIRE succeeds; the record is dead-lettered once, not applied.
+    const prefix = randomPrefix();
+    const port = redis.server.port;
+    await redisCli(port, 'HSET', `${prefix}c:7`, 'f', 'v');
+    await redisCli(port, 'SET', `${prefix}c:8`, 'text');
+    const sink = memoryDeadLetters();
+    const consumer = createConsumer({
+      spec: counterSpec(prefix, { watermarks: false, ttl: { seconds: 600 } }),
+      group: 'g',
+      watermarkPrefix: `${prefix}wm:`,
+      targets: [target(port)],
+      deadLetters: sink,
+    });
+    const batch: KafkaMessage[] = [
+      kafkaMessage({ offset: 0, value: { id: 1, n: 1 } }),
+      kafkaMessage({ offset: 1, value: { id: 7, n: 1 } }),
+      kafkaMessage({ offset: 2, value: { id: 1, n: 10 } }),
+      kafkaMessage({ partition: 1, offset: 0, value: { id: 8, n: 1 } }),
+      kafkaMessage({ partition: 1, offset: 1, value: { id: 2, n: 5 } }),
+    ];
+    const result = await consumer.process(batch);
+    expect(result.failures).toEqual([]);
+    expect(result.counts).toEqual({ received: 5, applied: 3, duplicate: 0, deadLettered: 2, failed: 0 });
+    expect(sink.letters.map((l) => `${l.message.partition}/${l.message.offset}`).sort()).toEqual([
+      '0/1',
+      '1/0',
+    ]);
+    const reasons = new Map(sink.letters.map((l) => [l.message.partition, l.reason]));
+    expect(reasons.get(0)).toMatch(/WRONGTYPE/);
+    expect(reasons.get(1)).toMatch(/not an integer/);
+    expect(await readCounters(port, prefix, ['1', '2'])).toEqual(
+      new Map([
+        ['1', 11],
+        ['2', 5],
+      ]),
+    );
+    expect(Number(await redisCli(port, 'TTL', `${prefix}c:2`))).toBeGreaterThan(500);
+    // No watermark is kept in this mode.
+    expect(await redisCli(port, 'KEYS', `${prefix}wm:*`)).toBe('');
+  });
+
   it('applies around data errors and rejects wherever they fall among units sent ahead (property)', async () => {
     // Units of a partition go out while it is still being mapped (sendAhead): a WRONGTYPE or a mapper reject
     // in any unit, at any unit size, must leave exactly the good records applied, each bad one dead-lettered.

@@ -58,7 +58,8 @@ const USAGE = `usage: npm run bench -- [<case>…] [--cases a,b] [--keys N] [--r
                           only when named: <groups>
   --keys N              rows of the CSV cases (default 5000000)
   --records N           records of kafka-lambda and kafka, rows of upstash (default 1000000)
-  --pairs P             alternated runs per case (default 3)
+  --pairs P             alternated runs per case (default 3); kafka-lambda reverses the order every other
+                        pair and gives its overhead an interval from 6 pairs on (12 settle its 10 % target)
   --pin                 kafka-lambda: redis-server on CPU 1, the handler (or redis-cli) on CPU 0, as on Lambda
                         with a Redis of its own; needs 2 cores and taskset
   --bucket-write M      scale: the loader's --bucket-write (hset, restore or auto; default auto)

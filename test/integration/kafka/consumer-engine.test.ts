@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseConsumerSpec, type ConsumerSpecInput } from '../../../shared/config/index.js';
-import { createConsumer, type KafkaMessage } from '../../../shared/kafka/index.js';
+import { createConsumer, type DeadLetterSink, type KafkaMessage } from '../../../shared/kafka/index.js';
 import { TcpTarget } from '../../../shared/redis/index.js';
 import { randomPrefix } from '../../support/files.js';
 import {
@@ -24,6 +24,21 @@ function target(port: number): TcpTarget {
 
 const counterSpec = (prefix: string, extra: Partial<ConsumerSpecInput> = {}) =>
   parseConsumerSpec({ key: `${prefix}c:{id}`, model: { type: 'counter', by: 'n' }, ...extra });
+
+/** A consumer of {@link counterSpec} on one server, group `g`, its watermarks under `<prefix>wm:`. */
+const counterConsumer = (
+  prefix: string,
+  port: number,
+  deadLetters: DeadLetterSink,
+  extra: Partial<ConsumerSpecInput> = {},
+) =>
+  createConsumer({
+    spec: counterSpec(prefix, extra),
+    group: 'g',
+    watermarkPrefix: `${prefix}wm:`,
+    targets: [target(port)],
+    deadLetters,
+  });
 
 /** The counters `<prefix>c:<id>` found on any of the servers (one MGET each). */
 async function readCounters(
@@ -245,13 +260,7 @@ describe('poison records', () => {
     const port = redis.server.port;
     await redisCli(port, 'HSET', `${prefix}c:7`, 'f', 'v');
     const sink = memoryDeadLetters();
-    const consumer = createConsumer({
-      spec: counterSpec(prefix, { limits: { maxRecordBytes: 100 } }),
-      group: 'g',
-      watermarkPrefix: `${prefix}wm:`,
-      targets: [target(port)],
-      deadLetters: sink,
-    });
+    const consumer = counterConsumer(prefix, port, sink, { limits: { maxRecordBytes: 100 } });
     const batch: KafkaMessage[] = [
       kafkaMessage({ offset: 0, value: { id: 1, n: 1 } }),
       kafkaMessage({
@@ -296,13 +305,7 @@ describe('poison records', () => {
     await redisCli(port, 'HSET', `${prefix}c:7`, 'f', 'v');
     await redisCli(port, 'SET', `${prefix}c:8`, 'text');
     const sink = memoryDeadLetters();
-    const consumer = createConsumer({
-      spec: counterSpec(prefix, { watermarks: false, ttl: { seconds: 600 } }),
-      group: 'g',
-      watermarkPrefix: `${prefix}wm:`,
-      targets: [target(port)],
-      deadLetters: sink,
-    });
+    const consumer = counterConsumer(prefix, port, sink, { watermarks: false, ttl: { seconds: 600 } });
     const batch: KafkaMessage[] = [
       kafkaMessage({ offset: 0, value: { id: 1, n: 1 } }),
       kafkaMessage({ offset: 1, value: { id: 7, n: 1 } }),

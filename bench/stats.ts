@@ -21,6 +21,8 @@ export function medianInterval(
   level = 0.95,
 ): { low: number; high: number; level: number } | undefined {
   const n = xs.length;
+  // 0.5 ** n underflows past ~1074; long before that the tails lose precision.
+  if (n > 1000) throw new RangeError(`medianInterval takes at most 1000 values, got ${n}`);
   const s = [...xs].sort((a, b) => a - b);
   // cdf[j] = P(Binomial(n, 1/2) <= j)
   let term = 0.5 ** n;

@@ -299,7 +299,8 @@ describe('poison records', () => {
 
   it('without watermarks, dead-letters a record once when one of its commands fails, and applies the rest', async () => {
     // At-least-once mode sends every record's commands in one pipeline: INCRBY then EXPIRE here. On a hash
-    // the INCRBY fails with WRONGTYPE while its EXPIRE succeeds; the record is dead-lettered once, not applied.
+    // the INCRBY fails with WRONGTYPE while its EXPIRE still runs (on the hash); the record is dead-lettered
+    // once and counted only as such.
     const prefix = randomPrefix();
     const port = redis.server.port;
     await redisCli(port, 'HSET', `${prefix}c:7`, 'f', 'v');

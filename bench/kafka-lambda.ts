@@ -214,7 +214,7 @@ interface Overhead {
   readonly pcts: readonly number[];
   readonly median: number;
   readonly interval: ReturnType<typeof medianInterval>;
-  readonly verdict: 'met' | 'met by the median' | 'missed by the median' | 'missed';
+  readonly verdict: `${'met' | 'missed'}${'' | ' by the median'}`;
 }
 
 /**
@@ -227,17 +227,12 @@ function overheadOf(ratios: readonly number[]): Overhead {
   const pcts = ratios.map((r) => (1 - r) * 100);
   const m = median(pcts);
   const interval = medianInterval(pcts);
+  const missed = m > TARGET_OVERHEAD_PCT;
+  // Settled when the whole interval is on the median's side of the target.
   const settled =
     interval !== undefined &&
-    (m > TARGET_OVERHEAD_PCT ? interval.low > TARGET_OVERHEAD_PCT : interval.high <= TARGET_OVERHEAD_PCT);
-  const verdict =
-    m > TARGET_OVERHEAD_PCT
-      ? settled
-        ? 'missed'
-        : 'missed by the median'
-      : settled
-        ? 'met'
-        : 'met by the median';
+    (missed ? interval.low > TARGET_OVERHEAD_PCT : interval.high <= TARGET_OVERHEAD_PCT);
+  const verdict = `${missed ? 'missed' : 'met'}${settled ? '' : ' by the median'}` as const;
   return { pcts, median: m, interval, verdict };
 }
 

@@ -24,22 +24,19 @@ export function medianInterval(
   // 0.5 ** n underflows past ~1074; long before that the tails lose precision.
   if (n > 1000) throw new RangeError(`medianInterval takes at most 1000 values, got ${n}`);
   const s = [...xs].sort((a, b) => a - b);
-  // cdf[j] = P(Binomial(n, 1/2) <= j)
+  // Walks the binomial's lower tail P(B <= j), B ~ Binomial(n, 1/2): rank k = j + 1 stays while its two
+  // tails together are within 1 - level; `tail` is then P(B <= k - 1), which sets the interval's level.
   let term = 0.5 ** n;
   let below = 0;
   let k = 0;
+  let tail = 0;
   for (let j = 0; j < n; j++) {
     below += term;
     if (2 * below > 1 - level) break;
     k = j + 1;
+    tail = below;
     term = (term * (n - j)) / (j + 1);
   }
   if (k === 0) return undefined;
-  let tail = 0;
-  let t = 0.5 ** n;
-  for (let j = 0; j < k; j++) {
-    tail += t;
-    t = (t * (n - j)) / (j + 1);
-  }
   return { low: s[k - 1]!, high: s[n - k]!, level: Math.round((1 - 2 * tail) * 1000) / 1000 };
 }
